@@ -1,0 +1,121 @@
+package routing
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMatcherSelection(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		pattern string
+		kind    string // literal, segments, regexp
+		literal string // literal text, or the regexp's literal prefix
+	}{
+		{"/about", "literal", "/about"},
+		{"^/about$", "literal", "/about"},
+		{`/robots\.txt`, "literal", "/robots.txt"},
+		{"/a(?:b)c", "literal", "/abc"},
+		{"", "literal", ""},
+		{"/robots.txt", "regexp", "/robots"},
+		{"/feed/?", "regexp", "/feed"},
+		{"(?i)/about", "regexp", ""},
+		{"/\uFFFD", "regexp", ""}, // U+FFFD also matches invalid bytes
+		{"/users/([^/]+)", "segments", "/users/"},
+		{"/users/([^/]+)/posts/([0-9]+)", "segments", "/users/"},
+		{"/static/(.*)", "segments", "/static/"},
+		{`/n/(\d*)`, "segments", "/n/"},
+		{"/u/(?P<user>[^/]+)", "segments", "/u/"},
+		{"/(.+)/x", "regexp", "/"},            // "." can match "/": not forced
+		{"/([a-z]+)([0-9]+)", "regexp", "/"},  // adjacent groups
+		{"/([0-9]{4})", "regexp", "/"},        // counted repetition
+		{"/(a+)", "regexp", "/"},              // not a class
+		{"/([^/]+)?", "regexp", "/"},          // optional group
+		{"/a|/b", "regexp", "/"},              // factored alternation
+		{"/x/([a-z]+)/\\d", "regexp", "/x/"},  // class followed by non-literal
+		{"/(?:a|b)/([0-9]+)", "regexp", "/"},  // alternation before the group
+		{"/([^/]+)/([^/]+)", "segments", "/"}, // group, literal, group
+		{"/([a-z]+)z", "regexp", "/"},         // next literal inside the class
+		{"/([^é]+)é", "segments", "/"},        // multi-byte literal outside class
+		{"/([^/]+)\\b", "", ""},               // empty-width assertion: regexp only, no prefix
+		{"/a$|/b", "regexp", "/"},             // "$" inside an alternation
+		{"/x(?s:(.*))", "segments", "/x"},     // dot matching newline
+		{"/x^", "", ""},                       // "^" in the middle
+		{`/([\x{10000}-\x{10FFFF}]+)`, "segments", "/"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.pattern, func(t *testing.T) {
+			t.Parallel()
+			c, err := compilePattern("path", tc.pattern)
+			require.NoError(t, err)
+			switch {
+			case c.isLiteral:
+				assert.Equal(t, "literal", tc.kind)
+				assert.Equal(t, tc.literal, c.literal)
+			case c.segs != nil:
+				assert.Equal(t, "segments", tc.kind)
+				assert.Equal(t, tc.literal, c.prefix)
+			default:
+				if tc.kind != "" {
+					assert.Equal(t, "regexp", tc.kind)
+				}
+				assert.Equal(t, tc.literal, c.prefix)
+			}
+		})
+	}
+}
+
+// TestSegmentsAgreeWithRegexp runs the fast matchers and the regexp on the
+// same inputs; FuzzMatch does the same with generated inputs.
+func TestSegmentsAgreeWithRegexp(t *testing.T) {
+	t.Parallel()
+	patterns := []string{
+		"/users/([^/]+)", "/users/([^/]+)/posts/([0-9]+)", "/static/(.*)", `/n/(\d*)`,
+		"/([^/]+)/([^/]+)", "/([^é]+)é", "/x(?s:(.*))", `/([\x{10000}-\x{10FFFF}]+)`,
+		"/([^\uFFFD/]+)/", "/(?P<a>[a-z]+)-(?P<b>[0-9]+)",
+	}
+	paths := []string{
+		"", "/", "/users/", "/users/a", "/users/a/", "/users/a/posts/1", "/users/a/posts/",
+		"/users/a/posts/1x", "/static/", "/static/a/b\nc", "/n/", "/n/12", "/n/1a", "/a/b",
+		"/a/b/c", "/aaé", "/é", "/xé", "/x\n", "/\U0001F600", "/\xff", "/\xff/", "/\xef\xbf\xbd/",
+		"/abc-12", "/abc-", "/-1", "/a\xffé",
+	}
+	for _, p := range patterns {
+		c, err := compilePattern("path", p)
+		require.NoError(t, err)
+		require.NotNil(t, c.segs, p)
+		for _, path := range paths {
+			checkAgainstRegexp(t, c, path)
+		}
+	}
+}
+
+// checkAgainstRegexp compares the compiled matcher with the bare regexp.
+func checkAgainstRegexp(t testing.TB, c *compiledPattern, path string) {
+	t.Helper()
+	want := c.re.FindStringSubmatchIndex(path)
+	switch {
+	case c.isLiteral:
+		if got := path == c.literal; got != (want != nil) {
+			t.Fatalf("%s on %q: literal says %v, regexp %v", c.re, path, got, want)
+		}
+	case c.segs != nil:
+		var spans [2 * maxFastGroups]int
+		ok := matchSegments(c.segs, path, &spans)
+		if ok != (want != nil) {
+			t.Fatalf("%s on %q: segments say %v, regexp %v", c.re, path, ok, want)
+		}
+		if ok {
+			for i := range 2 * c.ngroups {
+				if spans[i] != want[i+2] {
+					t.Fatalf("%s on %q: segments spans %v, regexp %v", c.re, path, spans[:2*c.ngroups], want[2:])
+				}
+			}
+		}
+	}
+	if want != nil && len(path) < len(c.prefix) || want != nil && path[:len(c.prefix)] != c.prefix {
+		t.Fatalf("%s on %q: matches but lacks the prefix %q", c.re, path, c.prefix)
+	}
+}
