@@ -1,0 +1,62 @@
+package tornago
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// logAccess writes Tornado's access log line, "200 GET /path?q=1 (127.0.0.1)
+// 1.23ms", once per request: at Info below 400, Warn below 500, Error above.
+// The same values are attached as attributes (status, method, uri, remote_ip,
+// duration) for structured handlers.
+func (h *RequestHandler) logAccess() {
+	if h.logged || h.app == nil {
+		return
+	}
+	h.logged = true
+	level := slog.LevelInfo
+	switch {
+	case h.status >= 500:
+		level = slog.LevelError
+	case h.status >= 400:
+		level = slog.LevelWarn
+	}
+	logger := h.app.logger
+	if !logger.Enabled(h.r.Context(), level) {
+		return
+	}
+	d := time.Since(h.start)
+	msg := fmt.Sprintf("%d %s %.2fms", h.status, h.summary(), float64(d.Microseconds())/1000)
+	logger.LogAttrs(h.r.Context(), level, msg,
+		slog.Int("status", h.status),
+		slog.String("method", h.r.Method),
+		slog.String("uri", h.requestURI()),
+		slog.String("remote_ip", h.RemoteIP()),
+		slog.Duration("duration", d))
+}
+
+// summary is Tornado's _request_summary: "GET /path?q=1 (127.0.0.1)".
+func (h *RequestHandler) summary() string {
+	return h.r.Method + " " + h.requestURI() + " (" + h.RemoteIP() + ")"
+}
+
+// requestURI is the request target as the client sent it.
+func (h *RequestHandler) requestURI() string {
+	if h.r.RequestURI != "" {
+		return h.r.RequestURI
+	}
+	return h.r.URL.RequestURI()
+}
+
+// RemoteIP returns the client's IP address, from the connection's peer
+// address (Tornado's remote_ip without xheaders; proxy headers such as
+// X-Forwarded-For are not trusted).
+func (h *RequestHandler) RemoteIP() string {
+	host, _, err := net.SplitHostPort(h.r.RemoteAddr)
+	if err != nil {
+		return h.r.RemoteAddr
+	}
+	return host
+}

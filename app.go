@@ -1,0 +1,310 @@
+package tornago
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+
+	"github.com/tornago/tornago/cookies"
+	"github.com/tornago/tornago/routing"
+)
+
+// Route maps requests to a handler, as a Tornado URLSpec.
+type Route struct {
+	// Pattern is a regular expression (Go RE2 syntax) matched against the
+	// whole, still percent-encoded path; "^" and "$" are implied. Its
+	// groups, all positional or all named, become the verb method's
+	// arguments or the handler's PathKwargs, percent-decoded.
+	Pattern string
+	// Host, if set, is a regular expression the request's host name must
+	// match entirely.
+	Host string
+	// Name, if set, makes the route reachable by ReverseURL.
+	Name string
+	// Handler makes one handler per request.
+	Handler Factory
+}
+
+// Application is an http.Handler that routes each request to a fresh
+// handler from its Route's Factory and runs the handler's lifecycle:
+// Initialize, XSRF check, Prepare, the verb method, Finish, OnFinish. It is
+// Tornado's tornado.web.Application; mount it on any http.Server or mux, or
+// use ListenAndServe. It is safe for concurrent use and immutable after
+// NewApplication (Shutdown aside).
+type Application struct {
+	settings  Settings
+	logger    *slog.Logger
+	router    *routing.Router
+	codec     cookies.Codec
+	validator *validator.Validate
+	templates *templateCache
+	hashes    staticHashes
+	gzipPool  *sync.Pool
+
+	mu      sync.Mutex
+	servers []*http.Server
+	closed  bool
+	hooks   []func(context.Context) error
+}
+
+// NewApplication compiles routes (first match wins) and returns the
+// Application. With Settings.StaticPath set it first adds, as Tornado does,
+// StaticFileHandler routes for StaticURLPrefix+"(.*)", "/favicon.ico" and
+// "/robots.txt". It fails on a route without a Handler, a pattern that does
+// not compile, a duplicate route Name, or inconsistent cookie secrets.
+func NewApplication(routes []Route, settings Settings) (*Application, error) {
+	s := settings.WithDefaults()
+	codec, err := s.cookieCodec()
+	if err != nil {
+		return nil, err
+	}
+	var rules []routing.Rule
+	if s.StaticPath != "" {
+		static := StaticFiles(s.StaticPath)
+		for _, p := range []string{regexp.QuoteMeta(s.StaticURLPrefix) + "(.*)", `/(favicon\.ico)`, `/(robots\.txt)`} {
+			rules = append(rules, routing.Rule{Pattern: p, Target: static})
+		}
+	}
+	for i, r := range routes {
+		if r.Handler == nil {
+			return nil, fmt.Errorf("%w: route %d (%s) has no Handler", errSettings, i, r.Pattern)
+		}
+		rules = append(rules, routing.Rule{Pattern: r.Pattern, Host: r.Host, Name: r.Name, Target: r.Handler})
+	}
+	router, err := routing.New(rules)
+	if err != nil {
+		return nil, fmt.Errorf("tornago: routes: %w", err)
+	}
+	a := &Application{
+		settings:  s,
+		logger:    s.Logger,
+		router:    router,
+		codec:     codec,
+		validator: newValidator(),
+		hashes:    staticHashes{m: map[string]staticHash{}},
+		gzipPool:  newGzipPool(),
+	}
+	if s.TemplatePath != "" {
+		a.templates = &templateCache{dir: s.TemplatePath, debug: s.Debug}
+	}
+	return a, nil
+}
+
+// Settings returns the application's settings with defaults filled in.
+func (a *Application) Settings() Settings { return a.settings }
+
+// Logger returns the logger of the access log (Settings.Logger or
+// slog.Default()).
+func (a *Application) Logger() *slog.Logger { return a.logger }
+
+// Validator returns the validator Bind uses, to register custom rules with
+// RegisterValidation before serving.
+func (a *Application) Validator() *validator.Validate { return a.validator }
+
+// ReverseURL builds the path of the route called name with args
+// substituted for its groups, escaped as Tornado's reverse_url.
+func (a *Application) ReverseURL(name string, args ...any) (string, error) {
+	return a.router.ReverseURL(name, args...)
+}
+
+// ReverseURL is Application.ReverseURL (Tornado's handler.reverse_url).
+func (h *RequestHandler) ReverseURL(name string, args ...any) (string, error) {
+	return h.app.ReverseURL(name, args...)
+}
+
+// secureCodec returns the secure-cookie codec, or ErrMissingSetting.
+func (a *Application) secureCodec() (cookies.Codec, error) {
+	if a.codec == nil {
+		return nil, fmt.Errorf("%w: CookieSecret (for secure cookies)", ErrMissingSetting)
+	}
+	return a.codec, nil
+}
+
+// ServeHTTP routes the request. No match goes to Settings.DefaultHandler,
+// else a 404 error page; a path argument that is not UTF-8 gets 400.
+func (a *Application) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m, ok, err := a.router.Match(r)
+	switch {
+	case err != nil:
+		a.serve(w, r, errorFactory(err), nil, nil)
+	case !ok && a.settings.DefaultHandler != nil:
+		a.serve(w, r, a.settings.DefaultHandler, nil, nil)
+	case !ok:
+		a.serve(w, r, errorFactory(HTTPError{Code: http.StatusNotFound}), nil, nil)
+	default:
+		a.serve(w, r, m.Rule.Target.(Factory), m.Args, m.Kwargs)
+	}
+}
+
+// HandlerFor returns an http.Handler serving every request with a handler
+// from f and this application's settings, for mounting one handler in
+// another router (http.ServeMux, chi, ...). The verb method gets no
+// positional arguments; with http.ServeMux the pattern's wildcards
+// ("/users/{id}") are the handler's PathKwargs.
+func (a *Application) HandlerFor(f Factory) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.serve(w, r, f, nil, muxKwargs(r))
+	})
+}
+
+// muxKwargs reads http.ServeMux wildcards of the matched pattern.
+func muxKwargs(r *http.Request) map[string]string {
+	var kw map[string]string
+	p := r.Pattern
+	for {
+		i := strings.IndexByte(p, '{')
+		if i < 0 {
+			return kw
+		}
+		j := strings.IndexByte(p[i:], '}')
+		if j < 0 {
+			return kw
+		}
+		name := strings.TrimSuffix(p[i+1:i+j], "...")
+		p = p[i+j+1:]
+		if name == "" || name == "$" {
+			continue
+		}
+		if kw == nil {
+			kw = map[string]string{}
+		}
+		kw[name] = r.PathValue(name)
+	}
+}
+
+// webSocketServer is implemented by WebSocketHandler (websocket_handler.go):
+// serve hands such handlers over to it after init, instead of running the
+// HTTP verb lifecycle.
+type webSocketServer interface {
+	Handler
+	serveWebSocket()
+}
+
+// serve runs one request through a handler from f, recovering panics.
+func (a *Application) serve(w http.ResponseWriter, r *http.Request, f Factory, args []string, kwargs map[string]string) {
+	h := f()
+	if h == nil {
+		h = &errorHandler{err: errors.New("tornago: handler factory returned nil")}
+	}
+	rh := h.requestHandler()
+	defer func() {
+		if p := recover(); p != nil {
+			rh.handlePanic(p)
+		}
+		rh.logAccess()
+	}()
+	rh.init(h, a, w, r, args, kwargs)
+	if ws, ok := h.(webSocketServer); ok {
+		ws.serveWebSocket()
+		return
+	}
+	rh.execute()
+}
+
+// errorHandler answers every request with err (Tornado's ErrorHandler).
+type errorHandler struct {
+	RequestHandler
+	err error
+}
+
+func errorFactory(err error) Factory {
+	return func() Handler { return &errorHandler{err: err} }
+}
+
+// Prepare fails with the handler's error, so the error page is sent.
+func (h *errorHandler) Prepare() error { return h.err }
+
+// CheckXSRFCookie is off: a 404 must not turn into a 403.
+func (h *errorHandler) CheckXSRFCookie() error { return nil }
+
+// Server limits used by ListenAndServe and Serve.
+const (
+	serverReadHeaderTimeout = 10 * time.Second
+	serverIdleTimeout       = 2 * time.Minute
+	serverMaxHeaderBytes    = 64 << 10 // Tornado's max_header_size
+)
+
+// ListenAndServe listens on the TCP address addr (":8888"; "" means ":http")
+// and serves the application until Shutdown, then returns nil. The server
+// reads request headers within 10 s and accepts at most 64 KiB of them;
+// for other limits or TLS, run your own http.Server with the Application
+// as its Handler (and still call Shutdown for the WebSocket connections).
+func (a *Application) ListenAndServe(addr string) error {
+	if addr == "" {
+		addr = ":http"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("tornago: %w", err)
+	}
+	return a.Serve(l)
+}
+
+// Serve is ListenAndServe on an existing listener, which it closes.
+func (a *Application) Serve(l net.Listener) error {
+	srv := &http.Server{
+		Handler:           a,
+		ReadHeaderTimeout: serverReadHeaderTimeout,
+		IdleTimeout:       serverIdleTimeout,
+		MaxHeaderBytes:    serverMaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		_ = l.Close()
+		return http.ErrServerClosed
+	}
+	a.servers = append(a.servers, srv)
+	a.mu.Unlock()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("tornago: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops the servers started by ListenAndServe and Serve
+// gracefully (http.Server.Shutdown: no new connections, in-flight requests
+// finish), then closes what the HTTP server does not track, such as
+// WebSocket connections. ctx bounds the wait; its error is returned if it
+// expires. Call it also when serving the Application from your own server,
+// after that server's Shutdown.
+func (a *Application) Shutdown(ctx context.Context) error {
+	a.mu.Lock()
+	a.closed = true
+	servers := a.servers
+	a.servers = nil
+	hooks := a.hooks
+	a.mu.Unlock()
+
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, srv := range servers {
+		wg.Go(func() { errs[i] = srv.Shutdown(ctx) })
+	}
+	wg.Wait()
+	for _, f := range hooks {
+		errs = append(errs, f(ctx))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("tornago: shutdown: %w", err)
+	}
+	return nil
+}
+
+// onShutdown registers f to run in Shutdown after the HTTP servers
+// stopped; see the comment at the top of handler.go.
+func (a *Application) onShutdown(f func(context.Context) error) {
+	a.mu.Lock()
+	a.hooks = append(a.hooks, f)
+	a.mu.Unlock()
+}

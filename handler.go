@@ -1,0 +1,327 @@
+package tornago
+
+// Internal hooks used by the WebSocket glue (websocket_handler.go) and by
+// anything else that serves a Handler outside Application.ServeHTTP. All run
+// on the request's goroutine.
+//
+//	func (h *RequestHandler) init(self Handler, app *Application, w http.ResponseWriter,
+//		r *http.Request, args []string, kwargs map[string]string)
+//	    Binds h (the RequestHandler inside self) to one request and runs the
+//	    optional Initialize hook. app must be non-nil: handlers mounted in
+//	    another router are served through Application.HandlerFor, whose
+//	    Application holds the settings.
+//	func (h *RequestHandler) runPrepare() error
+//	    Parses a form body, checks XSRF (non-GET/HEAD/OPTIONS, when
+//	    Settings.XSRFCookies), calls Prepare, then enforces Authenticated
+//	    (which may redirect). On a nil error, check h.finished: Prepare or the
+//	    login redirect may have answered already.
+//	func (h *RequestHandler) sendError(err error)
+//	    Logs err as Tornado does and answers with statusOf(err) and the
+//	    handler's WriteError (default page). Cookies set so far are kept.
+//	func (h *RequestHandler) ResponseHeader() http.Header
+//	    The pending response header, Set-Cookie lines of SetCookie /
+//	    SetSecureCookie / the XSRF cookie included; copy it onto a 101.
+//	func (h *RequestHandler) logAccess()
+//	    Writes the access-log line once (status h.status, e.g. 101 after
+//	    SetStatus(101)); serve calls it on return if nobody did.
+//	func (h *RequestHandler) handlePanic(p any)
+//	    What serve's deferred recover does: log with stack, 500 if nothing
+//	    was sent, else abort the connection (re-panics http.ErrAbortHandler).
+//	type webSocketServer interface{ Handler; serveWebSocket() }  (app.go)
+//	    Application.serve calls serveWebSocket instead of the HTTP verb path
+//	    when the handler has it; init has run, runPrepare has not.
+//	func (a *Application) onShutdown(f func(context.Context) error)  (app.go)
+//	    Registers f to run in Shutdown after the HTTP servers stopped.
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Handler is a request handler instance: a pointer to a struct that embeds
+// RequestHandler (or WebSocketHandler), which provides the unexported method
+// and so every helper (GetArgument, Write, SetCookie, ...). The set of
+// implementations is closed on purpose: the Application relies on the
+// embedded state.
+//
+// Besides the embedding, a Handler may implement any of these optional
+// methods, which the Application finds by type assertion:
+//
+//	Get(args ...string) error       // and Post, Put, Delete, Patch, Head, Options
+//	Initialize()                    // after the handler is bound to the request
+//	Prepare() error                 // before the verb method, for every verb
+//	OnFinish()                      // after the response was sent
+//	GetCurrentUser() (any, error)   // loads CurrentUser, once per request
+//	SetDefaultHeaders()             // at the start, and again before an error page
+//	WriteError(code int, err error) // custom error pages
+//	CheckXSRFCookie() error         // custom XSRF check (return nil to disable)
+//	ComputeEtag() string            // custom ETag ("" disables it)
+//	GetLoginURL() string            // login URL for Authenticated
+//
+// Verb methods receive the route's positional groups; named groups are read
+// with PathKwarg. A missing verb method answers 405 with an Allow header.
+type Handler interface {
+	requestHandler() *RequestHandler
+}
+
+// Factory makes a fresh Handler for each request, as Tornado instantiates the
+// handler class per request. Capture per-route configuration (Tornado's
+// initialize kwargs) in the closure:
+//
+//	func() tornago.Handler { return &UserHandler{db: db} }
+type Factory func() Handler
+
+// The optional methods a Handler may implement.
+type (
+	getHandler     interface{ Get(args ...string) error }
+	postHandler    interface{ Post(args ...string) error }
+	putHandler     interface{ Put(args ...string) error }
+	deleteHandler  interface{ Delete(args ...string) error }
+	patchHandler   interface{ Patch(args ...string) error }
+	headHandler    interface{ Head(args ...string) error }
+	optionsHandler interface{ Options(args ...string) error }
+
+	initializer          interface{ Initialize() }
+	preparer             interface{ Prepare() error }
+	finisher             interface{ OnFinish() }
+	currentUserGetter    interface{ GetCurrentUser() (any, error) }
+	defaultHeadersSetter interface{ SetDefaultHeaders() }
+	errorWriter          interface{ WriteError(code int, err error) }
+	xsrfChecker          interface{ CheckXSRFCookie() error }
+	etagComputer         interface{ ComputeEtag() string }
+	loginURLGetter       interface{ GetLoginURL() string }
+)
+
+// RequestHandler is the base of every handler; embed it by value in your
+// handler struct and add verb methods:
+//
+//	type HelloHandler struct{ tornago.RequestHandler }
+//
+//	func (h *HelloHandler) Get(args ...string) error {
+//		return h.Write("Hello, world")
+//	}
+//
+// One instance serves one request, on one goroutine; its methods are not safe
+// for concurrent use. Output is buffered until Flush or the end of the verb
+// method (which finishes the response unless it was finished already), so
+// headers and status can change until then and an error can still replace
+// the body with an error page.
+type RequestHandler struct {
+	self   Handler
+	app    *Application
+	w      http.ResponseWriter
+	r      *http.Request
+	args   []string
+	kwargs map[string]string
+	start  time.Time
+
+	status         int
+	header         http.Header
+	buf            []byte
+	headersWritten bool
+	finished       bool
+	logged         bool
+	gzip           *gzipWriter
+
+	query     map[string][]string
+	body      map[string][]string
+	bodyDone  bool
+	bodyError error
+
+	user       any
+	userLoaded bool
+	xsrf       xsrfState
+
+	requireUser bool
+}
+
+func (h *RequestHandler) requestHandler() *RequestHandler { return h }
+
+// handler returns the outer Handler, whose methods override RequestHandler's
+// (WriteError, CheckXSRFCookie, ...); h itself before init.
+func (h *RequestHandler) handler() Handler {
+	if h.self == nil {
+		return h
+	}
+	return h.self
+}
+
+// init binds h to a request; see the comment at the top of this file.
+func (h *RequestHandler) init(self Handler, app *Application, w http.ResponseWriter, r *http.Request, args []string, kwargs map[string]string) {
+	h.self = self
+	h.app = app
+	h.w = w
+	h.r = r
+	h.args = args
+	h.kwargs = kwargs
+	h.start = time.Now()
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, app.settings.MaxBodySize)
+	}
+	h.clear()
+	if i, ok := self.(initializer); ok {
+		i.Initialize()
+	}
+}
+
+// clear resets status, headers and body to their initial state, as
+// Tornado's clear(); Set-Cookie lines survive, as Tornado keeps its cookie
+// jar apart from the headers.
+func (h *RequestHandler) clear() {
+	cookies := h.header.Values("Set-Cookie")
+	h.header = http.Header{"Content-Type": {"text/html; charset=UTF-8"}}
+	if len(cookies) > 0 {
+		h.header["Set-Cookie"] = cookies
+	}
+	h.buf = h.buf[:0]
+	h.status = http.StatusOK
+	if d, ok := h.self.(defaultHeadersSetter); ok {
+		d.SetDefaultHeaders()
+	}
+}
+
+// Request returns the request being served. Its Body is limited to
+// Settings.MaxBodySize; a form body has been parsed (and consumed) before
+// Prepare.
+func (h *RequestHandler) Request() *http.Request { return h.r }
+
+// Application returns the application serving this handler.
+func (h *RequestHandler) Application() *Application { return h.app }
+
+// Settings returns the application's settings, defaults filled in.
+func (h *RequestHandler) Settings() Settings { return h.app.settings }
+
+// Logger returns the application's logger, for handler code that wants its
+// lines next to the access log.
+func (h *RequestHandler) Logger() *slog.Logger { return h.app.logger }
+
+// PathArgs returns the values of the route pattern's positional groups,
+// percent-decoded; they are also the arguments of the verb method. Nil when
+// the pattern's groups are named.
+func (h *RequestHandler) PathArgs() []string { return h.args }
+
+// PathKwargs returns the values of the route pattern's named groups
+// ((?P<name>...)), percent-decoded. Nil when the groups are positional. The
+// map belongs to the handler; do not modify it.
+func (h *RequestHandler) PathKwargs() map[string]string { return h.kwargs }
+
+// PathKwarg returns the value of the route pattern's named group name, ""
+// when there is no such group or it did not participate in the match.
+func (h *RequestHandler) PathKwarg(name string) string { return h.kwargs[name] }
+
+var supportedMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodDelete: true,
+	http.MethodPatch: true, http.MethodPut: true, http.MethodOptions: true,
+}
+
+// execute runs the HTTP (non-WebSocket) lifecycle: method check, body
+// parsing, XSRF, Prepare, the verb method, and the automatic Finish.
+func (h *RequestHandler) execute() {
+	if !supportedMethods[h.r.Method] {
+		h.sendError(HTTPError{Code: http.StatusMethodNotAllowed})
+		return
+	}
+	if err := h.runPrepare(); err != nil {
+		h.sendError(err)
+		return
+	}
+	if h.finished {
+		return
+	}
+	verb := verbMethod(h.self, h.r.Method)
+	if verb == nil {
+		h.sendError(HTTPError{Code: http.StatusMethodNotAllowed,
+			Header: http.Header{"Allow": {allowedMethods(h.self)}}})
+		return
+	}
+	if err := verb(h.args...); err != nil {
+		h.sendError(err)
+		return
+	}
+	if !h.finished {
+		if err := h.Finish(); err != nil {
+			h.sendError(err)
+		}
+	}
+}
+
+// runPrepare; see the comment at the top of this file.
+func (h *RequestHandler) runPrepare() error {
+	if err := h.parseBody(); err != nil {
+		return err
+	}
+	if h.app.settings.XSRFCookies && !safeMethod(h.r.Method) {
+		if err := h.handler().(xsrfChecker).CheckXSRFCookie(); err != nil {
+			return err
+		}
+	}
+	if p, ok := h.self.(preparer); ok {
+		if err := p.Prepare(); err != nil {
+			return err
+		}
+	}
+	if h.finished || !h.requireUser {
+		return nil
+	}
+	return h.authenticate()
+}
+
+// safeMethod reports whether method is exempt from the XSRF check.
+func safeMethod(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
+}
+
+// verbMethod returns h's method for the HTTP method, nil if h has none. HEAD
+// falls back to Get (the body is discarded).
+func verbMethod(h Handler, method string) func(args ...string) error {
+	switch method {
+	case http.MethodGet:
+		if v, ok := h.(getHandler); ok {
+			return v.Get
+		}
+	case http.MethodHead:
+		if v, ok := h.(headHandler); ok {
+			return v.Head
+		}
+		if v, ok := h.(getHandler); ok {
+			return v.Get
+		}
+	case http.MethodPost:
+		if v, ok := h.(postHandler); ok {
+			return v.Post
+		}
+	case http.MethodPut:
+		if v, ok := h.(putHandler); ok {
+			return v.Put
+		}
+	case http.MethodDelete:
+		if v, ok := h.(deleteHandler); ok {
+			return v.Delete
+		}
+	case http.MethodPatch:
+		if v, ok := h.(patchHandler); ok {
+			return v.Patch
+		}
+	case http.MethodOptions:
+		if v, ok := h.(optionsHandler); ok {
+			return v.Options
+		}
+	}
+	return nil
+}
+
+// allowedMethods is the Allow header value for a 405 from h.
+func allowedMethods(h Handler) string {
+	s := ""
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodDelete, http.MethodPatch, http.MethodOptions} {
+		if verbMethod(h, m) != nil {
+			if s != "" {
+				s += ", "
+			}
+			s += m
+		}
+	}
+	return s
+}
