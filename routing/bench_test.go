@@ -7,9 +7,9 @@ import (
 )
 
 // benchTable is one route table written twice: as Tornado patterns for
-// Router and as http.ServeMux patterns matching the same paths. 21 routes:
-// literals, one- and two-argument routes, a catch-all, a named-group route
-// and one that needs the regexp engine ({4} repetition).
+// Router and as http.ServeMux patterns matching the same paths. 22 routes:
+// literals, routes with one to three arguments, a catch-all, a named-group
+// route and one that needs the regexp engine (a repeated group).
 var benchTable = []struct {
 	pattern, name string
 	mux           []string
@@ -35,6 +35,7 @@ var benchTable = []struct {
 	{"/api/v1/items", "", []string{"/api/v1/items"}},
 	{"/api/v1/items/([^/]+)", "", []string{"/api/v1/items/{id}"}},
 	{"/chatsocket", "", []string{"/chatsocket"}},
+	{`/tags/(\w+(?:,\w+)*)`, "tags", []string{"/tags/{list}"}},
 }
 
 func benchRules() []Rule {
@@ -57,9 +58,10 @@ func benchMux() *http.ServeMux {
 }
 
 var benchPaths = []struct{ name, path string }{
-	{"Static", "/api/v1/status"},          // a literal near the end of the table
-	{"Param", "/users/alice/posts/42"},    // two arguments
-	{"ParamRegexp", "/archive/2024/05/x"}, // three arguments, regexp engine
+	{"Static", "/api/v1/status"},       // a literal near the end of the table
+	{"Param", "/users/alice/posts/42"}, // two arguments
+	{"Param3", "/archive/2024/05/x"},   // three arguments
+	{"ParamRegexp", "/tags/go,web"},    // one argument, regexp engine
 	{"Miss", "/nope/nothing/here"},
 }
 

@@ -14,13 +14,13 @@ import (
 //   - literal: the anchored pattern is a plain string ("/about",
 //     "^/api/v1/status$"); matched by a map lookup, never by a regexp.
 //   - segments: a chain of literals and capturing groups of one repeated
-//     character class ("/users/([^/]+)/posts/([0-9]+)", "/static/(.*)")
-//     where each group is followed by the end of the path or by a literal
-//     whose first character the class cannot match. Such a group's extent
-//     is forced (the longest run of class characters), so a single left to
-//     right scan finds exactly the spans the regexp would, without the
-//     regexp's per-match allocation. FuzzSegmentsMatchRegexp checks this
-//     equivalence.
+//     character class ("/users/([^/]+)/posts/([0-9]+)", "/static/(.*)",
+//     "/([0-9]{4})") where each group is followed by the end of the path or
+//     by a literal whose first character the class cannot match. Such a
+//     group's extent is forced (the longest run of class characters, which
+//     must then have an allowed length), so a single left to right scan
+//     finds exactly the spans the regexp would, without the regexp's
+//     per-match allocation. FuzzMatch checks this equivalence.
 //   - regex: everything else; a literal-prefix check, then the regexp.
 
 // maxFastGroups bounds the groups a segments matcher records on the stack.
@@ -168,11 +168,12 @@ func literalPrefix(items []*syntax.Regexp) string {
 }
 
 // segment is one step of a segments matcher: a literal, or a capturing group
-// that takes the longest run of runes in class.
+// that takes the longest run of runes in class, which must be min to max
+// runes long (max < 0: unbounded).
 type segment struct {
-	lit   string
-	class *runeSet // nil for a literal
-	plus  bool     // the group needs at least one rune
+	lit      string
+	class    *runeSet // nil for a literal
+	min, max int
 }
 
 // buildSegments returns the segments matcher for items, or nil when the
@@ -184,7 +185,7 @@ func buildSegments(items []*syntax.Regexp) []segment {
 			segs = append(segs, segment{lit: s})
 			continue
 		}
-		set, plus, ok := groupClass(r)
+		set, lo, hi, ok := groupClass(r)
 		if !ok {
 			return nil
 		}
@@ -199,19 +200,33 @@ func buildSegments(items []*syntax.Regexp) []segment {
 				return nil
 			}
 		}
-		segs = append(segs, segment{class: set, plus: plus})
+		segs = append(segs, segment{class: set, min: lo, max: hi})
 	}
 	return segs
 }
 
-// groupClass recognizes (C+) and (C*) where C is a character class or a dot.
-func groupClass(r *syntax.Regexp) (set *runeSet, plus, ok bool) {
+// groupClass recognizes (C+), (C*), (C?) and (C{n,m}) where C is a
+// character class, a dot or a single character, and returns C and the
+// repetition bounds.
+func groupClass(r *syntax.Regexp) (set *runeSet, lo, hi int, ok bool) {
 	if r.Op != syntax.OpCapture || len(r.Sub) != 1 {
-		return nil, false, false
+		return nil, 0, 0, false
 	}
 	rep := r.Sub[0]
-	if (rep.Op != syntax.OpPlus && rep.Op != syntax.OpStar) || len(rep.Sub) != 1 {
-		return nil, false, false
+	if len(rep.Sub) != 1 {
+		return nil, 0, 0, false
+	}
+	switch rep.Op {
+	case syntax.OpPlus:
+		lo, hi = 1, -1
+	case syntax.OpStar:
+		lo, hi = 0, -1
+	case syntax.OpQuest:
+		lo, hi = 0, 1
+	case syntax.OpRepeat:
+		lo, hi = rep.Min, rep.Max
+	default:
+		return nil, 0, 0, false
 	}
 	var ranges []rune
 	switch c := rep.Sub[0]; c.Op {
@@ -221,10 +236,15 @@ func groupClass(r *syntax.Regexp) (set *runeSet, plus, ok bool) {
 		ranges = []rune{0, '\n' - 1, '\n' + 1, utf8.MaxRune}
 	case syntax.OpAnyChar:
 		ranges = []rune{0, utf8.MaxRune}
+	case syntax.OpLiteral: // a one-member class such as [é] parses as a literal
+		if len(c.Rune) != 1 || c.Flags&syntax.FoldCase != 0 {
+			return nil, 0, 0, false
+		}
+		ranges = []rune{c.Rune[0], c.Rune[0]}
 	default:
-		return nil, false, false
+		return nil, 0, 0, false
 	}
-	return newRuneSet(ranges), rep.Op == syntax.OpPlus, true
+	return newRuneSet(ranges), lo, hi, true
 }
 
 // runeSet is a character class: a bitmap for ASCII, sorted ranges above.
@@ -276,7 +296,7 @@ func matchSegments(segs []segment, path string, spans *[2 * maxFastGroups]int) b
 			pos += len(sg.lit)
 			continue
 		}
-		start := pos
+		start, n := pos, 0
 		for pos < len(path) {
 			c := path[pos]
 			if c < utf8.RuneSelf {
@@ -284,15 +304,16 @@ func matchSegments(segs []segment, path string, spans *[2 * maxFastGroups]int) b
 					break
 				}
 				pos++
-				continue
+			} else {
+				r, w := utf8.DecodeRuneInString(path[pos:])
+				if !sg.class.contains(r) {
+					break
+				}
+				pos += w
 			}
-			r, w := utf8.DecodeRuneInString(path[pos:])
-			if !sg.class.contains(r) {
-				break
-			}
-			pos += w
+			n++
 		}
-		if sg.plus && pos == start {
+		if n < sg.min || sg.max >= 0 && n > sg.max {
 			return false
 		}
 		spans[2*g], spans[2*g+1] = start, pos

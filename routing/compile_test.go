@@ -30,9 +30,13 @@ func TestMatcherSelection(t *testing.T) {
 		{"/u/(?P<user>[^/]+)", "segments", "/u/"},
 		{"/(.+)/x", "regexp", "/"},            // "." can match "/": not forced
 		{"/([a-z]+)([0-9]+)", "regexp", "/"},  // adjacent groups
-		{"/([0-9]{4})", "regexp", "/"},        // counted repetition
-		{"/(a+)", "regexp", "/"},              // not a class
+		{"/([0-9]{4})", "segments", "/"},      // counted repetition
+		{"/([0-9]{2,})/x", "segments", "/"},   // open-ended repetition
+		{"/([a-z]?)/x", "segments", "/"},      // optional class inside the group
+		{"/(a+)", "segments", "/"},            // one character
+		{"/((?i)a+)", "regexp", "/"},          // case-folded character
 		{"/([^/]+)?", "regexp", "/"},          // optional group
+		{"/([0-9]{4})+", "regexp", "/"},       // repeated group
 		{"/a|/b", "regexp", "/"},              // factored alternation
 		{"/x/([a-z]+)/\\d", "regexp", "/x/"},  // class followed by non-literal
 		{"/(?:a|b)/([0-9]+)", "regexp", "/"},  // alternation before the group
@@ -75,12 +79,15 @@ func TestSegmentsAgreeWithRegexp(t *testing.T) {
 		"/users/([^/]+)", "/users/([^/]+)/posts/([0-9]+)", "/static/(.*)", `/n/(\d*)`,
 		"/([^/]+)/([^/]+)", "/([^é]+)é", "/x(?s:(.*))", `/([\x{10000}-\x{10FFFF}]+)`,
 		"/([^\uFFFD/]+)/", "/(?P<a>[a-z]+)-(?P<b>[0-9]+)",
+		"/([0-9]{4})/([0-9]{1,2})/([a-z-]+)", "/([a-z]?)/x", "/([é]{2})", "/([0-9]{2,})/x",
 	}
 	paths := []string{
 		"", "/", "/users/", "/users/a", "/users/a/", "/users/a/posts/1", "/users/a/posts/",
 		"/users/a/posts/1x", "/static/", "/static/a/b\nc", "/n/", "/n/12", "/n/1a", "/a/b",
 		"/a/b/c", "/aaé", "/é", "/xé", "/x\n", "/\U0001F600", "/\xff", "/\xff/", "/\xef\xbf\xbd/",
 		"/abc-12", "/abc-", "/-1", "/a\xffé",
+		"/2024/5/a-b", "/2024/05/a-b", "/2024/123/a", "/20245/05/a", "/202/05/a", "/x", "//x", "/a/x", "/ab/x",
+		"/éé", "/ééé", "/é", "/12/x", "/1/x", "/123456/x",
 	}
 	for _, p := range patterns {
 		c, err := compilePattern("path", p)

@@ -24,6 +24,8 @@ func FuzzMatch(f *testing.F) {
 		{"/feed/?", "/feed/"},
 		{"/([^é]+)é", "/a\xc3é"},
 		{"/x(?s:(.*))", "/x\n"},
+		{"/([0-9]{4})/([0-9]{1,2})/([a-z]?)", "/2024/5/"},
+		{`/tags/(\w+(?:,\w+)*)`, "/tags/go,web"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -41,6 +43,8 @@ func FuzzMatch(f *testing.F) {
 		}
 		checkAgainstRegexp(t, c, path)
 		_, _ = reverseTemplate(pattern, c.ngroups) // must not panic
+
+		checkRuleOrder(t, pattern, path)
 
 		r, err := New([]Rule{{Pattern: pattern}})
 		if err != nil {
@@ -136,4 +140,46 @@ func refUnquoteToBytes(s string) string {
 		res.WriteString(item)
 	}
 	return res.String()
+}
+
+// orderTable surrounds the fuzzed pattern in checkRuleOrder: literals,
+// segments, regexps and short prefixes, so every bucket and merge path runs.
+var orderTable = []string{
+	"/", "/users/([^/]+)", "/a", "(/[a-z])", "/users/me", "/x/(.*)", `/\d+`, "/users/([^/]+)/p/([0-9]+)",
+}
+
+// checkRuleOrder checks that a router over orderTable with pattern in the
+// middle picks the same rule as trying every regexp in order would.
+func checkRuleOrder(t *testing.T, pattern, path string) {
+	t.Helper()
+	rules := make([]Rule, 0, len(orderTable)+1)
+	for i, p := range orderTable {
+		if i == len(orderTable)/2 {
+			rules = append(rules, Rule{Pattern: pattern, Name: "fuzzed"})
+		}
+		rules = append(rules, Rule{Pattern: p, Name: strconv.Itoa(i)})
+	}
+	r, err := New(rules)
+	if err != nil {
+		t.Fatalf("New with %q: %v", pattern, err)
+	}
+	want := ""
+	for _, rule := range rules {
+		c, err := compilePattern("path", rule.Pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.re.MatchString(path) {
+			want = rule.Name
+			break
+		}
+	}
+	m, ok, _ := r.MatchPath("", path)
+	got := ""
+	if ok {
+		got = m.Rule.Name
+	}
+	if got != want {
+		t.Fatalf("pattern %q, path %q: router picked rule %q, linear scan %q", pattern, path, got, want)
+	}
 }

@@ -70,11 +70,20 @@ type Router struct {
 	byName   map[string]int
 
 	// Matching visits, in rule order, the rules in literals[path] merged
-	// with nonLiteral: only rules that can match path at all.
-	literals   map[string][]int
-	nonLiteral []int
-	anyHost    bool // some rule has a Host pattern
-	hostFunc   func(*http.Request) string
+	// with the candidates for path's second byte (the one after the
+	// leading "/"): only rules that can match path at all.
+	literals map[string][]int
+	buckets  [256][]candidate // rules whose prefix has that second byte, or is shorter
+	short    []candidate      // rules whose prefix is shorter than 2 bytes
+	anyHost  bool             // some rule has a Host pattern
+	hostFunc func(*http.Request) string
+}
+
+// candidate is a non-literal rule in a bucket, with its literal prefix at
+// hand so most rules are rejected without leaving the bucket's memory.
+type candidate struct {
+	prefix string
+	idx    int
 }
 
 // New compiles rules, in order, into a Router. The first rule that matches a
@@ -114,8 +123,16 @@ func New(rules []Rule, opts ...Option) (*Router, error) {
 		}
 		if c.path.isLiteral {
 			r.literals[c.path.literal] = append(r.literals[c.path.literal], i)
+			continue
+		}
+		cd := candidate{prefix: c.path.prefix, idx: i}
+		if len(cd.prefix) < 2 {
+			r.short = append(r.short, cd)
+			for b := range r.buckets {
+				r.buckets[b] = append(r.buckets[b], cd)
+			}
 		} else {
-			r.nonLiteral = append(r.nonLiteral, i)
+			r.buckets[cd.prefix[1]] = append(r.buckets[cd.prefix[1]], cd)
 		}
 	}
 	return r, nil
@@ -164,25 +181,29 @@ func (r *Router) MatchPath(host, escapedPath string) (Match, bool, error) {
 
 func (r *Router) match(host, path string) (Match, bool, error) {
 	lits := r.literals[path]
-	nl := r.nonLiteral
-	for len(lits) > 0 || len(nl) > 0 {
-		var i int
-		if len(nl) == 0 || len(lits) > 0 && lits[0] < nl[0] {
-			i, lits = lits[0], lits[1:]
-		} else {
-			i, nl = nl[0], nl[1:]
+	cands := r.short
+	if len(path) >= 2 {
+		cands = r.buckets[path[1]]
+	}
+	for len(lits) > 0 || len(cands) > 0 {
+		if len(cands) == 0 || len(lits) > 0 && lits[0] < cands[0].idx {
+			i := lits[0]
+			lits = lits[1:]
+			if h := r.compiled[i].host; h != nil && !h.matchHost(host) {
+				continue
+			}
+			return Match{Rule: &r.rules[i]}, true, nil
+		}
+		i, prefix := cands[0].idx, cands[0].prefix
+		cands = cands[1:]
+		if len(path) < len(prefix) || path[:len(prefix)] != prefix {
+			continue
 		}
 		c := &r.compiled[i]
 		if c.host != nil && !c.host.matchHost(host) {
 			continue
 		}
 		p := c.path
-		if p.isLiteral {
-			return Match{Rule: &r.rules[i]}, true, nil
-		}
-		if !strings.HasPrefix(path, p.prefix) {
-			continue
-		}
 		if p.segs != nil {
 			var spans [2 * maxFastGroups]int
 			if !matchSegments(p.segs, path, &spans) {

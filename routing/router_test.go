@@ -137,6 +137,11 @@ func TestMatchOrder(t *testing.T) {
 		{Pattern: "/dup", Name: "second"},
 		{Pattern: `/z\d`, Name: "regexp-first"},
 		{Pattern: "/z1", Name: "literal-after"},
+		{Pattern: "/([0-9]+)", Name: "short-prefix"},
+		{Pattern: "/42", Name: "literal-after-short"},
+		{Pattern: "/zz", Name: "literal-before-catch-all"},
+		{Pattern: "(.*)", Name: "catch-all"},
+		{Pattern: "/never", Name: "after-catch-all"},
 	})
 	runMatchCases(t, r, []matchCase{
 		{name: "literal before regexp", path: "/items/new", wantOK: true, wantRule: "new-literal"},
@@ -144,6 +149,12 @@ func TestMatchOrder(t *testing.T) {
 		{name: "catch-all shadows", path: "/other/x", wantOK: true, wantRule: "catch", args: []string{"x"}},
 		{name: "same literal twice", path: "/dup", wantOK: true, wantRule: "first"},
 		{name: "regexp without groups first", path: "/z1", wantOK: true, wantRule: "regexp-first"},
+		{name: "short-prefix rule before literal", path: "/42", wantOK: true, wantRule: "short-prefix", args: []string{"42"}},
+		{name: "literal before catch-all", path: "/zz", wantOK: true, wantRule: "literal-before-catch-all"},
+		{name: "catch-all before literal", path: "/never", wantOK: true, wantRule: "catch-all", args: []string{"/never"}},
+		{name: "catch-all takes empty path", path: "", wantOK: true, wantRule: "catch-all", args: []string{""}},
+		{name: "catch-all takes one byte", path: "/", wantOK: true, wantRule: "catch-all", args: []string{"/"}},
+		{name: "catch-all takes no slash", path: "x", wantOK: true, wantRule: "catch-all", args: []string{"x"}},
 	})
 }
 
@@ -424,7 +435,8 @@ func TestMatchAllocations(t *testing.T) {
 		{"/feed/", 0},                  // regexp without groups
 		{"/users/alice/posts/42", 1},   // segments: the Args slice only
 		{"/static/css/a%20b.css", 2},   // + the decoded value
-		{"/archive/2024/05/slug", 2},   // regexp: submatch index + Args
+		{"/archive/2024/05/slug", 1},   // segments with {4} and {2}
+		{"/tags/go,web", 2},            // regexp: submatch index + Args
 		{"/u/alice/settings/theme", 3}, // named: the Kwargs map
 	}
 	for _, tc := range tests {
