@@ -165,7 +165,7 @@ func TestFlushStreams(t *testing.T) {
 
 type noEtag struct{ tornago.RequestHandler }
 
-func (h *noEtag) Get(...string) error  { return h.Write("x") }
+func (h *noEtag) Get(...string) error { return h.Write("x") }
 func (h *noEtag) ComputeEtag() string { return "" }
 
 func TestEtag(t *testing.T) {
