@@ -20,6 +20,11 @@ var (
 	// (WithMaxLength), on Encode or Decode.
 	ErrTooLong = errors.New("cookies: value too long")
 
+	// ErrInvalidName reports a cookie name the format cannot carry: a
+	// newline in a Tornado v2 name makes the value unreadable (Tornado's
+	// version check stops at newlines), so Encode refuses it.
+	ErrInvalidName = errors.New("cookies: invalid cookie name")
+
 	// ErrUnsupportedVersion reports a Tornado format version other than 1 or
 	// 2, or one below the codec's minimum (WithMinVersion).
 	ErrUnsupportedVersion = errors.New("cookies: unsupported signed value version")

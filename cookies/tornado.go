@@ -86,8 +86,12 @@ func NewTornadoCodec(keys KeySet, opts ...TornadoOption) (*TornadoCodec, error) 
 }
 
 // Encode signs value for the cookie name with the current key, stamped with
-// the codec's clock, in the codec's format version.
+// the codec's clock, in the codec's format version. A v2 name containing a
+// newline fails with ErrInvalidName.
 func (c *TornadoCodec) Encode(name string, value []byte) (string, error) {
+	if c.version == 2 && strings.ContainsRune(name, '\n') {
+		return "", fmt.Errorf("%w: %q contains a newline", ErrInvalidName, name)
+	}
 	s := c.encodeAt(c.version, c.keys.Current, c.now().Unix(), name, value)
 	if c.maxLength > 0 && len(s) > c.maxLength {
 		return "", fmt.Errorf("%w: cookie %q: encoded length %d exceeds %d", ErrTooLong, name, len(s), c.maxLength)

@@ -244,3 +244,18 @@ func TestTornadoConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestTornadoEncodeRefusesNewlineName(t *testing.T) {
+	t.Parallel()
+	codec, err := cookies.NewTornadoCodec(cookies.SingleKey("secret"))
+	require.NoError(t, err)
+	_, err = codec.Encode("a\nb", []byte("v"))
+	require.ErrorIs(t, err, cookies.ErrInvalidName)
+
+	v1, err := cookies.NewTornadoCodec(cookies.SingleKey("secret"), cookies.WithVersion(1))
+	require.NoError(t, err)
+	signed, err := v1.Encode("a\nb", []byte("v"))
+	require.NoError(t, err, "v1 keeps the name out of the value")
+	_, err = v1.Decode("a\nb", signed, 0)
+	require.NoError(t, err)
+}
