@@ -21,7 +21,11 @@ import (
 //     must then have an allowed length), so a single left to right scan
 //     finds exactly the spans the regexp would, without the regexp's
 //     per-match allocation. FuzzMatch checks this equivalence.
-//   - regex: everything else; a literal-prefix check, then the regexp.
+//   - regex: everything else; a literal prefix and suffix check, then the
+//     regexp.
+//
+// Segments and regex rules are also skipped early when the path lacks their
+// literal prefix or suffix.
 
 // maxFastGroups bounds the groups a segments matcher records on the stack.
 const maxFastGroups = 8
@@ -39,6 +43,7 @@ type compiledPattern struct {
 	re      *regexp.Regexp // always set (the reference semantics)
 	literal string         // valid when isLiteral
 	prefix  string         // every match starts with this
+	suffix  string         // and ends with this (after the prefix; "" for literals)
 	names   []string       // group names, nil when groups are positional
 	ngroups int
 	segs    []segment // segments matcher; nil when not applicable
@@ -92,6 +97,7 @@ func compilePattern(what, pattern string) (*compiledPattern, error) {
 		c.isLiteral, c.literal = true, c.prefix
 		return c, nil
 	}
+	c.suffix = literalSuffix(items)
 	if c.ngroups <= maxFastGroups {
 		c.segs = buildSegments(items)
 	}
@@ -162,6 +168,20 @@ func literalCount(items []*syntax.Regexp) int {
 func literalPrefix(items []*syntax.Regexp) string {
 	var b strings.Builder
 	for _, r := range items[:literalCount(items)] {
+		b.WriteString(literalString(r))
+	}
+	return b.String()
+}
+
+// literalSuffix is the literal text every match of items ends with, when
+// items are not all literals.
+func literalSuffix(items []*syntax.Regexp) string {
+	i := len(items)
+	for i > 0 && literalString(items[i-1]) != "" {
+		i--
+	}
+	var b strings.Builder
+	for _, r := range items[i:] {
 		b.WriteString(literalString(r))
 	}
 	return b.String()

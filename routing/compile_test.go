@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -122,7 +123,25 @@ func checkAgainstRegexp(t testing.TB, c *compiledPattern, path string) {
 			}
 		}
 	}
-	if want != nil && len(path) < len(c.prefix) || want != nil && path[:len(c.prefix)] != c.prefix {
-		t.Fatalf("%s on %q: matches but lacks the prefix %q", c.re, path, c.prefix)
+	if want != nil && (len(path) < len(c.prefix)+len(c.suffix) ||
+		!strings.HasPrefix(path, c.prefix) || !strings.HasSuffix(path, c.suffix)) {
+		t.Fatalf("%s on %q: matches but lacks the prefix %q or suffix %q", c.re, path, c.prefix, c.suffix)
+	}
+}
+
+func TestLiteralSuffix(t *testing.T) {
+	t.Parallel()
+	for pattern, want := range map[string]string{
+		"/users/([^/]+)/posts": "/posts",
+		"/static/(.*)":         "",
+		`/a/(x+)\.json`:        ".json",
+		"/(\\d+)/\uFFFD":       "", // not comparable byte for byte
+		"/feed/?":              "",
+		"/about":               "", // literal rules need no suffix
+		"/x|/y/z":              "",
+	} {
+		c, err := compilePattern("path", pattern)
+		require.NoError(t, err)
+		assert.Equal(t, want, c.suffix, pattern)
 	}
 }

@@ -79,11 +79,12 @@ type Router struct {
 	hostFunc func(*http.Request) string
 }
 
-// candidate is a non-literal rule in a bucket, with its literal prefix at
-// hand so most rules are rejected without leaving the bucket's memory.
+// candidate is a non-literal rule in a bucket, with its literal prefix and
+// suffix at hand so most rules are rejected without leaving the bucket's
+// memory.
 type candidate struct {
-	prefix string
-	idx    int
+	prefix, suffix string
+	idx            int
 }
 
 // New compiles rules, in order, into a Router. The first rule that matches a
@@ -125,7 +126,7 @@ func New(rules []Rule, opts ...Option) (*Router, error) {
 			r.literals[c.path.literal] = append(r.literals[c.path.literal], i)
 			continue
 		}
-		cd := candidate{prefix: c.path.prefix, idx: i}
+		cd := candidate{prefix: c.path.prefix, suffix: c.path.suffix, idx: i}
 		if len(cd.prefix) < 2 {
 			r.short = append(r.short, cd)
 			for b := range r.buckets {
@@ -194,11 +195,13 @@ func (r *Router) match(host, path string) (Match, bool, error) {
 			}
 			return Match{Rule: &r.rules[i]}, true, nil
 		}
-		i, prefix := cands[0].idx, cands[0].prefix
+		cd := &cands[0]
 		cands = cands[1:]
-		if len(path) < len(prefix) || path[:len(prefix)] != prefix {
+		if len(path) < len(cd.prefix)+len(cd.suffix) ||
+			path[:len(cd.prefix)] != cd.prefix || path[len(path)-len(cd.suffix):] != cd.suffix {
 			continue
 		}
+		i := cd.idx
 		c := &r.compiled[i]
 		if c.host != nil && !c.host.matchHost(host) {
 			continue
