@@ -19,7 +19,6 @@ type config struct {
 	now        func() time.Time
 	maxAge     time.Duration
 	maxLength  int
-	lengthSet  bool
 	version    int
 	minVersion int
 	encrypt    bool
@@ -69,7 +68,7 @@ func WithMaxAge(d time.Duration) Option {
 // DefaultSecureCookieMaxLength for the securecookie codec and no limit for
 // the Tornado codec, as in Tornado.
 func WithMaxLength(n int) Option {
-	return commonOption(func(c *config) { c.maxLength, c.lengthSet = n, true })
+	return commonOption(func(c *config) { c.maxLength = n })
 }
 
 // WithVersion selects the Tornado format Encode writes: 2 (the default,

@@ -170,9 +170,9 @@ func (c *TornadoCodec) KeyVersion(value string) (int, error) {
 }
 
 func (c *TornadoCodec) decodeV1(name, value string, maxAge time.Duration) ([]byte, error) {
-	parts := strings.Split(value, "|")
+	parts := strings.SplitN(value, "|", 4)
 	if len(parts) != 3 {
-		return nil, fmt.Errorf("%w: version 1 value has %d fields, want 3", ErrMalformed, len(parts))
+		return nil, fmt.Errorf("%w: version 1 value does not have 3 fields", ErrMalformed)
 	}
 	b64, stamp, sig := parts[0], parts[1], parts[2]
 	ts, ok := parseDecimal(stamp)
