@@ -122,3 +122,8 @@ func fn(f func(h *funcHandler, args ...string) error) tornago.Factory {
 func errorPage(code, reason string) string {
 	return "<html><title>" + code + ": " + reason + "</title><body>" + code + ": " + reason + "</body></html>"
 }
+
+// newLogger logs everything to w as text.
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

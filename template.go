@@ -17,7 +17,9 @@ import (
 // "admin/users.html"), so templates can include each other with
 // {{template "base.html" .}} and share {{define}} blocks (whose names must
 // then be unique across files). The set is parsed on first use and kept;
-// in Debug mode it is parsed again for every render.
+// in Debug mode it is parsed again for every render. A map key the template
+// uses but the data lacks is an error (missingkey=error), as an undefined
+// name is in a Tornado template.
 //
 // Besides html/template's built-ins, templates can call Tornado's namespace
 // functions, bound to the request being served:
@@ -96,7 +98,7 @@ func (c *templateCache) release(b *boundTemplates) {
 
 // parseTemplateDir parses every file under dir into one set.
 func parseTemplateDir(dir string) (*template.Template, error) {
-	set := template.New("").Funcs(templateFuncs(nil))
+	set := template.New("").Option("missingkey=error").Funcs(templateFuncs(nil))
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
