@@ -54,17 +54,19 @@ type compiledPattern struct {
 // compilePattern validates pattern (what says "path" or "host" for
 // messages) and picks its matcher.
 func compilePattern(what, pattern string) (*compiledPattern, error) {
+	// Parsing the bare pattern first rejects unbalanced parentheses, which
+	// could otherwise escape the anchoring wrapper ("/a)|(/b").
 	if _, err := syntax.Parse(pattern, syntax.Perl); err != nil {
-		return nil, &Error{Msg: fmt.Sprintf("%s pattern %q", what, pattern), Err: fmt.Errorf("%w (%w)", ErrBadPattern, err)}
+		return nil, badPattern(what, pattern, err)
 	}
 	full := anchor(pattern)
 	re, err := regexp.Compile(full)
 	if err != nil {
-		return nil, &Error{Msg: fmt.Sprintf("%s pattern %q", what, pattern), Err: fmt.Errorf("%w (%w)", ErrBadPattern, err)}
+		return nil, badPattern(what, pattern, err)
 	}
 	tree, err := syntax.Parse(full, syntax.Perl) // same flags as regexp.Compile
 	if err != nil {
-		return nil, &Error{Msg: fmt.Sprintf("%s pattern %q", what, pattern), Err: fmt.Errorf("%w (%w)", ErrBadPattern, err)}
+		return nil, badPattern(what, pattern, err)
 	}
 	c := &compiledPattern{re: re, ngroups: re.NumSubexp()}
 
@@ -102,6 +104,10 @@ func compilePattern(what, pattern string) (*compiledPattern, error) {
 		c.segs = buildSegments(items)
 	}
 	return c, nil
+}
+
+func badPattern(what, pattern string, cause error) *Error {
+	return &Error{Msg: fmt.Sprintf("%s pattern %q", what, pattern), Err: fmt.Errorf("%w (%w)", ErrBadPattern, cause)}
 }
 
 // anchoredItems flattens the anchored tree into the sequence between its

@@ -35,15 +35,20 @@
 // the end. Two rules may not share a name (Tornado keeps the last and logs a
 // warning). [Router.ReverseURL] parses groups properly where Tornado's
 // string splitting goes wrong (an escaped ")" or one inside a character
-// class). An unmatched optional group is "" rather than None.
+// class), and formats non-string arguments with fmt.Sprint (true, not
+// Python's True). An unmatched optional group is "" rather than None. Raw
+// non-ASCII bytes in a path are matched and decoded as bytes; Tornado reads
+// the request line as Latin-1 and re-encodes it as UTF-8 when unescaping, so
+// a raw "é" reaches the handler as "Ã©" there (clients percent-encode such
+// bytes anyway).
 //
 // # Cost
 //
 // [New] compiles every pattern once; a Router is immutable and safe for
 // concurrent use. Literal patterns are found with a map lookup, never a
 // regexp; patterns made of literals and groups like ([^/]+), ([0-9]+) or (.*)
-// are matched by a single scan; other patterns are prefiltered by their
-// literal prefix before the regexp runs. Group values without "%" are
+// are matched by a single scan; rules whose literal prefix or suffix the path
+// lacks are skipped before any scan or regexp runs. Group values without "%" are
 // substrings of the path, so a typical match allocates only the Args slice
 // or Kwargs map. BENCH_NOTES.md compares it with [net/http.ServeMux].
 package routing

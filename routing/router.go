@@ -2,6 +2,7 @@ package routing
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -72,6 +73,8 @@ type Router struct {
 	// Matching visits, in rule order, the rules in literals[path] merged
 	// with the candidates for path's second byte (the one after the
 	// leading "/"): only rules that can match path at all.
+	// A rule with a prefix under 2 bytes ("(.*)", "/(\w+)") sits in every
+	// bucket; such rules are few in real tables.
 	literals map[string][]int
 	buckets  [256][]candidate // rules whose prefix has that second byte, or is shorter
 	short    []candidate      // rules whose prefix is shorter than 2 bytes
@@ -141,11 +144,9 @@ func New(rules []Rule, opts ...Option) (*Router, error) {
 
 func ruleError(err error, i int) error {
 	e := err.(*Error)
-	e.Msg = "rule " + itoa(i) + ": " + e.Msg
+	e.Msg = "rule " + strconv.Itoa(i) + ": " + e.Msg
 	return e
 }
-
-func itoa(i int) string { return argString(i) }
 
 // Rules returns a copy of the rules, in matching order.
 func (r *Router) Rules() []Rule { return append([]Rule(nil), r.rules...) }
