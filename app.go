@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -191,10 +192,7 @@ type webSocketServer interface {
 
 // serve runs one request through a handler from f, recovering panics.
 func (a *Application) serve(w http.ResponseWriter, r *http.Request, f Factory, args []string, kwargs map[string]string) {
-	h := f()
-	if h == nil {
-		h = &errorHandler{err: errors.New("tornago: handler factory returned nil")}
-	}
+	h := newHandler(f)
 	rh := h.requestHandler()
 	defer func() {
 		if p := recover(); p != nil {
@@ -208,6 +206,20 @@ func (a *Application) serve(w http.ResponseWriter, r *http.Request, f Factory, a
 		return
 	}
 	rh.execute()
+}
+
+// newHandler calls f; a panic or a nil handler becomes an errorHandler, so
+// the client still gets a 500 and the log the reason.
+func newHandler(f Factory) (h Handler) {
+	defer func() {
+		if p := recover(); p != nil {
+			h = &errorHandler{err: &PanicError{Value: p, Stack: debug.Stack()}}
+		}
+	}()
+	if h = f(); isNil(h) {
+		h = &errorHandler{err: errors.New("tornago: handler factory returned nil")}
+	}
+	return h
 }
 
 // errorHandler answers every request with err (Tornado's ErrorHandler).

@@ -3,6 +3,7 @@ package tornago
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -83,6 +84,9 @@ func (h *RequestHandler) SetCookie(name, value string, opts ...CookieOption) err
 	for _, o := range opts {
 		o(c)
 	}
+	if err := checkCookieAttributes(c); err != nil {
+		return err
+	}
 	line := c.String()
 	if line == "" {
 		return fmt.Errorf("%w: %q", ErrInvalidCookie, name)
@@ -114,6 +118,49 @@ func checkCookie(name, value string) error {
 		}
 	}
 	return nil
+}
+
+// checkCookieAttributes refuses a Path or Domain that http.Cookie would drop
+// (with a message on the standard logger).
+func checkCookieAttributes(c *http.Cookie) error {
+	for i := 0; i < len(c.Path); i++ {
+		if b := c.Path[i]; b < 0x20 || b >= 0x7f || b == ';' {
+			return fmt.Errorf("%w: path %q", ErrInvalidCookie, c.Path)
+		}
+	}
+	if c.Domain != "" && !validCookieDomain(c.Domain) {
+		return fmt.Errorf("%w: domain %q", ErrInvalidCookie, c.Domain)
+	}
+	return nil
+}
+
+// validCookieDomain accepts what net/http accepts: an IPv4 address or a
+// host name of letters, digits, '-' and '_' labels, optionally with a
+// leading dot.
+func validCookieDomain(d string) bool {
+	if ip := net.ParseIP(d); ip != nil {
+		return !strings.Contains(d, ":")
+	}
+	d = strings.TrimPrefix(d, ".")
+	if d == "" || len(d) > 255 {
+		return false
+	}
+	letter := false
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			switch c := label[i]; {
+			case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_':
+				letter = true
+			case c >= '0' && c <= '9' || c == '-':
+			default:
+				return false
+			}
+		}
+	}
+	return letter
 }
 
 // ClearCookie deletes the cookie name in the browser by setting it empty

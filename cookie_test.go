@@ -28,6 +28,13 @@ func TestSetCookie(t *testing.T) {
 			{"n", `quo"te`}, {"n", "new\nline"}, {"n", "é"}, {"n=x", "v"}} {
 			assert.ErrorIs(t, h.SetCookie(bad[0], bad[1]), tornago.ErrInvalidCookie, "%q", bad)
 		}
+		for _, opt := range []tornago.CookieOption{tornago.CookiePath("/a;b"), tornago.CookiePath("/\n"),
+			tornago.CookieDomain("exa mple.com"), tornago.CookieDomain("-x.com"), tornago.CookieDomain("::1")} {
+			assert.ErrorIs(t, h.SetCookie("n", "v", opt), tornago.ErrInvalidCookie)
+		}
+		for _, d := range []string{".example.com", "127.0.0.1", "my_host.local"} {
+			assert.NoError(t, h.SetCookie("d", "v", tornago.CookieDomain(d)), d)
+		}
 		got, ok := h.GetCookie("incoming")
 		assert.True(t, ok)
 		_, ok = h.GetCookie("plain")
@@ -37,7 +44,7 @@ func TestSetCookie(t *testing.T) {
 	resp := ta.get("/", "Cookie", "incoming=hello")
 	assert.Equal(t, "hello", resp.Body)
 	lines := resp.Header.Values("Set-Cookie")
-	require.Len(t, lines, 3)
+	require.Len(t, lines, 4)
 	assert.Equal(t, "plain=v2; Path=/", lines[0])
 	assert.Equal(t, "full=x; Path=/app; Domain=example.com; Expires=Wed, 02 Jan 2030 03:04:05 GMT; "+
 		"Max-Age=3600; HttpOnly; Secure; SameSite=Strict", lines[1])

@@ -32,9 +32,13 @@ func (h *RequestHandler) sendError(err error) {
 		return // Tornado: errors after the response was finished are only logged
 	}
 	if h.headersWritten {
+		// Too late for an error page, and finishing would make the partial
+		// body look complete: cut the connection instead.
 		h.app.logger.Error("cannot send error response after headers written", "request", h.summary())
-		_ = h.Finish()
-		return
+		h.finished = true
+		h.logAccess()
+		h.runOnFinish()
+		panic(http.ErrAbortHandler)
 	}
 	h.clear()
 	h.status = code
@@ -107,7 +111,10 @@ func (h *RequestHandler) logError(code int, err error) {
 		return
 	}
 	var pe *PanicError
+	var ce *connectionError
 	switch {
+	case errors.As(err, &ce):
+		h.app.logger.Debug(fmt.Sprintf("%s: %v", h.summary(), err))
 	case errors.As(err, &pe):
 		h.app.logger.Error("uncaught panic "+h.summary(), "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
 	case code < 500:
@@ -127,13 +134,7 @@ func (h *RequestHandler) handlePanic(p any) {
 		slog.Default().Error("uncaught panic before the handler was bound", "panic", fmt.Sprint(p), "stack", string(err.Stack))
 		panic(http.ErrAbortHandler)
 	}
-	if h.finished || !h.headersWritten {
-		h.sendError(err)
-		return
-	}
-	h.logError(http.StatusInternalServerError, err)
-	h.logAccess()
-	panic(http.ErrAbortHandler) // a partial body must not look complete
+	h.sendError(err) // after Flush, this aborts the connection
 }
 
 // runOnFinish calls OnFinish; a panic there is logged, since the response

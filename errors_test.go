@@ -203,3 +203,48 @@ func TestErrorAfterFinishIsOnlyLogged(t *testing.T) {
 	assert.Equal(t, "done", resp.Body)
 	assert.Contains(t, ta.logs.String(), "after the fact")
 }
+
+func TestBadFactories(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, []tornago.Route{
+		{Pattern: `/nil`, Handler: func() tornago.Handler { return nil }},
+		{Pattern: `/typed-nil`, Handler: func() tornago.Handler { return (*getOnly)(nil) }},
+		{Pattern: `/panic`, Handler: func() tornago.Handler { panic("factory") }},
+	}, tornago.Settings{})
+	for _, p := range []string{"/nil", "/typed-nil", "/panic"} {
+		resp := ta.get(p)
+		assert.Equal(t, 500, resp.StatusCode, p)
+		assert.Equal(t, errorPage("500", "Internal Server Error"), resp.Body, p)
+	}
+	assert.Contains(t, ta.logs.String(), "handler factory returned nil")
+	assert.Contains(t, ta.logs.String(), "panic=factory")
+}
+
+func TestErrorAfterFlushCutsConnection(t *testing.T) {
+	t.Parallel()
+	finished := make(chan struct{})
+	ta := newTestApp(t, route(`/`, func() tornago.Handler {
+		return &onFinish{done: finished, fn: func(h *onFinish) error {
+			_ = h.Write("partial")
+			require.NoError(t, h.Flush())
+			return errors.New("failed mid-stream")
+		}}
+	}), tornago.Settings{})
+	resp, err := ta.client.Get(ta.srv.URL + "/")
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	assert.Error(t, err, "the truncated body must not read as complete")
+	<-finished
+	assert.Contains(t, ta.logs.String(), "cannot send error response after headers written")
+}
+
+type onFinish struct {
+	tornago.RequestHandler
+	done chan struct{}
+	fn   func(h *onFinish) error
+}
+
+func (h *onFinish) Get(...string) error { return h.fn(h) }
+func (h *onFinish) OnFinish()           { close(h.done) }

@@ -18,6 +18,8 @@ package tornago
 //	func (h *RequestHandler) sendError(err error)
 //	    Logs err as Tornado does and answers with statusOf(err) and the
 //	    handler's WriteError (default page). Cookies set so far are kept.
+//	    After Flush it cannot: it then panics with http.ErrAbortHandler to
+//	    cut the connection (net/http recovers that silently).
 //	func (h *RequestHandler) ResponseHeader() http.Header
 //	    The pending response header, Set-Cookie lines of SetCookie /
 //	    SetSecureCookie / the XSRF cookie included; copy it onto a 101.
@@ -240,9 +242,7 @@ func (h *RequestHandler) execute() {
 		return
 	}
 	if !h.finished {
-		if err := h.Finish(); err != nil {
-			h.sendError(err)
-		}
+		_ = h.Finish() // only a vanished client makes it fail
 	}
 }
 

@@ -206,17 +206,24 @@ func (h *RequestHandler) flush(finishing bool) error {
 	}
 	if h.r.Method != http.MethodHead && len(chunk) > 0 {
 		if _, err := h.w.Write(chunk); err != nil {
-			return fmt.Errorf("tornago: writing response: %w", err)
+			return &connectionError{err}
 		}
 	}
 	if !finishing {
 		err := http.NewResponseController(h.w).Flush()
 		if err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return fmt.Errorf("tornago: flushing response: %w", err)
+			return &connectionError{err}
 		}
 	}
 	return nil
 }
+
+// connectionError is a failure to send the response, usually because the
+// client went away; it is logged at Debug level only.
+type connectionError struct{ err error }
+
+func (e *connectionError) Error() string { return "tornago: sending response: " + e.err.Error() }
+func (e *connectionError) Unwrap() error { return e.err }
 
 // writeHeader copies the pending header onto the ResponseWriter and sends
 // the status line.

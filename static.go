@@ -139,9 +139,8 @@ func (h *StaticFileHandler) open(root, path string) (*os.File, fs.FileInfo, stri
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("tornago: static root %s: %w", root, err)
 	}
-	abs := filepath.Join(rootAbs, filepath.FromSlash(path))
-	rel, err := filepath.Rel(rootAbs, abs)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	abs, rel, ok := below(rootAbs, path)
+	if !ok {
 		return nil, nil, "", HTTPError{Code: http.StatusForbidden, Message: path + " is not in root static directory"}
 	}
 	if info, err := os.Stat(abs); err == nil && info.IsDir() && h.DefaultFilename != "" {
@@ -301,24 +300,39 @@ func (a *Application) fileVersion(key string, f *os.File, info fs.FileInfo) (str
 }
 
 // staticVersion returns the version of the file at path below StaticPath,
-// "" when it cannot be read (logged, as Tornado does).
+// "" when it cannot be read (logged, as Tornado does) or lies outside.
 func (a *Application) staticVersion(path string) string {
 	rootAbs, err := filepath.Abs(a.settings.StaticPath)
 	if err != nil {
 		a.logger.Error("could not resolve static path", "path", a.settings.StaticPath, "error", err)
 		return ""
 	}
-	f, info, err := openBelow(rootAbs, filepath.Clean("/" + filepath.FromSlash(path))[1:])
+	abs, rel, ok := below(rootAbs, path)
+	if !ok {
+		return ""
+	}
+	f, info, err := openBelow(rootAbs, rel)
 	if err != nil {
 		a.logger.Error("could not open static file", "path", path, "error", err)
 		return ""
 	}
 	defer f.Close()
-	v, err := a.fileVersion(filepath.Join(rootAbs, filepath.FromSlash(path)), f, info)
+	v, err := a.fileVersion(abs, f, info)
 	if err != nil {
 		a.logger.Error("could not read static file", "path", path, "error", err)
 	}
 	return v
+}
+
+// below resolves the slash-separated path under rootAbs, returning the
+// absolute and relative file paths; ok is false when path leaves rootAbs.
+func below(rootAbs, path string) (abs, rel string, ok bool) {
+	abs = filepath.Join(rootAbs, filepath.FromSlash(path))
+	rel, err := filepath.Rel(rootAbs, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", "", false
+	}
+	return abs, rel, true
 }
 
 // openBelow opens the regular file rel below the directory rootAbs, refusing

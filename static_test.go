@@ -167,6 +167,7 @@ func TestStaticURLVersion(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "/s/digits.txt?v="+sha512hex("changed!"), u, "a changed file gets a new version")
 
+	require.NoError(t, os.WriteFile(filepath.Join(root, "secret.txt"), []byte("a twin inside"), 0o644))
 	for _, p := range []string{"missing.css", "../secret.txt", "link.txt"} {
 		u, err = app.StaticURL(p)
 		require.NoError(t, err)
