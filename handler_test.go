@@ -180,3 +180,32 @@ func TestPathArgsAndKwargs(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	assert.Equal(t, errorPage("400", "Bad Request"), resp.Body)
 }
+
+func TestHandlerAccessors(t *testing.T) {
+	t.Parallel()
+	var ta *testApp
+	ta = newTestApp(t, route(`/`, fn(func(h *funcHandler, _ ...string) error {
+		assert.Same(t, ta.app, h.Application())
+		assert.Equal(t, "/static/", h.Settings().StaticURLPrefix)
+		assert.NotNil(t, h.Logger())
+		assert.Equal(t, "127.0.0.1", h.RemoteIP())
+		assert.Len(t, h.Cookies(), 2)
+		require.NoError(t, h.ClearAllCookies(tornago.CookieDomain("example.com")))
+		assert.False(t, h.Finished())
+		require.NoError(t, h.Finish())
+		assert.True(t, h.Finished())
+		assert.ErrorIs(t, h.Flush(), tornago.ErrFinished)
+		assert.ErrorIs(t, h.Render("x", nil), tornago.ErrFinished)
+		assert.ErrorIs(t, h.Redirect("/"), tornago.ErrFinished)
+		return nil
+	})), tornago.Settings{})
+	resp := ta.get("/", "Cookie", "a=1; b=2")
+	require.Equal(t, 200, resp.StatusCode)
+	var names []string
+	for _, c := range resp.Cookies() {
+		assert.Empty(t, c.Value)
+		assert.Equal(t, "example.com", c.Domain)
+		names = append(names, c.Name)
+	}
+	assert.Equal(t, []string{"a", "b"}, names)
+}

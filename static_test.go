@@ -29,6 +29,9 @@ func staticDir(t *testing.T) (root string, files map[string]string) {
 		"favicon.ico":    "ICO",
 		"robots.txt":     "User-agent: *",
 		"digits.txt":     "0123456789",
+		"archive.tar.gz": "gz",
+		"archive.tar.xz": "xz",
+		"noext":          "?",
 	}
 	for name, content := range files {
 		p := filepath.Join(root, filepath.FromSlash(name))
@@ -88,6 +91,10 @@ func TestStaticFiles(t *testing.T) {
 	assert.Empty(t, head.Body)
 	assert.Equal(t, int64(len(files["big.bin"])), head.ContentLength)
 
+	for name, ctype := range map[string]string{"archive.tar.gz": "application/gzip",
+		"archive.tar.xz": "application/octet-stream", "noext": "application/octet-stream"} {
+		assert.Equal(t, ctype, ta.get("/static/"+name).Header.Get("Content-Type"), name)
+	}
 	assert.Equal(t, "ICO", ta.get("/favicon.ico").Body)
 	assert.Equal(t, "User-agent: *", ta.get("/robots.txt").Body)
 
