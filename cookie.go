@@ -167,8 +167,8 @@ func validCookieDomain(d string) bool {
 // and expired. Pass the Path and Domain it was set with; a cookie is only
 // replaced by one with the same name, path and domain.
 func (h *RequestHandler) ClearCookie(name string, opts ...CookieOption) error {
-	opts = append(opts, CookieExpires(time.Now().Add(-365*24*time.Hour)), CookieMaxAge(0))
-	return h.SetCookie(name, "", opts...)
+	all := append(opts[:len(opts):len(opts)], CookieExpires(time.Now().Add(-365*24*time.Hour)), CookieMaxAge(0))
+	return h.SetCookie(name, "", all...)
 }
 
 // ClearAllCookies deletes every cookie the request carried (with the given
