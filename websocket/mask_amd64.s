@@ -15,6 +15,15 @@
 // Registers: DI = pointer, CX = bytes left, AX = key (32 bits, rotated as
 // bytes are consumed), DX = key doubled to 64 bits, X0/Y0 = key broadcast.
 
+// func maskAsm(b []byte, key uint32)
+TEXT ·maskAsm(SB), NOSPLIT, $0-28
+	CMPB ·maskHasAVX2(SB), $0
+	JEQ  sse2
+	JMP  ·maskAVX2(SB)
+
+sse2:
+	JMP ·maskSSE2(SB) // SSE2 is part of the amd64 baseline.
+
 // func maskAVX2(b []byte, key uint32)
 TEXT ·maskAVX2(SB), NOSPLIT, $0-28
 	MOVQ b_base+0(FP), DI
