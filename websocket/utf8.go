@@ -15,8 +15,10 @@ import (
 //
 // ASCII is skipped 32 bytes at a time; everything else goes through a
 // "shift DFA" (see utf8DFA), which carries the state across pieces for
-// free and costs about a cycle a byte whatever the mix of sequence lengths,
-// where a decoder that branches on each lead byte mispredicts on mixed text.
+// free and costs under two cycles a byte whatever the mix of sequence
+// lengths, where a decoder that branches on each lead byte mispredicts on
+// mixed text (BenchmarkUTF8Validate/mixed: about 1.6 times utf8.Valid's
+// speed; on ASCII the two are level).
 type utf8Validator struct {
 	// state is a DFA state (utf8Accept, utf8Reject, ...), stored as the
 	// state's bit offset in the utf8DFA rows.
