@@ -116,8 +116,17 @@ func (e *ProtocolError) Error() string {
 	return fmt.Sprintf("websocket: %s: %s", e.Code, e.Reason)
 }
 
-// Is makes errors.Is match ErrProtocol and ErrClosed.
-func (e *ProtocolError) Is(target error) bool { return target == ErrProtocol || target == ErrClosed }
+// Is makes errors.Is match ErrProtocol and ErrClosed, and
+// ErrMessageTooBig for status 1009.
+func (e *ProtocolError) Is(target error) bool {
+	switch target {
+	case ErrProtocol, ErrClosed:
+		return true
+	case ErrMessageTooBig:
+		return e.Code == StatusMessageTooBig
+	}
+	return false
+}
 
 func protocolErrorf(format string, args ...any) *ProtocolError {
 	return &ProtocolError{Code: StatusProtocolError, Reason: fmt.Sprintf(format, args...)}

@@ -1,0 +1,213 @@
+package websocket
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// AcceptOptions configures the server side of the opening handshake and
+// the connection it makes. The zero value (or nil) accepts same-origin
+// requests with no subprotocol.
+type AcceptOptions struct {
+	ConnOptions
+
+	// Subprotocols are the subprotocols the server speaks, in order of
+	// preference; the first one the client offered is chosen. None
+	// matching is not an error: the connection is made without one.
+	Subprotocols []string
+	// SelectSubprotocol, when set, chooses from the client's offers
+	// instead of Subprotocols. It must return one of them or "" for none.
+	SelectSubprotocol func(offered []string) string
+	// CheckOrigin decides whether to accept the request's Origin. Nil
+	// means DefaultCheckOrigin, which refuses cross-origin requests.
+	CheckOrigin func(r *http.Request) bool
+	// Header holds extra headers for the 101 response (Set-Cookie, for
+	// instance). Control characters in values are replaced by spaces;
+	// invalid names and the handshake's own headers are skipped.
+	Header http.Header
+}
+
+// HandshakeError is returned by Accept when it refused the request; the
+// HTTP error response has been written.
+type HandshakeError struct {
+	Status  int    // the HTTP status sent
+	Message string // the response body sent
+}
+
+// Error describes the refusal.
+func (e *HandshakeError) Error() string {
+	return fmt.Sprintf("websocket: handshake refused: %d %s", e.Status, e.Message)
+}
+
+// Response bodies of refused handshakes. They follow Tornado's
+// WebSocketHandler, so clients ported from it see the same answers.
+const (
+	msgMethod     = "Method Not Allowed"
+	msgHTTPVer    = "WebSocket requires HTTP/1.1"
+	msgUpgrade    = `Can "Upgrade" only to "WebSocket".`
+	msgConnection = `"Connection" must be "Upgrade".`
+	msgOrigin     = "Cross origin websockets not allowed"
+	msgVersion    = "Upgrade Required"
+	msgKey        = "Missing/Invalid WebSocket key"
+)
+
+// handshakeWriteTimeout bounds writing the 101 response.
+const handshakeWriteTimeout = 10 * time.Second
+
+// Accept completes the server side of the opening handshake (RFC 6455
+// section 4.2) on an HTTP request and returns the connection.
+//
+// It checks, in Tornado's order: method GET (405), HTTP/1.1 or later (400),
+// Upgrade naming websocket (400), Connection naming upgrade (400), the
+// origin (403), Sec-WebSocket-Version 13 (426, with the version we speak),
+// and a Sec-WebSocket-Key of 16 base64-encoded bytes (400). A refused
+// request gets the HTTP error and Accept returns a *HandshakeError.
+//
+// The connection is taken over through http.NewResponseController, so
+// Accept works behind middleware that wraps the ResponseWriter as long as
+// the wrapper unwraps. Bytes the client sent right after its request are
+// kept. Deadlines the http.Server set are cleared.
+func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	if opts == nil {
+		opts = &AcceptOptions{}
+	}
+	if herr := checkUpgradeRequest(r, opts); herr != nil {
+		refuse(w, herr)
+		return nil, herr
+	}
+	protocol := selectSubprotocol(r, opts)
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		herr := &HandshakeError{Status: http.StatusInternalServerError, Message: "websocket: connection cannot be taken over"}
+		refuse(w, herr)
+		return nil, fmt.Errorf("websocket: hijack: %w", err)
+	}
+	nc.SetDeadline(time.Time{})
+	var buffered []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		buffered, _ = brw.Reader.Peek(n)
+	}
+	resp := make([]byte, 0, 256)
+	resp = append(resp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	resp = append(resp, acceptKey(r.Header.Get("Sec-WebSocket-Key"))...)
+	resp = append(resp, "\r\n"...)
+	if protocol != "" {
+		resp = append(resp, "Sec-WebSocket-Protocol: "...)
+		resp = append(resp, protocol...)
+		resp = append(resp, "\r\n"...)
+	}
+	resp = appendExtraHeaders(resp, opts.Header)
+	resp = append(resp, "\r\n"...)
+	nc.SetWriteDeadline(time.Now().Add(handshakeWriteTimeout))
+	if _, err := nc.Write(resp); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("websocket: writing the handshake response: %w", err)
+	}
+	nc.SetWriteDeadline(time.Time{})
+	return newConn(nc, buffered, true, protocol, &opts.ConnOptions), nil
+}
+
+// checkUpgradeRequest validates r as an opening handshake.
+func checkUpgradeRequest(r *http.Request, opts *AcceptOptions) *HandshakeError {
+	switch {
+	case r.Method != http.MethodGet:
+		return &HandshakeError{Status: http.StatusMethodNotAllowed, Message: msgMethod}
+	case !r.ProtoAtLeast(1, 1):
+		return &HandshakeError{Status: http.StatusBadRequest, Message: msgHTTPVer}
+	case !headerHasToken(r.Header, "Upgrade", "websocket"):
+		return &HandshakeError{Status: http.StatusBadRequest, Message: msgUpgrade}
+	case !headerHasToken(r.Header, "Connection", "upgrade"):
+		return &HandshakeError{Status: http.StatusBadRequest, Message: msgConnection}
+	}
+	check := opts.CheckOrigin
+	if check == nil {
+		check = DefaultCheckOrigin
+	}
+	if !check(r) {
+		return &HandshakeError{Status: http.StatusForbidden, Message: msgOrigin}
+	}
+	if vs := r.Header.Values("Sec-WebSocket-Version"); len(vs) != 1 || strings.TrimSpace(vs[0]) != "13" {
+		return &HandshakeError{Status: http.StatusUpgradeRequired, Message: msgVersion}
+	}
+	if ks := r.Header.Values("Sec-WebSocket-Key"); len(ks) != 1 || !validKey(ks[0]) {
+		return &HandshakeError{Status: http.StatusBadRequest, Message: msgKey}
+	}
+	return nil
+}
+
+// refuse writes the HTTP response for a refused handshake.
+func refuse(w http.ResponseWriter, herr *HandshakeError) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	switch herr.Status {
+	case http.StatusMethodNotAllowed:
+		h.Set("Allow", http.MethodGet)
+	case http.StatusUpgradeRequired:
+		h.Set("Sec-WebSocket-Version", "13")
+	}
+	w.WriteHeader(herr.Status)
+	fmt.Fprint(w, herr.Message)
+}
+
+// DefaultCheckOrigin is the origin rule Accept applies unless told
+// otherwise, Tornado's check_origin made case-insensitive on both sides:
+// a request without an Origin header (not from a browser) is allowed;
+// otherwise the Origin's host[:port] must equal the Host header.
+func DefaultCheckOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}
+
+// selectSubprotocol picks the subprotocol for the response.
+func selectSubprotocol(r *http.Request, opts *AcceptOptions) string {
+	offered := headerTokens(r.Header, "Sec-WebSocket-Protocol")
+	if len(offered) == 0 {
+		return ""
+	}
+	if opts.SelectSubprotocol != nil {
+		if p := opts.SelectSubprotocol(offered); slices.Contains(offered, p) {
+			return p
+		}
+		return ""
+	}
+	for _, p := range opts.Subprotocols {
+		if slices.Contains(offered, p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// handshakeHeaders are written by the handshake itself; extra headers of
+// these names are dropped.
+var handshakeHeaders = []string{"Upgrade", "Connection", "Sec-Websocket-Accept", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions", "Content-Length", "Transfer-Encoding"}
+
+// appendExtraHeaders appends h to a response, skipping invalid names and
+// the handshake's own headers and scrubbing control characters from
+// values.
+func appendExtraHeaders(dst []byte, h http.Header) []byte {
+	for name, values := range h {
+		if !isToken(name) || slices.Contains(handshakeHeaders, http.CanonicalHeaderKey(name)) {
+			continue
+		}
+		for _, v := range values {
+			dst = append(dst, name...)
+			dst = append(dst, ": "...)
+			dst = append(dst, scrubHeaderValue(v)...)
+			dst = append(dst, "\r\n"...)
+		}
+	}
+	return dst
+}

@@ -1,0 +1,75 @@
+package websocket
+
+import (
+	"fmt"
+	"time"
+)
+
+// Close starts or answers the closing handshake (RFC 6455 section 7): it
+// sends a close frame with code and reason, waits up to the close timeout
+// for the peer's close frame, and closes the TCP connection. A zero code
+// (or StatusNoStatusReceived) sends a close frame without a payload; other
+// codes must be ones a close frame may carry (StatusCode.Valid). Reasons
+// longer than 123 bytes are cut at a rune boundary.
+//
+// If a goroutine is reading, it sees the peer's close frame and Close waits
+// for it; otherwise Close reads by itself, dropping any data that arrives
+// first. Close may be called from any goroutine and more than once; calls
+// after the first wait for the connection to close and return an error
+// matching ErrClosed.
+func (c *Conn) Close(code StatusCode, reason string) error {
+	if code == StatusNoStatusReceived {
+		code = 0
+	}
+	if code != 0 && !code.Valid() {
+		return fmt.Errorf("websocket: close code %d may not be sent", int(code))
+	}
+	if !c.closeSent.CompareAndSwap(false, true) {
+		c.waitClosed(c.closeTimeout)
+		return ErrClosed
+	}
+	if err := c.writeCloseFrame(code, reason, c.closeTimeout); err != nil {
+		c.closeTCP()
+		return err
+	}
+	c.awaitPeerClose()
+	c.closeTCP()
+	return nil
+}
+
+// awaitPeerClose waits for the peer's close frame after ours was sent. The
+// goroutine that reads it closes the connection, so waiting for c.done is
+// enough while someone reads; when nobody does, this takes the read lock
+// and reads until the close frame, discarding data messages.
+func (c *Conn) awaitPeerClose() {
+	deadline := time.Now().Add(c.closeTimeout)
+	timer := time.NewTimer(c.closeTimeout)
+	defer timer.Stop()
+	select {
+	case <-c.done:
+	case <-timer.C:
+	case c.readSem <- struct{}{}:
+		c.dlMu.Lock()
+		c.nc.SetReadDeadline(deadline)
+		c.dlMu.Unlock()
+		for c.rd.err == nil {
+			if err := c.startMessage(); err != nil {
+				break
+			}
+			if err := c.skipMessage(); err != nil {
+				break
+			}
+		}
+		<-c.readSem
+	}
+}
+
+// waitClosed waits up to d for the connection to close.
+func (c *Conn) waitClosed(d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-c.done:
+	case <-timer.C:
+	}
+}

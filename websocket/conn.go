@@ -1,0 +1,276 @@
+package websocket
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Buffer sizes. A connection owns one read buffer from the start and a
+// write buffer from its first write; messages larger than the buffers pass
+// through them without being copied whole (reads go straight into the
+// message, server writes use writev).
+const (
+	readBufferSize  = 4096
+	writeBufferSize = 4096
+)
+
+// Conn is a WebSocket connection in either role, made by Accept (server) or
+// Dial (client).
+//
+// Any number of goroutines may call the write methods (WriteMessage,
+// NextWriter, WritePrepared, Ping) and Close at once: messages never
+// interleave, and control frames go out between the fragments of a message
+// written with NextWriter. Reads (ReadMessage, NextReader and its reader)
+// are for one goroutine at a time. Pings are answered and close frames
+// handled by whoever is reading; Close reads by itself when nobody does.
+type Conn struct {
+	nc           net.Conn
+	server       bool
+	subprotocol  string
+	closeTimeout time.Duration
+	onPing       func([]byte)
+	onPong       func([]byte)
+	logger       *slog.Logger
+	readLimit    atomic.Int64
+
+	// readSem is held by the goroutine reading frames: a ReadMessage or
+	// NextReader call, a message reader's Read, or Close draining the
+	// connection to find the peer's close frame. Everything in the read
+	// state below belongs to its holder.
+	readSem chan struct{}
+	rd      readState
+
+	// msgSem is held for a whole data message, frameSem for one frame, so
+	// that control frames can be written between fragments.
+	msgSem   chan struct{}
+	frameSem chan struct{}
+	wr       writeState
+
+	// Deadlines set by the user; a context's deadline is applied on top of
+	// them for one call and then they are restored.
+	dlMu          sync.Mutex
+	readDeadline  time.Time
+	writeDeadline time.Time
+
+	// closeSent is set, before the frame is written, by whoever sends our
+	// close frame; from then on no data frame may be written.
+	closeSent atomic.Bool
+	// peerClose is the close frame the peer sent, once read.
+	peerClose atomic.Pointer[CloseError]
+	closeOnce sync.Once
+	done      chan struct{} // closed when the TCP connection is closed
+}
+
+// newConn wraps nc, an established connection after the opening handshake.
+// buffered holds bytes already read from nc past the handshake.
+func newConn(nc net.Conn, buffered []byte, server bool, subprotocol string, opts *ConnOptions) *Conn {
+	if opts == nil {
+		opts = &ConnOptions{}
+	}
+	c := &Conn{
+		nc:           nc,
+		server:       server,
+		subprotocol:  subprotocol,
+		closeTimeout: opts.closeTimeout(),
+		onPing:       opts.OnPing,
+		onPong:       opts.OnPong,
+		logger:       opts.Logger,
+		readSem:      make(chan struct{}, 1),
+		msgSem:       make(chan struct{}, 1),
+		frameSem:     make(chan struct{}, 1),
+		done:         make(chan struct{}),
+	}
+	c.readLimit.Store(opts.readLimit())
+	c.rd.buf = make([]byte, max(readBufferSize, len(buffered)))
+	c.rd.end = copy(c.rd.buf, buffered)
+	c.rd.reader.c = c
+	return c
+}
+
+// Subprotocol returns the subprotocol agreed in the handshake, or "".
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// NetConn returns the underlying connection, for settings such as
+// TCP_NODELAY. Reading or writing it directly corrupts the stream.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// SetReadLimit sets the largest message a read accepts, in bytes; n < 0
+// removes the limit. It applies from the next frame header read.
+func (c *Conn) SetReadLimit(n int64) {
+	if n < 0 {
+		n = -1
+	}
+	c.readLimit.Store(n)
+}
+
+// SetReadDeadline sets the deadline for reads on the connection, as
+// net.Conn does. A read that hits it returns an error matching
+// os.ErrDeadlineExceeded and leaves the connection usable.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	c.readDeadline = t
+	return c.nc.SetReadDeadline(t)
+}
+
+// SetWriteDeadline sets the deadline for writes. A write that hits it
+// after part of a frame went out leaves the stream broken, so the
+// connection is then closed.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	c.writeDeadline = t
+	return c.nc.SetWriteDeadline(t)
+}
+
+// Done returns a channel that is closed when the TCP connection has been
+// closed, whatever the reason.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// PeerClose returns the close frame the peer sent, or nil if none was
+// read (yet).
+func (c *Conn) PeerClose() *CloseError { return c.peerClose.Load() }
+
+// CloseNow closes the TCP connection without a closing handshake.
+func (c *Conn) CloseNow() error {
+	if c.closeTCP() {
+		return nil
+	}
+	return ErrClosed
+}
+
+// closeTCP closes the network connection once and reports whether this
+// call did it.
+func (c *Conn) closeTCP() bool {
+	did := false
+	c.closeOnce.Do(func() {
+		did = true
+		c.nc.Close()
+		close(c.done)
+	})
+	return did
+}
+
+// isClosed reports whether the TCP connection was closed.
+func (c *Conn) isClosed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// acquire takes sem, giving up when ctx ends or the connection closes.
+func (c *Conn) acquire(ctx context.Context, sem chan struct{}) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.done:
+		return ErrClosed
+	}
+}
+
+// armContext makes ctx govern the blocking I/O of one call: its deadline
+// becomes the connection's read or write deadline (unless the user set an
+// earlier one), and its cancellation interrupts the I/O by moving the
+// deadline into the past. The returned function restores the user's
+// deadline; it must be called before the next I/O of that direction. A
+// context that can never end costs nothing.
+func (c *Conn) armContext(ctx context.Context, write bool) (disarm func()) {
+	if ctx.Done() == nil {
+		return nil
+	}
+	set, user := c.nc.SetReadDeadline, &c.readDeadline
+	if write {
+		set, user = c.nc.SetWriteDeadline, &c.writeDeadline
+	}
+	c.dlMu.Lock()
+	if d, ok := ctx.Deadline(); ok && (user.IsZero() || d.Before(*user)) {
+		set(d)
+	}
+	c.dlMu.Unlock()
+	var mu sync.Mutex
+	disarmed := false
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !disarmed {
+			set(aLongTimeAgo)
+		}
+	})
+	return func() {
+		stop()
+		mu.Lock()
+		disarmed = true
+		mu.Unlock()
+		c.dlMu.Lock()
+		set(*user)
+		c.dlMu.Unlock()
+	}
+}
+
+// aLongTimeAgo is a deadline in the past, which interrupts blocked I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// ctxError turns an I/O error caused by ctx's deadline or cancellation
+// into ctx's error; other errors pass unchanged.
+func ctxError(ctx context.Context, err error) error {
+	if err == nil || !isTimeout(err) {
+		return err
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	// The deadline, set from ctx, can pass before ctx's own timer fires.
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
+// isTimeout reports whether err is a deadline expiry, after which the
+// connection can still be used.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// newMaskKey returns a fresh masking key from crypto/rand, as RFC 6455
+// section 5.3 requires ("derived from a strong source of entropy"); keys
+// are drawn 16 at a time to keep the cost per frame low.
+func (w *writeState) newMaskKey() uint32 {
+	if w.keyPos == len(w.keys) {
+		rand.Read(w.keys[:])
+		w.keyPos = 0
+	}
+	k := uint32(w.keys[w.keyPos]) | uint32(w.keys[w.keyPos+1])<<8 |
+		uint32(w.keys[w.keyPos+2])<<16 | uint32(w.keys[w.keyPos+3])<<24
+	w.keyPos += 4
+	return k
+}
+
+func (c *Conn) debug(msg string, args ...any) {
+	if c.logger != nil {
+		c.logger.Debug(msg, append(args, "remote", c.nc.RemoteAddr().String())...)
+	}
+}

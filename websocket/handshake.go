@@ -1,0 +1,96 @@
+package websocket
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"net/http"
+	"strings"
+)
+
+// acceptGUID is the fixed string of RFC 6455 section 1.3 appended to the
+// client's key before hashing.
+const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// acceptKey computes Sec-WebSocket-Accept for a Sec-WebSocket-Key.
+func acceptKey(key string) string {
+	h := sha1.New()
+	h.Write([]byte(key))
+	h.Write([]byte(acceptGUID))
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+// validKey reports whether key is the base64 encoding of 16 bytes (RFC
+// 6455 section 4.2.1, item 5).
+func validKey(key string) bool {
+	if len(key) != 24 {
+		return false
+	}
+	var b [18]byte
+	n, err := base64.StdEncoding.Decode(b[:], []byte(key))
+	return err == nil && n == 16
+}
+
+// headerHasToken reports whether any of the header's comma-separated
+// values equals token, compared case-insensitively (RFC 7230 section
+// 3.2.2 lists; RFC 6455 treats Upgrade and Connection tokens so).
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// headerTokens returns the non-empty comma-separated values of a header.
+func headerTokens(h http.Header, name string) []string {
+	var out []string
+	for _, v := range h.Values(name) {
+		for part := range strings.SplitSeq(v, ",") {
+			if p := strings.TrimSpace(part); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// isToken reports whether s is a non-empty RFC 7230 token, the form of a
+// header name and of a subprotocol.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// scrubHeaderValue replaces control characters (CR and LF above all,
+// which would split the header) with spaces, so a value taken from user
+// input cannot inject headers into the response.
+func scrubHeaderValue(v string) string {
+	clean := true
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return v
+	}
+	b := []byte(v)
+	for i, c := range b {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,77 @@
+package websocket
+
+import (
+	"context"
+	"fmt"
+	"unicode/utf8"
+)
+
+// PreparedMessage is a message encoded once and written to any number of
+// connections, as a broadcast does: servers send the same unmasked frame
+// bytes to every client, so the frame is built once instead of once per
+// receiver. (A client must mask each frame with a fresh key, so a client
+// connection encodes it again.) It is safe for concurrent use.
+type PreparedMessage struct {
+	typ   MessageType
+	op    opcode
+	data  []byte
+	frame []byte // the unmasked frame a server sends
+}
+
+// NewPreparedMessage encodes data as a message of type typ. It keeps data,
+// which must not be modified afterwards. Text must be valid UTF-8.
+func NewPreparedMessage(typ MessageType, data []byte) (*PreparedMessage, error) {
+	op, ok := typ.opcode()
+	if !ok {
+		return nil, fmt.Errorf("websocket: invalid message type %d", typ)
+	}
+	if typ == TextMessage && !utf8.Valid(data) {
+		return nil, ErrInvalidUTF8
+	}
+	h := header{fin: true, op: op, length: int64(len(data))}
+	frame := appendHeader(make([]byte, 0, maxHeaderSize+len(data)), h)
+	frame = append(frame, data...)
+	return &PreparedMessage{typ: typ, op: op, data: data, frame: frame}, nil
+}
+
+// Type returns the message type.
+func (pm *PreparedMessage) Type() MessageType { return pm.typ }
+
+// Data returns the payload. It must not be modified.
+func (pm *PreparedMessage) Data() []byte { return pm.data }
+
+// WritePrepared sends a prepared message; see WriteMessage for how ctx and
+// errors behave.
+func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
+	if err := c.acquire(ctx, c.msgSem); err != nil {
+		return c.writeAcquireError(err)
+	}
+	defer func() { <-c.msgSem }()
+	if !c.server {
+		return c.writeFrame(ctx, true, pm.op, pm.data)
+	}
+	if err := c.acquire(ctx, c.frameSem); err != nil {
+		return c.writeAcquireError(err)
+	}
+	defer func() { <-c.frameSem }()
+	if c.closeSent.Load() {
+		return c.closedWriteError()
+	}
+	if disarm := c.armContext(ctx, true); disarm != nil {
+		defer disarm()
+	}
+	return ctxError(ctx, c.writeRawLocked(pm.frame))
+}
+
+// writeRawLocked writes encoded frames; the caller holds frameSem.
+func (c *Conn) writeRawLocked(b []byte) error {
+	w := &c.wr
+	if w.err != nil {
+		return w.err
+	}
+	n, err := c.nc.Write(b)
+	if err != nil {
+		return c.writeFailed(n > 0, err)
+	}
+	return nil
+}

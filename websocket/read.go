@@ -1,0 +1,524 @@
+package websocket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// exactGrowthLimit is the largest declared frame length that a read
+// allocates in one go before the bytes arrive. Beyond it the message
+// buffer grows by doubling as bytes come in, so a peer that announces a
+// large frame and sends nothing costs at most this much.
+const exactGrowthLimit = 64 << 10
+
+// readState is the reading side of a Conn, owned by the holder of readSem.
+// Every step that can block (filling the buffer) happens before state
+// changes, so a read interrupted by a deadline or a context resumes where
+// it stopped.
+type readState struct {
+	buf      []byte
+	pos, end int // unread bytes are buf[pos:end]
+	err      error
+
+	// The current data frame.
+	remaining int64
+	key       uint32
+	masked    bool
+	fin       bool
+
+	// The current message.
+	inMessage bool
+	typ       MessageType
+	size      int64
+	utf8      utf8Validator
+	gen       uint64 // counts messages; a stale messageReader sees a change
+
+	// partial is ReadMessage's message so far when a deadline or context
+	// interrupted it; hasPartial says a ReadMessage is in progress.
+	partial    []byte
+	hasPartial bool
+
+	reader messageReader
+}
+
+// ReadMessage reads the next data message whole. Control frames that
+// arrive meanwhile are handled: pings answered, pongs reported to OnPong,
+// and a close frame answered, after which ReadMessage returns the peer's
+// *CloseError.
+//
+// When ctx ends or a read deadline passes, ReadMessage returns the error
+// and the connection stays usable: the next call resumes the same message.
+// Any other error is final and matches ErrClosed; a *ProtocolError means
+// the peer broke the protocol or the read limit, and the connection was
+// failed with that close code.
+func (c *Conn) ReadMessage(ctx context.Context) (MessageType, []byte, error) {
+	if err := c.acquire(ctx, c.readSem); err != nil {
+		return 0, nil, c.readAcquireError(err)
+	}
+	defer func() { <-c.readSem }()
+	if disarm := c.armContext(ctx, false); disarm != nil {
+		defer disarm()
+	}
+	r := &c.rd
+	if !r.hasPartial {
+		if err := c.startMessage(); err != nil {
+			return 0, nil, ctxError(ctx, err)
+		}
+		r.partial = nil
+		r.hasPartial = true
+	}
+	for {
+		if r.remaining == 0 {
+			if r.fin {
+				msg := r.partial
+				r.partial, r.hasPartial = nil, false
+				if err := c.endMessage(); err != nil {
+					return 0, nil, err
+				}
+				if msg == nil {
+					msg = []byte{}
+				}
+				return r.typ, msg, nil
+			}
+			if err := c.advanceFrame(); err != nil {
+				return 0, nil, ctxError(ctx, err)
+			}
+			continue
+		}
+		if len(r.partial) == cap(r.partial) {
+			r.partial = slices.Grow(r.partial, growth(cap(r.partial), r.remaining, r.end-r.pos))
+		}
+		n, err := c.readPayload(r.partial[len(r.partial):cap(r.partial)])
+		r.partial = r.partial[:len(r.partial)+n]
+		if err != nil {
+			return 0, nil, ctxError(ctx, err)
+		}
+	}
+}
+
+// growth returns how much to grow a message buffer of capacity have when
+// want more payload bytes are due and buffered of them are at hand.
+func growth(have int, want int64, buffered int) int {
+	if want <= exactGrowthLimit || want <= int64(buffered) {
+		return int(want)
+	}
+	return int(min(want, int64(max(have, exactGrowthLimit))))
+}
+
+// NextReader waits for the next data message and returns its type and a
+// reader for its payload, for messages too large to hold whole. The reader
+// is valid until the next NextReader or ReadMessage call, which skips what
+// was left unread. ctx governs the wait for the message's first frame;
+// Reads on the returned reader obey the read deadline.
+func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
+	if err := c.acquire(ctx, c.readSem); err != nil {
+		return 0, nil, c.readAcquireError(err)
+	}
+	defer func() { <-c.readSem }()
+	if disarm := c.armContext(ctx, false); disarm != nil {
+		defer disarm()
+	}
+	r := &c.rd
+	if r.hasPartial {
+		// An interrupted ReadMessage owns the current message.
+		r.partial, r.hasPartial = nil, false
+	}
+	if err := c.startMessage(); err != nil {
+		return 0, nil, ctxError(ctx, err)
+	}
+	r.reader.gen = r.gen
+	return r.typ, &r.reader, nil
+}
+
+// readAcquireError maps a failure to get the read lock: a closed
+// connection reports why it closed.
+func (c *Conn) readAcquireError(err error) error {
+	if errors.Is(err, ErrClosed) && c.rd.err != nil {
+		return c.rd.err
+	}
+	return err
+}
+
+// messageReader reads one message's payload for NextReader.
+type messageReader struct {
+	c   *Conn
+	gen uint64
+}
+
+// errStaleReader is returned by a message reader used after the next
+// message was requested.
+var errStaleReader = errors.New("websocket: read from a message reader after the next message was requested")
+
+// Read reads payload bytes of the message, returning io.EOF at its end.
+func (m *messageReader) Read(p []byte) (int, error) {
+	c := m.c
+	c.readSem <- struct{}{}
+	defer func() { <-c.readSem }()
+	r := &c.rd
+	switch {
+	case r.err != nil:
+		return 0, r.err
+	case m.gen != r.gen:
+		return 0, errStaleReader
+	case !r.inMessage:
+		return 0, io.EOF
+	}
+	for {
+		if r.remaining > 0 {
+			if len(p) == 0 {
+				return 0, nil
+			}
+			return c.readPayload(p)
+		}
+		if r.fin {
+			if err := c.endMessage(); err != nil {
+				return 0, err
+			}
+			return 0, io.EOF
+		}
+		if err := c.advanceFrame(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// startMessage skips the rest of an unfinished message, then reads frames
+// until a data frame starts a new one.
+func (c *Conn) startMessage() error {
+	r := &c.rd
+	if r.err != nil {
+		return r.err
+	}
+	if r.inMessage {
+		if err := c.skipMessage(); err != nil {
+			return err
+		}
+	}
+	return c.advanceFrame()
+}
+
+// skipMessage reads and drops the rest of the current message, still
+// checking it, so that a violation in the skipped part fails the
+// connection as it would have when read.
+func (c *Conn) skipMessage() error {
+	r := &c.rd
+	for {
+		for r.remaining > 0 {
+			if err := c.fill(1); err != nil {
+				return c.readFailed(err)
+			}
+			n := int(min(r.remaining, int64(r.end-r.pos)))
+			if err := c.consumePayload(r.buf[r.pos : r.pos+n]); err != nil {
+				return err
+			}
+			r.pos += n
+		}
+		if r.fin {
+			return c.endMessage()
+		}
+		if err := c.advanceFrame(); err != nil {
+			return err
+		}
+	}
+}
+
+// endMessage closes the current message after its final frame's payload.
+func (c *Conn) endMessage() error {
+	r := &c.rd
+	if r.typ == TextMessage && !r.utf8.complete() {
+		return c.fail(StatusInvalidFramePayloadData, "text message ends inside a UTF-8 sequence")
+	}
+	r.inMessage = false
+	r.fin = false
+	r.gen++
+	return nil
+}
+
+// readPayload reads up to len(p) bytes of the current frame's payload,
+// unmasked and checked. It returns the bytes it got even when the read
+// that followed failed; the error then comes with the next call.
+func (c *Conn) readPayload(p []byte) (int, error) {
+	r := &c.rd
+	if int64(len(p)) > r.remaining {
+		p = p[:r.remaining]
+	}
+	var n int
+	switch {
+	case r.end > r.pos:
+		n = copy(p, r.buf[r.pos:r.end])
+		r.pos += n
+	case len(p) >= len(r.buf):
+		// A large read goes straight from the socket into the message.
+		var err error
+		n, err = c.nc.Read(p)
+		if n == 0 {
+			if err == nil {
+				return 0, nil
+			}
+			return 0, c.readFailed(err)
+		}
+	default:
+		if err := c.fill(1); err != nil {
+			return 0, c.readFailed(err)
+		}
+		n = copy(p, r.buf[r.pos:r.end])
+		r.pos += n
+	}
+	if err := c.consumePayload(p[:n]); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// consumePayload unmasks and checks p, the next bytes of the current
+// frame's payload, and counts them.
+func (c *Conn) consumePayload(p []byte) error {
+	r := &c.rd
+	if r.masked {
+		r.key = maskBytes(r.key, p)
+	}
+	r.remaining -= int64(len(p))
+	if r.typ == TextMessage && !r.utf8.valid(p) {
+		return c.fail(StatusInvalidFramePayloadData, "invalid UTF-8 in text message")
+	}
+	return nil
+}
+
+// fill makes at least n bytes (n <= len(buf)) available in buf[pos:end].
+// On an error the bytes read so far stay buffered.
+func (c *Conn) fill(n int) error {
+	r := &c.rd
+	if r.end-r.pos >= n {
+		return nil
+	}
+	if r.pos == r.end {
+		r.pos, r.end = 0, 0
+	} else if len(r.buf)-r.pos < n {
+		r.end = copy(r.buf, r.buf[r.pos:r.end])
+		r.pos = 0
+	}
+	for r.end-r.pos < n {
+		m, err := c.nc.Read(r.buf[r.end:])
+		r.end += m
+		if err != nil {
+			if r.end-r.pos >= n {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// advanceFrame reads frame headers, handling control frames whole, until
+// a data frame's header has been read; it leaves that frame's payload
+// unread. It checks every rule a header alone can break.
+func (c *Conn) advanceFrame() error {
+	r := &c.rd
+	for {
+		if err := c.fill(2); err != nil {
+			return c.readFailed(err)
+		}
+		hlen := headerSize(r.buf[r.pos+1])
+		if err := c.fill(hlen); err != nil {
+			return c.readFailed(err)
+		}
+		h, _, err := parseHeader(r.buf[r.pos:r.end])
+		if err != nil {
+			var pe *ProtocolError
+			if errors.As(err, &pe) {
+				return c.fail(pe.Code, pe.Reason)
+			}
+			return c.fail(StatusProtocolError, err.Error())
+		}
+		if err := c.checkHeader(&h); err != nil {
+			return err
+		}
+		if h.op.isControl() {
+			total := hlen + int(h.length)
+			if err := c.fill(total); err != nil {
+				return c.readFailed(err)
+			}
+			payload := r.buf[r.pos+hlen : r.pos+total]
+			r.pos += total
+			if h.masked {
+				maskBytes(h.key, payload)
+			}
+			if err := c.handleControl(h.op, payload); err != nil {
+				return err
+			}
+			continue
+		}
+		r.pos += hlen
+		if h.op != opContinuation {
+			r.inMessage = true
+			r.typ = MessageType(h.op)
+			r.size = 0
+			r.utf8.reset()
+		}
+		if limit := c.readLimit.Load(); limit >= 0 && h.length > limit-r.size {
+			return c.fail(StatusMessageTooBig, fmt.Sprintf("message exceeds the limit of %d bytes", limit))
+		}
+		r.size += h.length
+		r.remaining = h.length
+		r.key = h.key
+		r.masked = h.masked
+		r.fin = h.fin
+		return nil
+	}
+}
+
+// checkHeader applies the rules of RFC 6455 section 5 that depend on the
+// role and on the message in progress.
+func (c *Conn) checkHeader(h *header) error {
+	r := &c.rd
+	switch {
+	case h.rsv1 || h.rsv2 || h.rsv3:
+		return c.fail(StatusProtocolError, "reserved bits set without a negotiated extension")
+	case h.op != opContinuation && !h.op.isData() && h.op != opClose && h.op != opPing && h.op != opPong:
+		return c.fail(StatusProtocolError, fmt.Sprintf("reserved opcode %#x", byte(h.op)))
+	case c.server && !h.masked:
+		return c.fail(StatusProtocolError, "unmasked frame from a client")
+	case !c.server && h.masked:
+		return c.fail(StatusProtocolError, "masked frame from a server")
+	case h.op.isControl() && !h.fin:
+		return c.fail(StatusProtocolError, "fragmented control frame")
+	case h.op.isControl() && h.length > maxControlPayload:
+		return c.fail(StatusProtocolError, "control frame payload over 125 bytes")
+	case h.op == opContinuation && !r.inMessage:
+		return c.fail(StatusProtocolError, "continuation frame without a message to continue")
+	case h.op.isData() && r.inMessage:
+		return c.fail(StatusProtocolError, "new data frame inside a fragmented message")
+	}
+	return nil
+}
+
+// handleControl acts on a ping, pong or close frame.
+func (c *Conn) handleControl(op opcode, payload []byte) error {
+	switch op {
+	case opPing:
+		if !c.closeSent.Load() {
+			if err := c.writeControl(context.Background(), opPong, payload); err != nil && !errors.Is(err, ErrClosed) {
+				return c.readFailed(err)
+			}
+		}
+		if c.onPing != nil {
+			c.onPing(payload)
+		}
+	case opPong:
+		if c.onPong != nil {
+			c.onPong(payload)
+		}
+	case opClose:
+		ce, err := parseClosePayload(payload)
+		if err != nil {
+			var pe *ProtocolError
+			errors.As(err, &pe)
+			return c.fail(pe.Code, pe.Reason)
+		}
+		return c.peerClosed(ce)
+	}
+	return nil
+}
+
+// peerClosed finishes the closing handshake the peer started (or answered):
+// it echoes the close frame unless ours went out already, then ends the
+// connection. The server closes TCP at once (RFC 6455 section 7.1.1); a
+// client waits for the server to do so first, so that TIME_WAIT stays on
+// the server.
+func (c *Conn) peerClosed(ce *CloseError) error {
+	c.peerClose.Store(ce)
+	c.rd.err = ce
+	if c.closeSent.CompareAndSwap(false, true) {
+		code := ce.Code
+		if code == StatusNoStatusReceived {
+			code = 0
+		}
+		c.writeCloseFrame(code, "", c.closeTimeout)
+	}
+	if !c.server {
+		c.awaitEOF()
+	}
+	c.closeTCP()
+	return ce
+}
+
+// awaitEOF reads and drops whatever the peer still sends until it closes
+// the connection or the close timeout passes.
+func (c *Conn) awaitEOF() {
+	c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
+	var scratch [512]byte
+	for {
+		if _, err := c.nc.Read(scratch[:]); err != nil {
+			return
+		}
+	}
+}
+
+// readFailed handles an error from the network. A deadline expiry leaves
+// the connection usable and is returned as is. Anything else ends it.
+func (c *Conn) readFailed(err error) error {
+	if isTimeout(err) && !c.isClosed() {
+		return err
+	}
+	r := &c.rd
+	if r.err == nil {
+		switch {
+		case c.peerClose.Load() != nil:
+			r.err = c.peerClose.Load()
+		case errors.Is(err, io.EOF):
+			r.err = fmt.Errorf("%w: connection lost without a close frame: %w", ErrClosed, io.ErrUnexpectedEOF)
+		case c.isClosed():
+			r.err = ErrClosed
+		default:
+			r.err = fmt.Errorf("%w: %w", ErrClosed, err)
+		}
+	}
+	c.closeTCP()
+	return r.err
+}
+
+// fail fails the connection (RFC 6455 section 7.1.7): it sends a close
+// frame with code and reason, unless a close frame went out already,
+// closes TCP and returns the *ProtocolError that every later read returns.
+func (c *Conn) fail(code StatusCode, reason string) error {
+	pe := &ProtocolError{Code: code, Reason: reason}
+	r := &c.rd
+	if r.err == nil {
+		r.err = pe
+	}
+	c.debug("websocket: failing connection", "code", int(code), "reason", reason)
+	if c.closeSent.CompareAndSwap(false, true) {
+		c.writeCloseFrame(code, reason, failWriteTimeout)
+	}
+	c.lingerClose()
+	return r.err
+}
+
+// failWriteTimeout bounds the write of the close frame that reports a
+// protocol error: the connection is being dropped anyway.
+const failWriteTimeout = time.Second
+
+// lingerClose closes the connection after a protocol error without losing
+// the close frame just sent: closing a socket that still has unread input
+// makes the kernel send a reset, which can destroy the frame in flight. So
+// the write side is shut first, and the input drained briefly until the
+// peer closes.
+func (c *Conn) lingerClose() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && !c.isClosed() {
+		if cw.CloseWrite() == nil {
+			c.nc.SetReadDeadline(time.Now().Add(failWriteTimeout))
+			var scratch [512]byte
+			for {
+				if _, err := c.nc.Read(scratch[:]); err != nil {
+					break
+				}
+			}
+		}
+	}
+	c.closeTCP()
+}
