@@ -1,0 +1,615 @@
+package websocket
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+)
+
+// FuzzClosePayload checks parseClosePayload against RFC 6455 section 5.5.1
+// and appendClosePayload against parseClosePayload: a payload is accepted
+// iff it is empty or a valid code followed by a UTF-8 reason, a rejection is
+// always a 1002 *ProtocolError, and an accepted payload encodes back to the
+// same bytes. In the other direction, whatever appendClosePayload produces
+// for a valid code is a payload the peer must accept.
+func FuzzClosePayload(f *testing.F) {
+	seed := func(code StatusCode, reason string) []byte {
+		return append(binary.BigEndian.AppendUint16(nil, uint16(code)), reason...)
+	}
+	f.Add([]byte{}, uint16(1000), "")
+	f.Add([]byte{0x03}, uint16(0), "x")
+	f.Add(seed(StatusNormalClosure, ""), uint16(1001), "bye")
+	f.Add(seed(StatusGoingAway, "bye"), uint16(3000), "\xff")
+	f.Add(seed(StatusNoStatusReceived, ""), uint16(1005), "")
+	f.Add(seed(StatusAbnormalClosure, ""), uint16(1006), "")
+	f.Add(seed(StatusTLSHandshake, ""), uint16(1015), "")
+	f.Add(seed(999, ""), uint16(999), "")
+	f.Add(seed(2999, ""), uint16(4999), "\u00e9")
+	f.Add(seed(5000, ""), uint16(5000), "")
+	f.Add(seed(4999, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"), uint16(1011), "\xed\xa0\x80")
+	f.Add(seed(StatusProtocolError, "\xc0\xaf"), uint16(1002), string(make([]byte, 200)))
+	f.Add(seed(StatusNormalClosure, "\xf0\x9f\x98"), uint16(1000), "\xf0\x9f\x98\x80")
+
+	f.Fuzz(func(t *testing.T, p []byte, rawCode uint16, rawReason string) {
+		ce, err := parseClosePayload(p)
+
+		var wantOK bool
+		switch {
+		case len(p) == 0:
+			wantOK = true
+		case len(p) >= 2:
+			wantOK = StatusCode(binary.BigEndian.Uint16(p)).Valid() && utf8.Valid(p[2:])
+		}
+
+		if !wantOK {
+			var pe *ProtocolError
+			if !errors.As(err, &pe) {
+				t.Fatalf("parseClosePayload(%x) = %v, %v; want a *ProtocolError", p, ce, err)
+			}
+			if pe.Code != StatusProtocolError {
+				t.Fatalf("parseClosePayload(%x): code %d, want 1002", p, pe.Code)
+			}
+			if ce != nil {
+				t.Fatalf("parseClosePayload(%x) returned %v next to an error", p, ce)
+			}
+			if !errors.Is(err, ErrProtocol) || !errors.Is(err, ErrClosed) {
+				t.Fatalf("parseClosePayload(%x): %v does not match ErrProtocol and ErrClosed", p, err)
+			}
+		} else {
+			if err != nil || ce == nil {
+				t.Fatalf("parseClosePayload(%x) = %v, %v; want acceptance", p, ce, err)
+			}
+			if len(p) == 0 {
+				if ce.Code != StatusNoStatusReceived || ce.Reason != "" {
+					t.Fatalf("empty payload parsed as %+v", ce)
+				}
+			} else {
+				checkCloseRoundTrip(t, p, ce)
+			}
+		}
+
+		// The other direction: what we send must be accepted by a peer.
+		code := StatusCode(rawCode)
+		out := appendClosePayload(nil, code, rawReason)
+		if code == 0 {
+			if len(out) != 0 {
+				t.Fatalf("code 0 encoded as %x, want empty", out)
+			}
+			return
+		}
+		if len(out) > maxControlPayload {
+			t.Fatalf("appendClosePayload(%d, %q) is %d bytes, more than a control frame holds", code, rawReason, len(out))
+		}
+		if got := StatusCode(binary.BigEndian.Uint16(out)); got != code {
+			t.Fatalf("appendClosePayload(%d, ...) encoded code %d", code, got)
+		}
+		if !utf8.Valid(out[2:]) {
+			t.Fatalf("appendClosePayload(%d, %q) sent an invalid reason %x", code, rawReason, out[2:])
+		}
+		if utf8.ValidString(rawReason) && len(rawReason) <= maxCloseReason && string(out[2:]) != rawReason {
+			t.Fatalf("appendClosePayload(%d, %q) changed a reason that fits: %q", code, rawReason, out[2:])
+		}
+		back, err := parseClosePayload(out)
+		if code.Valid() != (err == nil) {
+			t.Fatalf("our own payload %x for code %d: parse error %v, Valid %v", out, code, err, code.Valid())
+		}
+		if err == nil && (back.Code != code || back.Reason != string(out[2:])) {
+			t.Fatalf("our own payload %x parsed as %+v", out, back)
+		}
+	})
+}
+
+// checkCloseRoundTrip checks that the accepted, non-empty payload p that
+// parsed as ce encodes back to p, or, when p is longer than a control frame
+// allows, to p's reason cut at a rune boundary.
+func checkCloseRoundTrip(t *testing.T, p []byte, ce *CloseError) {
+	t.Helper()
+	if ce.Code != StatusCode(binary.BigEndian.Uint16(p)) || ce.Reason != string(p[2:]) {
+		t.Fatalf("parseClosePayload(%x) = %+v", p, ce)
+	}
+	out := appendClosePayload(nil, ce.Code, ce.Reason)
+	if len(p) <= maxControlPayload {
+		if string(out) != string(p) {
+			t.Fatalf("round trip of %x gave %x", p, out)
+		}
+		return
+	}
+	// Longer than a control frame: only parseClosePayload's caller (the
+	// frame reader) rejects that, and our encoder cuts the reason.
+	if len(out) > maxControlPayload || len(out) < maxControlPayload-(utf8.UTFMax-1) {
+		t.Fatalf("round trip of %d-byte payload gave %d bytes", len(p), len(out))
+	}
+	if string(out) != string(p[:len(out)]) {
+		t.Fatalf("round trip of %x is not a prefix: %x", p, out)
+	}
+	if !utf8.Valid(out[2:]) {
+		t.Fatalf("round trip of %x cut inside a rune: %x", p, out)
+	}
+}
+
+// tcpPairs makes connected TCP pairs on 127.0.0.1 from one listener, so a
+// fuzz process opens a single listening port however many inputs it runs.
+type tcpPairs struct{ ln net.Listener }
+
+func newTCPPairs(tb testing.TB) *tcpPairs {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(tb, err)
+	tb.Cleanup(func() { ln.Close() })
+	return &tcpPairs{ln: ln}
+}
+
+// pair returns both ends of a fresh connection: the accepted one and the
+// dialled one.
+func (p *tcpPairs) pair(tb testing.TB) (accepted, dialled *net.TCPConn) {
+	tb.Helper()
+	d, err := net.Dial("tcp", p.ln.Addr().String())
+	require.NoError(tb, err)
+	a, err := p.ln.Accept()
+	if err != nil {
+		d.Close()
+		require.NoError(tb, err)
+	}
+	return a.(*net.TCPConn), d.(*net.TCPConn)
+}
+
+// refMessage is a data message as the reference decoder sees it.
+type refMessage struct {
+	typ  MessageType
+	data []byte
+}
+
+// refResult is what the reference decoder expects a Conn to make of a
+// stream: the messages it returns, the pings and pongs it reports, and how
+// the stream may end. Exactly one of close, codes and eof says how it ends,
+// except where a Conn may legitimately decide either way (a violation
+// visible before the stream is cut short), when codes and eof are both set.
+type refResult struct {
+	msgs         []refMessage
+	pings, pongs [][]byte
+	close        *CloseError         // the peer closed properly
+	codes        map[StatusCode]bool // acceptable protocol error codes
+	eof          bool                // the stream may end without a close
+}
+
+func (r *refResult) fail(codes ...StatusCode) {
+	if r.codes == nil {
+		r.codes = map[StatusCode]bool{}
+	}
+	for _, c := range codes {
+		r.codes[c] = true
+	}
+}
+
+func (r *refResult) String() string {
+	var codes []int
+	for c := range r.codes {
+		codes = append(codes, int(c))
+	}
+	slices.Sort(codes)
+	return fmt.Sprintf("%d messages, %d pings, %d pongs, close %v, codes %v, eof %v",
+		len(r.msgs), len(r.pings), len(r.pongs), r.close, codes, r.eof)
+}
+
+// validCloseCode is RFC 6455 section 7.4 with the IANA registry, written
+// out apart from StatusCode.Valid.
+func validCloseCode(c int) bool {
+	return (1000 <= c && c <= 1003) || (1007 <= c && c <= 1014) || (3000 <= c && c <= 4999)
+}
+
+// refDecode is the reference frame decoder: it walks the stream one field
+// at a time, as RFC 6455 section 5.2 lays a frame out, and applies the
+// rules of sections 5.1-5.6 for the given role in the plainest way. limit
+// is the read limit (negative: none); it applies to data messages only.
+func refDecode(in []byte, server bool, limit int64) *refResult {
+	res := &refResult{}
+	var (
+		fragType MessageType // 0 when no message is in progress
+		frag     []byte
+	)
+	pos := 0
+	for {
+		if pos == len(in) {
+			res.eof = true
+			return res
+		}
+		b0 := in[pos]
+		fin, rsv, op := b0&0x80 != 0, b0&0x70, b0&0x0f
+		control := op >= 8
+		known := op <= 2 || (8 <= op && op <= 10)
+		bad := rsv != 0 || !known || (control && !fin) ||
+			(op == 0 && fragType == 0) || ((op == 1 || op == 2) && fragType != 0)
+		if pos+1 == len(in) {
+			// Cut inside the header: a reader may fail the frame on what
+			// it has or report the cut.
+			res.eof = true
+			if bad {
+				res.fail(StatusProtocolError)
+			}
+			return res
+		}
+		b1 := in[pos+1]
+		masked, len7 := b1&0x80 != 0, int(b1&0x7f)
+		bad = bad || masked != server || (control && len7 > 125)
+		p := pos + 2
+		var length uint64
+		switch len7 {
+		case 126:
+			if p+2 <= len(in) {
+				length = uint64(in[p])<<8 | uint64(in[p+1])
+			}
+			p += 2
+		case 127:
+			if p+8 <= len(in) {
+				for _, b := range in[p : p+8] {
+					length = length<<8 | uint64(b)
+				}
+				bad = bad || length>>63 != 0
+			}
+			p += 8
+		default:
+			length = uint64(len7)
+		}
+		var key []byte
+		if masked {
+			if p+4 <= len(in) {
+				key = in[p : p+4]
+			}
+			p += 4
+		}
+		tooBig := false
+		if !control && limit >= 0 {
+			size := uint64(0)
+			if op == 0 {
+				size = uint64(len(frag))
+			}
+			tooBig = size+length > uint64(limit)
+		}
+		if p > len(in) {
+			res.eof = true
+			if bad {
+				res.fail(StatusProtocolError)
+			}
+			if tooBig { // the length arrived, the masking key did not
+				res.fail(StatusMessageTooBig)
+			}
+			return res
+		}
+		if bad {
+			res.fail(StatusProtocolError)
+			if tooBig {
+				res.fail(StatusMessageTooBig)
+			}
+			return res
+		}
+		text := op == 1 || (op == 0 && fragType == TextMessage)
+		avail := uint64(len(in) - p)
+		if tooBig {
+			// Eager readers fail on the header, lazy ones when the bytes
+			// over the limit arrive (or the stream ends first, or a UTF-8
+			// error in the bytes under the limit comes first).
+			res.fail(StatusMessageTooBig)
+			under := min(avail, uint64(limit)-uint64(len(frag)))
+			if op != 0 {
+				under = min(avail, uint64(limit))
+			}
+			if avail < length {
+				res.eof = true
+			}
+			if text && !validPrefix(append(slices.Clip(curFrag(frag, op)), unmask(in[p:p+int(under)], key)...)) {
+				res.fail(StatusInvalidFramePayloadData)
+			}
+			return res
+		}
+		if avail < length {
+			res.eof = true
+			if text && !validPrefix(append(slices.Clip(curFrag(frag, op)), unmask(in[p:], key)...)) {
+				res.fail(StatusInvalidFramePayloadData)
+			}
+			return res
+		}
+		payload := unmask(in[p:p+int(length)], key)
+		pos = p + int(length)
+		switch op {
+		case 8:
+			switch {
+			case len(payload) == 0:
+				res.close = &CloseError{Code: StatusNoStatusReceived}
+			case len(payload) == 1:
+				res.fail(StatusProtocolError)
+			case !validCloseCode(int(payload[0])<<8|int(payload[1])) || !utf8.Valid(payload[2:]):
+				res.fail(StatusProtocolError)
+			default:
+				res.close = &CloseError{
+					Code:   StatusCode(int(payload[0])<<8 | int(payload[1])),
+					Reason: string(payload[2:]),
+				}
+			}
+			return res
+		case 9:
+			res.pings = append(res.pings, payload)
+			continue
+		case 10:
+			res.pongs = append(res.pongs, payload)
+			continue
+		case 1, 2:
+			fragType, frag = MessageType(op), payload
+		case 0:
+			frag = append(frag, payload...)
+		}
+		if text && !validPrefix(frag) {
+			res.fail(StatusInvalidFramePayloadData)
+			return res
+		}
+		if fin {
+			if text && !utf8.Valid(frag) {
+				res.fail(StatusInvalidFramePayloadData)
+				return res
+			}
+			res.msgs = append(res.msgs, refMessage{fragType, frag})
+			fragType, frag = 0, nil
+		}
+	}
+}
+
+// curFrag is the message so far that a frame with opcode op adds to.
+func curFrag(frag []byte, op byte) []byte {
+	if op == 0 {
+		return frag
+	}
+	return nil
+}
+
+// unmask returns a copy of p unmasked with key (RFC 6455 section 5.3),
+// or a plain copy when key is nil. A copy, so that appending to it never
+// writes over the input.
+func unmask(p, key []byte) []byte {
+	out := make([]byte, len(p))
+	for i := range p {
+		out[i] = p[i]
+		if key != nil {
+			out[i] ^= key[i%4]
+		}
+	}
+	return out
+}
+
+// Ways FuzzFrameReader reads messages, chosen by the low bits of its how
+// argument.
+const (
+	readWhole    = iota // ReadMessage
+	readStream          // NextReader, read to EOF
+	readPartly          // NextReader, read a few bytes, then skip the rest
+	readModeMask = 3
+)
+
+// frameReadResult is what a Conn made of a stream.
+type frameReadResult struct {
+	msgs         []refMessage
+	pings, pongs [][]byte
+	err          error
+	out          []byte // what the Conn sent back
+	outErr       error  // how reading what it sent ended
+}
+
+// FuzzFrameReader feeds arbitrary bytes, as the peer's side of a TCP
+// connection, to a server Conn and to a client Conn, and checks what they
+// read against refDecode: the same messages, pings and pongs; an ending
+// the reference allows (a *CloseError, a *ProtocolError with an allowed
+// code, or an error matching ErrClosed when the stream ends); valid UTF-8
+// in every text message; no hang; no allocation of a declared length
+// before the bytes arrive; and on the wire back, a pong for every ping and
+// a close frame that carries the code of the error.
+func FuzzFrameReader(f *testing.F) {
+	pairs := newTCPPairs(f)
+	f.Fuzz(func(t *testing.T, stream []byte, limitSel uint16, split uint16, how uint8) {
+		limit := int64(1 << 20)
+		switch {
+		case limitSel == 0:
+			limit = -1
+		case limitSel > 1:
+			limit = int64(limitSel - 1)
+		}
+		buffered := int(split) % (len(stream) + 1)
+		for _, server := range []bool{true, false} {
+			want := refDecode(stream, server, limit)
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			before := ms.TotalAlloc
+			got := readFrames(t, pairs, stream, buffered, server, limit, how)
+			runtime.ReadMemStats(&ms)
+			// A declared length is never allocated ahead of its bytes: the
+			// reader may claim 64 KiB up front and then grows by doubling,
+			// so everything beyond a fixed allowance scales with the input.
+			if used := ms.TotalAlloc - before; used > 4<<20+32*uint64(len(stream)) {
+				t.Fatalf("server=%v: reading %d bytes allocated %d bytes", server, len(stream), used)
+			}
+			checkFrameRead(t, server, how, want, got)
+		}
+	})
+}
+
+// readFrames runs one Conn over stream and collects what it reports.
+func readFrames(t *testing.T, pairs *tcpPairs, stream []byte, buffered int, server bool, limit int64, how uint8) *frameReadResult {
+	nc, peer := pairs.pair(t)
+	defer peer.Close()
+	got := &frameReadResult{}
+	opts := &ConnOptions{
+		ReadLimit:    limit,
+		CloseTimeout: time.Second,
+		OnPing:       func(p []byte) { got.pings = append(got.pings, bytes.Clone(p)) },
+		OnPong:       func(p []byte) { got.pongs = append(got.pongs, bytes.Clone(p)) },
+	}
+	c := newConn(nc, stream[:buffered], server, "", opts)
+	defer c.CloseNow()
+
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		peer.Write(stream[buffered:])
+		peer.CloseWrite()
+	}()
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		var buf bytes.Buffer
+		_, got.outErr = io.Copy(&buf, io.LimitReader(peer, 1<<20+4*int64(len(stream))))
+		got.out = buf.Bytes()
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for got.err == nil {
+		if len(got.msgs) > len(stream) {
+			t.Fatalf("server=%v: %d messages from %d bytes", server, len(got.msgs), len(stream))
+		}
+		var (
+			typ  MessageType
+			data []byte
+		)
+		switch how & readModeMask {
+		case readWhole:
+			typ, data, got.err = c.ReadMessage(ctx)
+		default:
+			var r io.Reader
+			typ, r, got.err = c.NextReader(ctx)
+			if got.err != nil {
+				break
+			}
+			if how&readModeMask == readPartly {
+				r = io.LimitReader(r, int64(how>>2))
+			}
+			data, got.err = io.ReadAll(r)
+			if data == nil {
+				data = []byte{}
+			}
+		}
+		if got.err == nil {
+			got.msgs = append(got.msgs, refMessage{typ, data})
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("server=%v: reading hung: %v", server, got.err)
+	}
+	// The Conn closes TCP when a read fails, which ends our reading of
+	// what it sent.
+	select {
+	case <-drained:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("server=%v: TCP still open 5s after the read error %v", server, got.err)
+	}
+	<-wrote
+	return got
+}
+
+// checkFrameRead compares what a Conn made of a stream with the reference.
+func checkFrameRead(t *testing.T, server bool, how uint8, want *refResult, got *frameReadResult) {
+	t.Helper()
+	role := "client"
+	if server {
+		role = "server"
+	}
+	fatalf := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("%s: "+format+"\nreference: %v\nconn: err %v, %d messages", append([]any{role}, append(args, want, got.err, len(got.msgs))...)...)
+	}
+
+	// Messages: all of them, in order, unless partial reads cut them.
+	if len(got.msgs) != len(want.msgs) {
+		// A partial read skips the rest of a message, so a message the
+		// reference fails (after the bytes read) may still be returned.
+		if how&readModeMask != readPartly || len(got.msgs) != len(want.msgs)+1 {
+			fatalf("got %d messages, want %d", len(got.msgs), len(want.msgs))
+		}
+	}
+	for i, m := range got.msgs {
+		if m.typ == TextMessage && !utf8.Valid(m.data) && how&readModeMask != readPartly {
+			fatalf("message %d: invalid UTF-8 text %q", i, m.data)
+		}
+		if i == len(want.msgs) {
+			break
+		}
+		w := want.msgs[i]
+		wdata := w.data
+		if how&readModeMask == readPartly {
+			wdata = wdata[:min(len(wdata), int(how>>2))]
+		}
+		if m.typ != w.typ || !bytes.Equal(m.data, wdata) {
+			fatalf("message %d: got %v %q, want %v %q", i, m.typ, m.data, w.typ, wdata)
+		}
+	}
+	if !slices.EqualFunc(got.pings, want.pings, bytes.Equal) {
+		fatalf("pings reported %q, want %q", got.pings, want.pings)
+	}
+	if !slices.EqualFunc(got.pongs, want.pongs, bytes.Equal) {
+		fatalf("pongs reported %q, want %q", got.pongs, want.pongs)
+	}
+
+	// How it ended.
+	var (
+		pe      *ProtocolError
+		ce      *CloseError
+		outCode = StatusCode(-1) // the close code we expect on the wire; -1: none
+	)
+	switch {
+	case errors.As(got.err, &pe):
+		if !want.codes[pe.Code] {
+			fatalf("protocol error %v not expected", got.err)
+		}
+		outCode = pe.Code
+	case errors.As(got.err, &ce):
+		if want.close == nil || *ce != *want.close {
+			fatalf("close %+v, want %+v", ce, want.close)
+		}
+		outCode = ce.Code
+	case errors.Is(got.err, ErrClosed):
+		if !want.eof {
+			fatalf("ended with %v, want no EOF", got.err)
+		}
+	default:
+		fatalf("unexpected error %v (%T)", got.err, got.err)
+	}
+	if !errors.Is(got.err, ErrClosed) {
+		fatalf("%v does not match ErrClosed", got.err)
+	}
+	checkConnOutput(t, fatalf, server, want.pings, got, outCode)
+}
+
+// checkConnOutput checks the frames a Conn sent while reading: a pong for
+// each ping, in order, with its payload, then the close frame answering or
+// reporting how the read ended. Only a clean end of the output proves it
+// complete; after a reset (the Conn closed with our input unread) it may
+// have been cut.
+func checkConnOutput(t *testing.T, fatalf func(string, ...any), server bool, pings [][]byte, got *frameReadResult, outCode StatusCode) {
+	t.Helper()
+	// A reading Conn writes only pongs and one close frame. Hand it to
+	// refDecode from the other role with no limit.
+	out := refDecode(got.out, !server, -1)
+	complete := got.outErr == nil
+	if len(out.msgs) != 0 || len(out.codes) != 0 || len(out.pings) != 0 {
+		fatalf("Conn sent %x: %v", got.out, out)
+	}
+	if complete && !slices.EqualFunc(out.pongs, pings, bytes.Equal) ||
+		!complete && (len(out.pongs) > len(pings) || !slices.EqualFunc(out.pongs, pings[:len(out.pongs)], bytes.Equal)) {
+		fatalf("Conn answered pings %q with pongs %q", pings, out.pongs)
+	}
+	switch {
+	case out.close != nil:
+		// An empty close is echoed empty, which reads back as 1005.
+		if out.close.Code != outCode {
+			fatalf("Conn sent close %v, want code %v", out.close, outCode)
+		}
+	case complete && outCode != -1:
+		fatalf("Conn sent no close frame, want code %v (sent %x)", outCode, got.out)
+	}
+}
