@@ -108,3 +108,84 @@ func TestInteropSubprotocol(t *testing.T) {
 		})
 	}
 }
+
+// TestInteropPingFromUs pings each foreign peer from our side while both
+// ends read: the peer's pong must reach OnPong with our payload.
+func TestInteropPingFromUs(t *testing.T) {
+	t.Parallel()
+	for _, k := range allPairs() {
+		t.Run(k.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx := testContext(t)
+			pongs := make(chan []byte, 4)
+			ours, peer := connect(t, ctx, k, pairConfig{ours: websocket.ConnOptions{
+				CloseTimeout: closeTimeout,
+				OnPong:       func(p []byte) { pongs <- append([]byte(nil), p...) },
+			}})
+			ourReads := async(func() error { return echoOurs(ctx, ours) })
+			peerReads := drainPeer(ctx, peer)
+			for _, p := range [][]byte{[]byte("tornago-ping"), {}, bytes.Repeat([]byte{0x81}, 125)} {
+				require.NoError(t, ours.Ping(ctx, p))
+				select {
+				case got := <-pongs:
+					assert.Equal(t, fmt.Sprintf("%x", p), fmt.Sprintf("%x", got), "pong payload")
+				case <-ctx.Done():
+					t.Fatalf("no pong for a %d-byte ping", len(p))
+				}
+			}
+			require.NoError(t, ours.Close(1000, ""))
+			_ = wait(t, ctx, peerReads, "peer read")
+			_ = wait(t, ctx, ourReads, "our read")
+		})
+	}
+}
+
+// TestInteropPingInsideFragmentedMessage has each foreign peer ping us
+// between the fragments of a message it is sending: we must answer the
+// ping while the message is half read, then deliver the message whole.
+func TestInteropPingInsideFragmentedMessage(t *testing.T) {
+	t.Parallel()
+	for _, k := range allPairs() {
+		t.Run(k.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx := testContext(t)
+			ours, peer := connect(t, ctx, k, pairConfig{ours: websocket.ConnOptions{CloseTimeout: closeTimeout}})
+			type read struct {
+				typ websocket.MessageType
+				p   []byte
+				err error
+			}
+			reads := make(chan read, 1)
+			go func() {
+				typ, p, err := ours.ReadMessage(ctx)
+				reads <- read{typ, p, err}
+			}()
+			peerReads := drainPeer(ctx, peer)
+
+			first, second := textPayload(20000), textPayload(30000)
+			w, err := peer.NextWriter(ctx, websocket.TextMessage)
+			require.NoError(t, err)
+			_, err = w.Write(first) // gorilla sends 4 full frames, coder 1
+			require.NoError(t, err)
+			sent, pong, err := peer.Ping(ctx, []byte("mid-message"))
+			require.NoError(t, err, "ping between fragments")
+			assert.Equal(t, string(sent), string(pong))
+			_, err = w.Write(second)
+			require.NoError(t, err)
+			require.NoError(t, w.Close())
+
+			var r read
+			select {
+			case r = <-reads:
+			case <-ctx.Done():
+				t.Fatal("our ReadMessage did not return")
+			}
+			require.NoError(t, r.err)
+			assert.Equal(t, websocket.TextMessage, r.typ)
+			requireSameBytes(t, append(first, second...), r.p, "message around the ping")
+
+			require.NoError(t, ours.Close(1000, ""))
+			_ = wait(t, ctx, peerReads, "peer read")
+		})
+	}
+}

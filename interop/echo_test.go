@@ -151,3 +151,32 @@ func TestInteropStreamRead(t *testing.T) {
 		})
 	}
 }
+
+// TestInteropWritePrepared sends prepared messages (the frame encoded
+// once, for broadcasts) to each foreign peer, which must read them as
+// ordinary messages; a client masks each send afresh.
+func TestInteropWritePrepared(t *testing.T) {
+	t.Parallel()
+	for _, k := range allPairs() {
+		t.Run(k.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx := testContext(t)
+			ours, peer := connect(t, ctx, k, pairConfig{ours: websocket.ConnOptions{CloseTimeout: closeTimeout}})
+			for _, typ := range []websocket.MessageType{websocket.TextMessage, websocket.BinaryMessage} {
+				for _, n := range []int{0, 125, 126, 65536} {
+					want := payload(typ, n)
+					pm, err := websocket.NewPreparedMessage(typ, want)
+					require.NoError(t, err)
+					for i := range 2 { // the same prepared message twice
+						require.NoError(t, ours.WritePrepared(ctx, pm), "%s %d bytes, send %d", typ, n, i)
+						gotTyp, got, err := peer.Read(ctx)
+						require.NoError(t, err)
+						assert.Equal(t, typ, gotTyp)
+						requireSameBytes(t, want, got, fmt.Sprintf("prepared %s of %d bytes, send %d", typ, n, i))
+					}
+				}
+			}
+			closeFromOurs(t, ctx, ours, peer, 1000, "")
+		})
+	}
+}

@@ -14,40 +14,75 @@ import (
 	"github.com/tornago/tornago/websocket"
 )
 
-// TestInteropFragmentedWrite writes messages through our NextWriter, one
-// frame per Write, and has the foreign peer reassemble them: fragments of
-// every length encoding, an empty fragment, a UTF-8 rune split across two
-// fragments, and a hundred one-byte fragments.
+// dataFrames checks that frames (control frames left out) form one
+// message of type typ and total bytes: the first frame has the type's
+// opcode, the rest are continuations, and only the last has FIN. It
+// returns the message offsets at which fragments start, after the first.
+func dataFrames(t *testing.T, frames []tapFrame, typ websocket.MessageType, total int) []int {
+	t.Helper()
+	var data []tapFrame
+	for _, f := range frames {
+		if f.opcode < 8 {
+			data = append(data, f)
+		}
+	}
+	require.NotEmpty(t, data, "no data frames written")
+	var boundaries []int
+	sum := 0
+	for i, f := range data {
+		wantOp := byte(0)
+		if i == 0 {
+			wantOp = byte(typ)
+		}
+		require.Equal(t, wantOp, f.opcode, "opcode of fragment %d", i)
+		require.Equal(t, i == len(data)-1, f.fin, "FIN of fragment %d of %d", i, len(data))
+		if i > 0 {
+			boundaries = append(boundaries, sum)
+		}
+		sum += int(f.length)
+	}
+	require.Equal(t, total, sum, "bytes in the fragments")
+	return boundaries
+}
+
+// TestInteropFragmentedWrite streams messages through our NextWriter and
+// has the foreign peer reassemble them. A tap on our TCP connection checks
+// that they really went out in several frames: large writes go out as
+// frames of their own, so the first message splits a two-byte rune between
+// two frames, and the second has fragments with every length encoding.
 func TestInteropFragmentedWrite(t *testing.T) {
 	t.Parallel()
+	splitA := append(textPayload(70000), "h\xc3"...)
+	splitB := append([]byte("\xa9llo "), textPayload(70000)...)
 	messages := []struct {
 		name      string
 		typ       websocket.MessageType
-		fragments [][]byte
+		writes    [][]byte
+		minFrames int
+		splitAt   int // a fragment must start here (0: no check)
 	}{
-		{"text with a split rune", websocket.TextMessage, [][]byte{
-			[]byte("fragmented "), []byte("h\xc3"), []byte("\xa9llo "), textPayload(70000), {}, []byte("€nd"),
-		}},
-		{"binary of every length encoding", websocket.BinaryMessage, [][]byte{
-			binaryPayload(1), binaryPayload(125), binaryPayload(126), binaryPayload(65535), binaryPayload(65536), {},
-		}},
-		{"a hundred one-byte fragments", websocket.TextMessage, bytes.SplitAfter(bytes.Repeat([]byte{'f'}, 100), []byte("f"))},
-		{"only an empty final fragment", websocket.BinaryMessage, nil},
+		{"text with a rune split between frames", websocket.TextMessage,
+			[][]byte{splitA, splitB, []byte("€nd")}, 3, len(splitA)},
+		{"binary with 64-, 16- and 7-bit fragment lengths", websocket.BinaryMessage,
+			[][]byte{binaryPayload(65536), binaryPayload(65535), {}, binaryPayload(125)}, 3, 0},
+		{"a hundred one-byte writes", websocket.TextMessage,
+			bytes.SplitAfter(bytes.Repeat([]byte{'f'}, 100), []byte("f")), 1, 0},
+		{"no writes: one empty final frame", websocket.BinaryMessage, nil, 1, 0},
 	}
 	for _, k := range allPairs() {
 		t.Run(k.String(), func(t *testing.T) {
 			t.Parallel()
 			ctx := testContext(t)
-			ours, peer := connect(t, ctx, k, pairConfig{ours: websocket.ConnOptions{CloseTimeout: closeTimeout}})
+			ours, peer, tap := connectTapped(t, ctx, k, pairConfig{ours: websocket.ConnOptions{CloseTimeout: closeTimeout}})
 			for _, m := range messages {
 				w, err := ours.NextWriter(ctx, m.typ)
 				require.NoError(t, err, "NextWriter for %s", m.name)
 				var want []byte
-				for i, f := range m.fragments {
-					n, err := w.Write(f)
-					require.NoError(t, err, "%s: fragment %d", m.name, i)
-					require.Equal(t, len(f), n, "%s: fragment %d", m.name, i)
-					want = append(want, f...)
+				for i, p := range m.writes {
+					n, err := w.Write(p)
+					require.NoError(t, err, "%s: write %d", m.name, i)
+					require.Equal(t, len(p), n, "%s: write %d", m.name, i)
+					want = append(want, p...)
 				}
 				require.NoError(t, w.Close(), "closing the writer for %s", m.name)
 
@@ -55,6 +90,13 @@ func TestInteropFragmentedWrite(t *testing.T) {
 				require.NoError(t, err, "%s reading %s", k.lib.name, m.name)
 				assert.Equal(t, m.typ, typ, m.name)
 				requireSameBytes(t, want, got, m.name)
+
+				boundaries := dataFrames(t, tap.take(), m.typ, len(want))
+				t.Logf("%s: fragments start at %v", m.name, boundaries)
+				assert.GreaterOrEqual(t, len(boundaries)+1, m.minFrames, "frames for %s", m.name)
+				if m.splitAt != 0 {
+					assert.Contains(t, boundaries, m.splitAt, "%s: no fragment starts inside the rune", m.name)
+				}
 			}
 
 			// Whole messages still frame correctly after fragmented ones.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -37,6 +39,9 @@ const (
 type peerConn interface {
 	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
 	Read(ctx context.Context) (websocket.MessageType, []byte, error)
+	// NextWriter streams a message. gorilla sends a frame each time its
+	// 4 KiB buffer fills, coder one frame per Write.
+	NextWriter(ctx context.Context, typ websocket.MessageType) (io.WriteCloser, error)
 	// Ping sends a ping and waits for the matching pong, returning the
 	// payload sent and the payload of the pong. payload is used where the
 	// library lets the caller choose it (customPingPayload). A goroutine
@@ -120,6 +125,15 @@ func testContext(t *testing.T) context.Context {
 // Both are dropped when the test ends.
 func connect(t *testing.T, ctx context.Context, k pairKind, cfg pairConfig) (*websocket.Conn, peerConn) {
 	t.Helper()
+	ours, peer, _ := connectTapped(t, ctx, k, cfg)
+	return ours, peer
+}
+
+// connectTapped is connect that also returns a tap on our side's TCP
+// connection, which records the frames our side writes.
+func connectTapped(t *testing.T, ctx context.Context, k pairKind, cfg pairConfig) (*websocket.Conn, peerConn, *frameTap) {
+	t.Helper()
+	taps := make(chan *frameTap, 1)
 	type result struct {
 		ours *websocket.Conn
 		peer peerConn
@@ -141,7 +155,11 @@ func connect(t *testing.T, ctx context.Context, k pairKind, cfg pairConfig) (*we
 			accepted <- result{peer: p, err: err}
 		}
 	}
-	srv := httptest.NewServer(handler)
+	srv := httptest.NewUnstartedServer(handler)
+	if k.role == ourServer {
+		srv.Listener = &tapListener{Listener: srv.Listener, taps: taps}
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	url := "ws" + strings.TrimPrefix(srv.URL, "http")
 
@@ -155,6 +173,16 @@ func connect(t *testing.T, ctx context.Context, k pairKind, cfg pairConfig) (*we
 		c, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
 			ConnOptions:  cfg.ours,
 			Subprotocols: cfg.clientProtocols,
+			NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				var d net.Dialer
+				c, err := d.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				tap := newFrameTap(c)
+				taps <- tap
+				return tap, nil
+			},
 		})
 		require.NoError(t, err, "tornago dial")
 		require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
@@ -175,7 +203,13 @@ func connect(t *testing.T, ctx context.Context, k pairKind, cfg pairConfig) (*we
 		_ = ours.CloseNow()
 		_ = peer.CloseNow()
 	})
-	return ours, peer
+	var tap *frameTap
+	select {
+	case tap = <-taps:
+	default:
+		t.Fatal("our side's connection was not tapped")
+	}
+	return ours, peer, tap
 }
 
 // async runs f on a new goroutine and delivers its error on the returned
@@ -327,6 +361,13 @@ func (g *gorillaConn) Read(ctx context.Context) (websocket.MessageType, []byte, 
 	return websocket.MessageType(typ), p, err
 }
 
+func (g *gorillaConn) NextWriter(ctx context.Context, typ websocket.MessageType) (io.WriteCloser, error) {
+	if err := g.c.SetWriteDeadline(deadline(ctx)); err != nil {
+		return nil, err
+	}
+	return g.c.NextWriter(int(typ))
+}
+
 func (g *gorillaConn) Ping(ctx context.Context, payload []byte) (sent, pong []byte, err error) {
 	if payload == nil {
 		payload = []byte("gorilla-ping")
@@ -433,6 +474,10 @@ func (cc *coderConn) Write(ctx context.Context, typ websocket.MessageType, p []b
 func (cc *coderConn) Read(ctx context.Context) (websocket.MessageType, []byte, error) {
 	typ, p, err := cc.c.Read(ctx)
 	return websocket.MessageType(typ), p, err
+}
+
+func (cc *coderConn) NextWriter(ctx context.Context, typ websocket.MessageType) (io.WriteCloser, error) {
+	return cc.c.Writer(ctx, coder.MessageType(typ))
 }
 
 // Ping ignores payload: coder sends a counter ("1", "2", ...) and returns
