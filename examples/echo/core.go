@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tornago/tornago/websocket"
+)
+
+// variant is one implementation of the server's WebSocket endpoints. The
+// bare-core one below is the only variant for now; a variant built on
+// tornago.WebSocketHandler is to become the default, with this one kept
+// behind the -core flag, so that the benchmarks can tell the framework's
+// cost from the core's.
+type variant interface {
+	// register installs the /echo and /broadcast handlers on mux.
+	register(mux *http.ServeMux)
+	// shutdown closes every open WebSocket with 1001 (going away), refuses
+	// new ones, and waits until their goroutines have ended or ctx ends,
+	// in which case the connections left are dropped.
+	shutdown(ctx context.Context) error
+}
+
+// config is what main hands a variant.
+type config struct {
+	// allowOrigin is one origin (scheme://host[:port]) accepted on top of
+	// the same-origin rule; "" accepts same-origin requests only.
+	allowOrigin string
+	logger      *slog.Logger
+}
+
+// Limits of a /broadcast client's send queue. Messages in it are shared
+// with every other client (each is encoded once), so the bound is on how
+// far a client may lag, not on memory per client.
+const (
+	sendQueueMessages = 256
+	sendQueueBytes    = 4 << 20
+)
+
+// shutdownReason is the close reason sent with 1001 when the server stops.
+const shutdownReason = "server shutting down"
+
+// coreVariant serves the endpoints with the websocket package alone:
+// websocket.Accept, a read loop per connection and, for /broadcast, a
+// writer goroutine per client draining a bounded queue.
+type coreVariant struct {
+	log  *slog.Logger
+	opts websocket.AcceptOptions
+
+	mu      sync.Mutex
+	closing bool
+	conns   map[*websocket.Conn]struct{} // every open connection
+	subs    map[*subscriber]struct{}     // /broadcast clients
+	wg      sync.WaitGroup               // handler, writer and closer goroutines after Accept
+}
+
+// newCoreVariant returns the bare-core variant.
+func newCoreVariant(cfg config) *coreVariant {
+	v := &coreVariant{
+		log:   cfg.logger,
+		conns: make(map[*websocket.Conn]struct{}),
+		subs:  make(map[*subscriber]struct{}),
+	}
+	v.opts.CheckOrigin = checkOrigin(cfg.allowOrigin)
+	return v
+}
+
+// checkOrigin returns the origin rule: websocket.DefaultCheckOrigin, plus
+// allow when it is set (compared case-insensitively, as hosts are).
+func checkOrigin(allow string) func(r *http.Request) bool {
+	if allow == "" {
+		return websocket.DefaultCheckOrigin
+	}
+	return func(r *http.Request) bool {
+		return websocket.DefaultCheckOrigin(r) || strings.EqualFold(r.Header.Get("Origin"), allow)
+	}
+}
+
+func (v *coreVariant) register(mux *http.ServeMux) {
+	mux.HandleFunc("/echo", v.echo)
+	mux.HandleFunc("/broadcast", v.broadcast)
+}
+
+// accept completes the handshake and tracks the connection. It returns nil
+// when the handshake failed (the response was written) or the server is
+// stopping (the connection was closed with 1001). On success the caller
+// must call v.release(c) when it is done with c.
+func (v *coreVariant) accept(w http.ResponseWriter, r *http.Request) *websocket.Conn {
+	c, err := websocket.Accept(w, r, &v.opts)
+	if err != nil {
+		v.log.Debug("handshake refused", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+		return nil
+	}
+	v.mu.Lock()
+	if v.closing {
+		v.mu.Unlock()
+		c.Close(websocket.StatusGoingAway, shutdownReason)
+		return nil
+	}
+	v.conns[c] = struct{}{}
+	v.wg.Add(1)
+	v.mu.Unlock()
+	return c
+}
+
+// release forgets c and drops its TCP connection if it is still open.
+func (v *coreVariant) release(c *websocket.Conn) {
+	c.CloseNow()
+	v.mu.Lock()
+	delete(v.conns, c)
+	v.mu.Unlock()
+	v.wg.Done()
+}
+
+// echo serves /echo: every message is sent back with its type. With
+// ?close=CODE&reason=TEXT the server closes right after the handshake
+// instead; a code that may not be sent in a close frame is refused with
+// 400 before the handshake.
+func (v *coreVariant) echo(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	closeCode := websocket.StatusCode(0)
+	if q.Has("close") {
+		n, err := strconv.Atoi(q.Get("close"))
+		if err != nil || !websocket.StatusCode(n).Valid() {
+			http.Error(w, "close: not a close code that may be sent", http.StatusBadRequest)
+			return
+		}
+		closeCode = websocket.StatusCode(n)
+	}
+	c := v.accept(w, r)
+	if c == nil {
+		return
+	}
+	defer v.release(c)
+	if closeCode != 0 {
+		c.Close(closeCode, q.Get("reason"))
+		return
+	}
+	ctx := context.Background()
+	for {
+		typ, msg, err := c.ReadMessage(ctx)
+		if err != nil {
+			v.logEnd(c, err)
+			return
+		}
+		if err := c.WriteMessage(ctx, typ, msg); err != nil {
+			v.logEnd(c, err)
+			return
+		}
+	}
+}
+
+// subscriber is a /broadcast client: its queue of messages to send and
+// the goroutine draining it.
+type subscriber struct {
+	conn   *websocket.Conn
+	queue  chan *websocket.PreparedMessage
+	queued atomic.Int64 // bytes in queue
+	// stop ends the writer, interrupting a write in progress.
+	ctx  context.Context
+	stop context.CancelFunc
+}
+
+// broadcast serves /broadcast: every message from any client goes to every
+// client, the sender included, encoded once.
+func (v *coreVariant) broadcast(w http.ResponseWriter, r *http.Request) {
+	c := v.accept(w, r)
+	if c == nil {
+		return
+	}
+	defer v.release(c)
+	s := &subscriber{conn: c, queue: make(chan *websocket.PreparedMessage, sendQueueMessages)}
+	s.ctx, s.stop = context.WithCancel(context.Background())
+	defer s.stop()
+	v.mu.Lock()
+	v.subs[s] = struct{}{}
+	v.wg.Add(1)
+	v.mu.Unlock()
+	go v.write(s)
+	defer v.unsubscribe(s)
+
+	ctx := context.Background()
+	for {
+		typ, msg, err := c.ReadMessage(ctx)
+		if err != nil {
+			v.logEnd(c, err)
+			return
+		}
+		pm, err := websocket.NewPreparedMessage(typ, msg)
+		if err != nil {
+			// The core checked the text already; this cannot happen.
+			v.log.Error("preparing a broadcast", "err", err)
+			return
+		}
+		v.publish(pm)
+	}
+}
+
+// unsubscribe stops sending to s; it reports whether s was subscribed.
+func (v *coreVariant) unsubscribe(s *subscriber) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if _, ok := v.subs[s]; !ok {
+		return false
+	}
+	delete(v.subs, s)
+	return true
+}
+
+// publish queues pm for every subscriber without waiting for any: one
+// whose queue is full is dropped and closed with 1008 (policy violation).
+func (v *coreVariant) publish(pm *websocket.PreparedMessage) {
+	size := int64(len(pm.Data()))
+	var slow []*subscriber
+	v.mu.Lock()
+	for s := range v.subs {
+		if s.queued.Load()+size > sendQueueBytes && s.queued.Load() > 0 {
+			slow = append(slow, s)
+			continue
+		}
+		select {
+		case s.queue <- pm:
+			s.queued.Add(size)
+		default:
+			slow = append(slow, s)
+		}
+	}
+	for _, s := range slow {
+		delete(v.subs, s)
+		v.wg.Add(1)
+	}
+	v.mu.Unlock()
+	for _, s := range slow {
+		go v.dropSlow(s)
+	}
+}
+
+// dropSlow closes a subscriber that fell too far behind. Its writer is
+// stopped first: if it was blocked on a full socket, the interrupted frame
+// breaks the stream and the connection is closed without a close frame;
+// otherwise the peer gets 1008.
+func (v *coreVariant) dropSlow(s *subscriber) {
+	defer v.wg.Done()
+	v.log.Info("closing a slow broadcast client", "remote", s.conn.RemoteAddr().String(), "queued_bytes", s.queued.Load())
+	s.stop()
+	s.conn.Close(websocket.StatusPolicyViolation, "too slow to keep up with the broadcast")
+}
+
+// write drains s's queue onto its connection until it is stopped or a
+// write fails.
+func (v *coreVariant) write(s *subscriber) {
+	defer v.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case pm := <-s.queue:
+			if err := s.conn.WritePrepared(s.ctx, pm); err != nil {
+				if s.ctx.Err() == nil {
+					// The connection is gone; its read loop ends too.
+					v.unsubscribe(s)
+					s.conn.CloseNow()
+				}
+				return
+			}
+			s.queued.Add(-int64(len(pm.Data())))
+		}
+	}
+}
+
+// logEnd records why a connection's read loop ended.
+func (v *coreVariant) logEnd(c *websocket.Conn, err error) {
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(err, &ce):
+		v.log.Debug("closed by peer", "remote", c.RemoteAddr().String(), "code", int(ce.Code), "reason", ce.Reason)
+	default:
+		v.log.Debug("connection ended", "remote", c.RemoteAddr().String(), "err", err)
+	}
+}
+
+func (v *coreVariant) shutdown(ctx context.Context) error {
+	v.mu.Lock()
+	v.closing = true
+	conns := make([]*websocket.Conn, 0, len(v.conns))
+	for c := range v.conns {
+		conns = append(conns, c)
+	}
+	v.mu.Unlock()
+	v.log.Info("closing WebSockets", "count", len(conns))
+	var closers sync.WaitGroup
+	for _, c := range conns {
+		closers.Go(func() { c.Close(websocket.StatusGoingAway, shutdownReason) })
+	}
+	done := make(chan struct{})
+	go func() {
+		closers.Wait()
+		v.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.CloseNow()
+		}
+		<-done
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,430 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/tornago/tornago/websocket"
+)
+
+// binary is the echo server built once for all tests, with the race
+// detector when the tests run with it.
+var binary string
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "echo-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "echo")
+	args := []string{"build", "-o", binary}
+	if raceEnabled() {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, ".")...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the echo server:", err)
+		return 1
+	}
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			return 1
+		}
+	}
+	return code
+}
+
+// raceEnabled reports whether this test binary was built with -race.
+func raceEnabled() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// server is a running echo process.
+type server struct {
+	addr   string // host:port it listens on
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	exited chan struct{}
+	err    error // from Wait, once exited is closed
+}
+
+// syncBuffer collects the server's log.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startServer runs the echo binary on a free port with extra environment
+// variables and flags, and stops it with SIGTERM when the test ends.
+func startServer(t *testing.T, env []string, flags ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"-addr", "127.0.0.1:0"}, flags...)...)
+	cmd.Env = append(os.Environ(), env...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	s := &server{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = s.stderr
+	require.NoError(t, cmd.Start())
+
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+				lines <- addr
+			}
+		}
+		close(lines)
+		// Wait only after stdout is drained, as os/exec requires.
+		s.err = cmd.Wait()
+		close(s.exited)
+	}()
+	select {
+	case addr, ok := <-lines:
+		if !ok {
+			<-s.exited
+			t.Fatalf("server exited before listening: %v\n%s", s.err, s.stderr)
+		}
+		s.addr = addr
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-s.exited
+		t.Fatalf("server did not print its address\n%s", s.stderr)
+	}
+	t.Cleanup(func() {
+		s.stop(t)
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.stderr)
+		}
+	})
+	return s
+}
+
+// stop sends SIGTERM and waits for the process to exit.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+		t.Error("server did not exit within 20s of SIGTERM")
+	}
+}
+
+func (s *server) url(path string) string { return "ws://" + s.addr + path }
+
+// dial connects to path on s and closes the connection when the test ends.
+func dial(t *testing.T, s *server, path string, opts *websocket.DialOptions) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, s.url(path), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+// readCtx bounds one read in a test.
+func readCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// dialStatus dials path with the given Origin (if any) and returns the
+// HTTP status of the answer; a successful handshake is closed at once.
+func dialStatus(t *testing.T, s *server, path, origin string) (int, string) {
+	t.Helper()
+	opts := &websocket.DialOptions{Header: http.Header{}}
+	if origin != "" {
+		opts.Header.Set("Origin", origin)
+	}
+	c, resp, err := websocket.Dial(context.Background(), s.url(path), opts)
+	if err == nil {
+		require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+		return resp.StatusCode, ""
+	}
+	var de *websocket.DialError
+	require.True(t, errors.As(err, &de), "%v", err)
+	require.NotNil(t, de.Response)
+	body, _ := io.ReadAll(de.Response.Body)
+	return de.Response.StatusCode, string(body)
+}
+
+func TestEcho(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	c := dial(t, s, "/echo", nil)
+	for _, n := range []int{0, 1, 125, 126, 65535, 65536, 1 << 20} {
+		for _, typ := range []websocket.MessageType{websocket.TextMessage, websocket.BinaryMessage} {
+			msg := bytes.Repeat([]byte("é"), n/2)
+			require.NoError(t, c.WriteMessage(context.Background(), typ, msg))
+			gotTyp, got, err := c.ReadMessage(readCtx(t))
+			require.NoError(t, err)
+			assert.Equal(t, typ, gotTyp, "size %d", n)
+			assert.True(t, bytes.Equal(msg, got), "%s message of %d bytes echoed wrong", typ, n)
+		}
+	}
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, "done"))
+}
+
+func TestEchoReadLimit(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	c := dial(t, s, "/echo", nil)
+	err := c.WriteMessage(context.Background(), websocket.BinaryMessage, make([]byte, websocket.DefaultReadLimit+1))
+	if err == nil {
+		_, _, err = c.ReadMessage(readCtx(t))
+	}
+	var ce *websocket.CloseError
+	require.True(t, errors.As(err, &ce), "want the server's close frame, got %v", err)
+	assert.Equal(t, websocket.StatusMessageTooBig, ce.Code)
+}
+
+func TestEchoCloseParameter(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	c := dial(t, s, "/echo?close=4001&reason=bye", nil)
+	_, _, err := c.ReadMessage(readCtx(t))
+	var ce *websocket.CloseError
+	require.True(t, errors.As(err, &ce), "%v", err)
+	assert.Equal(t, websocket.StatusCode(4001), ce.Code)
+	assert.Equal(t, "bye", ce.Reason)
+
+	c = dial(t, s, "/echo?close=1000", nil)
+	_, _, err = c.ReadMessage(readCtx(t))
+	require.True(t, errors.As(err, &ce), "%v", err)
+	assert.Equal(t, websocket.StatusNormalClosure, ce.Code)
+	assert.Empty(t, ce.Reason)
+
+	for _, code := range []string{"", "abc", "999", "1005", "1006", "1015", "2999", "5000", "-1"} {
+		status, _ := dialStatus(t, s, "/echo?close="+code, "")
+		assert.Equal(t, http.StatusBadRequest, status, "close=%q", code)
+	}
+}
+
+// joinBroadcast dials /broadcast and waits until the server delivers the
+// client's own first message back, which proves it is subscribed. Every
+// client in earlier must receive that message too.
+func joinBroadcast(t *testing.T, s *server, name string, earlier []*websocket.Conn, opts *websocket.DialOptions) *websocket.Conn {
+	t.Helper()
+	c := dial(t, s, "/broadcast", opts)
+	hello := []byte("joined " + name)
+	require.NoError(t, c.WriteMessage(context.Background(), websocket.TextMessage, hello))
+	for _, r := range append(earlier, c) {
+		_, got, err := r.ReadMessage(readCtx(t))
+		require.NoError(t, err)
+		require.Equal(t, string(hello), string(got))
+	}
+	return c
+}
+
+func TestBroadcast(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	var clients []*websocket.Conn
+	for _, name := range []string{"a", "b", "c"} {
+		clients = append(clients, joinBroadcast(t, s, name, clients, nil))
+	}
+	msgs := []struct {
+		from int
+		typ  websocket.MessageType
+		data []byte
+	}{
+		{1, websocket.TextMessage, []byte("hello from b")},
+		{0, websocket.BinaryMessage, []byte{0, 1, 2, 0xff}},
+		{2, websocket.BinaryMessage, bytes.Repeat([]byte{7}, 100_000)},
+	}
+	for _, m := range msgs {
+		require.NoError(t, clients[m.from].WriteMessage(context.Background(), m.typ, m.data))
+		for i, c := range clients {
+			typ, got, err := c.ReadMessage(readCtx(t))
+			require.NoError(t, err)
+			assert.Equal(t, m.typ, typ, "client %d", i)
+			assert.True(t, bytes.Equal(m.data, got), "client %d got the wrong payload", i)
+		}
+	}
+	// A client that leaves is no longer sent to.
+	require.NoError(t, clients[2].Close(websocket.StatusNormalClosure, ""))
+	require.NoError(t, clients[0].WriteMessage(context.Background(), websocket.TextMessage, []byte("after")))
+	for _, c := range clients[:2] {
+		_, got, err := c.ReadMessage(readCtx(t))
+		require.NoError(t, err)
+		assert.Equal(t, "after", string(got))
+	}
+}
+
+// TestBroadcastSlowClient checks that a client that stops reading does not
+// hold the others back and is dropped once its queue overflows.
+func TestBroadcastSlowClient(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	fast := joinBroadcast(t, s, "fast", nil, nil)
+	// A small receive buffer makes the slow client's socket fill early.
+	smallBuffer := &websocket.DialOptions{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			err = nc.(*net.TCPConn).SetReadBuffer(16 << 10)
+		}
+		return nc, err
+	}}
+	slow := joinBroadcast(t, s, "slow", []*websocket.Conn{fast}, smallBuffer)
+
+	// The slow client reads nothing from here on. 400 messages of 64 KiB
+	// (25 MiB) exceed its queue (4 MiB) plus what the sockets hold.
+	const count, size = 400, 64 << 10
+	msg := bytes.Repeat([]byte("x"), size)
+	start := time.Now()
+	for i := range count {
+		require.NoError(t, fast.WriteMessage(context.Background(), websocket.BinaryMessage, msg), "message %d", i)
+		_, got, err := fast.ReadMessage(readCtx(t))
+		require.NoError(t, err, "message %d", i)
+		require.Len(t, got, size)
+	}
+	t.Logf("fast client: %d round trips of %d bytes in %v", count, size, time.Since(start))
+
+	received := 0
+	var err error
+	for {
+		if _, _, err = slow.ReadMessage(readCtx(t)); err != nil {
+			break
+		}
+		received++
+	}
+	assert.ErrorIs(t, err, websocket.ErrClosed)
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, received, count, "the slow client got every message")
+	t.Logf("slow client: %d messages, then %v", received, err)
+	assert.Contains(t, s.stderr.String(), "closing a slow broadcast client")
+}
+
+func TestOrigin(t *testing.T) {
+	t.Parallel()
+	const allowed = "http://app.example:3000"
+	plain := startServer(t, nil)
+	withAllow := startServer(t, []string{"ALLOW_ORIGIN=" + allowed})
+	tests := []struct {
+		name   string
+		s      *server
+		origin string
+		want   int
+	}{
+		{"no origin", plain, "", http.StatusSwitchingProtocols},
+		{"same origin", plain, "http://" + plain.addr, http.StatusSwitchingProtocols},
+		{"same origin, other case", plain, "HTTP://" + strings.ToUpper(plain.addr), http.StatusSwitchingProtocols},
+		{"cross origin", plain, allowed, http.StatusForbidden},
+		{"other port", plain, "http://127.0.0.1:1", http.StatusForbidden},
+		{"allowed origin", withAllow, allowed, http.StatusSwitchingProtocols},
+		{"same origin with ALLOW_ORIGIN", withAllow, "http://" + withAllow.addr, http.StatusSwitchingProtocols},
+		{"allowed origin on another port", withAllow, "http://app.example:3001", http.StatusForbidden},
+		{"allowed origin, other scheme", withAllow, "https://app.example:3000", http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		for _, path := range []string{"/echo", "/broadcast"} {
+			status, body := dialStatus(t, tt.s, path, tt.origin)
+			assert.Equal(t, tt.want, status, "%s %s", tt.name, path)
+			if tt.want == http.StatusForbidden {
+				assert.Equal(t, "Cross origin websockets not allowed", body, "%s %s", tt.name, path)
+			}
+		}
+	}
+}
+
+func TestDeflateFlagAccepted(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil, "-deflate", "-core")
+	c := dial(t, s, "/echo", nil)
+	require.NoError(t, c.WriteMessage(context.Background(), websocket.TextMessage, []byte("plain")))
+	_, got, err := c.ReadMessage(readCtx(t))
+	require.NoError(t, err)
+	assert.Equal(t, "plain", string(got))
+	assert.Contains(t, s.stderr.String(), "permessage-deflate is not available yet")
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+}
+
+func TestShutdownClosesWithGoingAway(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	echo := dial(t, s, "/echo", nil)
+	require.NoError(t, echo.WriteMessage(context.Background(), websocket.TextMessage, []byte("ready")))
+	_, _, err := echo.ReadMessage(readCtx(t))
+	require.NoError(t, err)
+	bc := joinBroadcast(t, s, "b", nil, nil)
+
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	for name, c := range map[string]*websocket.Conn{"echo": echo, "broadcast": bc} {
+		_, _, err := c.ReadMessage(readCtx(t))
+		var ce *websocket.CloseError
+		require.True(t, errors.As(err, &ce), "%s: %v", name, err)
+		assert.Equal(t, websocket.StatusGoingAway, ce.Code, name)
+		assert.Equal(t, "server shutting down", ce.Reason, name)
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(15 * time.Second):
+		t.Fatal("server still running 15s after SIGTERM")
+	}
+	require.NoError(t, s.err, "exit status")
+	assert.NotContains(t, s.stderr.String(), "level=ERROR")
+	assert.Contains(t, s.stderr.String(), "msg=stopped")
+
+	// The port is closed.
+	_, err = net.DialTimeout("tcp", s.addr, time.Second)
+	assert.Error(t, err)
+}

@@ -1,0 +1,125 @@
+// Command echo is the WebSocket server that tornago's benchmarks and
+// interop tests drive (the contract is in BENCH.md):
+//
+//	GET /echo                          each message sent back with its type
+//	GET /echo?close=CODE&reason=TEXT   closed with CODE and TEXT right after the handshake
+//	GET /broadcast                     each message sent to every /broadcast client, sender included
+//
+// It listens on -addr, else $ADDR, else 127.0.0.1:8888, and prints
+// "listening on HOST:PORT" on standard output once it accepts connections
+// (so -addr 127.0.0.1:0 picks a free port and tells which). Origins follow
+// websocket.DefaultCheckOrigin; ALLOW_ORIGIN names one more origin to
+// accept. SIGINT or SIGTERM closes every WebSocket with 1001 and exits.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// defaultAddr is where the server listens without -addr or $ADDR.
+const defaultAddr = "127.0.0.1:8888"
+
+// shutdownTimeout bounds the graceful stop: the closing handshakes, then
+// connections still open are dropped.
+const shutdownTimeout = 10 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is the whole program: it serves until ctx ends (a signal) and
+// returns the exit status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := getenv("ADDR")
+	if addr == "" {
+		addr = defaultAddr
+	}
+	fs.StringVar(&addr, "addr", addr, "listen address (default: $ADDR, else "+defaultAddr+")")
+	deflate := fs.Bool("deflate", false, "negotiate permessage-deflate (not available yet: accepted and ignored)")
+	core := fs.Bool("core", false, "serve with the bare websocket core (websocket.Accept); it is the only variant "+
+		"for now, so the flag changes nothing until a tornago.WebSocketHandler variant becomes the default")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "echo: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if *deflate {
+		log.Warn("permessage-deflate is not available yet; serving without compression")
+	}
+
+	v := newVariant(*core, config{allowOrigin: getenv("ALLOW_ORIGIN"), logger: log})
+	mux := http.NewServeMux()
+	v.register(mux)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Error("listen", "addr", addr, "err", err)
+		return 1
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "origin_also_allowed", getenv("ALLOW_ORIGIN"))
+	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		log.Error("serve", "err", err)
+		return 1
+	case <-ctx.Done():
+	}
+
+	log.Info("stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	status := 0
+	// Stop accepting first, so that no handshake starts once the
+	// WebSockets are being closed; Shutdown does not wait for them
+	// (they were hijacked), the variant does.
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("stopping the HTTP server", "err", err)
+		status = 1
+	}
+	if err := v.shutdown(sctx); err != nil {
+		log.Error("closing WebSockets", "err", err)
+		status = 1
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		log.Error("serve", "err", err)
+		status = 1
+	}
+	log.Info("stopped")
+	return status
+}
+
+// newVariant picks the implementation of the WebSocket endpoints. The
+// bare core is the only one so far, so core changes nothing yet; when a
+// tornago.WebSocketHandler variant lands it becomes the default and core
+// selects this one.
+func newVariant(core bool, cfg config) variant {
+	_ = core
+	return newCoreVariant(cfg)
+}
