@@ -55,6 +55,8 @@ type Application struct {
 	servers []*http.Server
 	closed  bool
 	hooks   []func(context.Context) error
+
+	sockets socketRegistry // open WebSocket connections
 }
 
 // NewApplication compiles routes (first match wins) and returns the
@@ -97,6 +99,7 @@ func NewApplication(routes []Route, settings Settings) (*Application, error) {
 	if s.TemplatePath != "" {
 		a.templates = &templateCache{dir: s.TemplatePath, debug: s.Debug}
 	}
+	a.onShutdown(a.sockets.shutdown)
 	return a, nil
 }
 
@@ -147,14 +150,61 @@ func (a *Application) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // HandlerFor returns an http.Handler serving every request with a handler
-// from f and this application's settings, for mounting one handler in
-// another router (http.ServeMux, chi, ...). The verb method gets no
-// positional arguments; with http.ServeMux the pattern's wildcards
-// ("/users/{id}") are the handler's PathKwargs.
-func (a *Application) HandlerFor(f Factory) http.Handler {
+// from f and this application's settings, for mounting one handler
+// (WebSocket handlers included) in another router. With http.ServeMux the
+// pattern's wildcards ("/rooms/{room}") become the handler's PathKwargs;
+// for other routers, PathParams says where their path parameters are:
+//
+//	r.Handle("/rooms/{room}", app.HandlerFor(newRoom, tornago.PathParams(mux.Vars)))       // gorilla/mux
+//	r.Handle("/rooms/{room}", app.HandlerFor(newRoom, tornago.PathParams(chiParams)))       // chi, see PathParams
+//
+// The verb method (or Open) then gets no positional arguments unless
+// PathArgs supplies them.
+func (a *Application) HandlerFor(f Factory, opts ...MountOption) http.Handler {
+	var m mountOptions
+	for _, o := range opts {
+		o(&m)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.serve(w, r, f, nil, muxKwargs(r))
+		var args []string
+		if m.args != nil {
+			args = m.args(r)
+		}
+		kwargs := muxKwargs(r)
+		if m.kwargs != nil {
+			kwargs = m.kwargs(r)
+		}
+		a.serve(w, r, f, args, kwargs)
 	})
+}
+
+// MountOption configures HandlerFor.
+type MountOption func(*mountOptions)
+
+type mountOptions struct {
+	args   func(*http.Request) []string
+	kwargs func(*http.Request) map[string]string
+}
+
+// PathParams takes the handler's PathKwargs from the host router, for
+// example gorilla/mux's mux.Vars, or for chi:
+//
+//	func chiParams(r *http.Request) map[string]string {
+//		ctx := chi.RouteContext(r.Context())
+//		m := map[string]string{}
+//		for i, k := range ctx.URLParams.Keys {
+//			m[k] = ctx.URLParams.Values[i]
+//		}
+//		return m
+//	}
+func PathParams(f func(*http.Request) map[string]string) MountOption {
+	return func(m *mountOptions) { m.kwargs = f }
+}
+
+// PathArgs takes the handler's positional arguments (the verb method's or
+// Open's args) from the host router.
+func PathArgs(f func(*http.Request) []string) MountOption {
+	return func(m *mountOptions) { m.args = f }
 }
 
 // muxKwargs reads http.ServeMux wildcards of the matched pattern.

@@ -111,6 +111,20 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	return newConn(nc, buffered, true, protocol, &opts.ConnOptions), nil
 }
 
+// CheckRequest applies Accept's checks to r without answering it: it
+// returns nil, or the *HandshakeError that Accept would send. Frameworks
+// use it to run code between the checks and the 101 response (tornago's
+// WebSocketHandler runs Open there).
+func CheckRequest(r *http.Request, opts *AcceptOptions) error {
+	if opts == nil {
+		opts = &AcceptOptions{}
+	}
+	if herr := checkUpgradeRequest(r, opts); herr != nil {
+		return herr
+	}
+	return nil
+}
+
 // checkUpgradeRequest validates r as an opening handshake.
 func checkUpgradeRequest(r *http.Request, opts *AcceptOptions) *HandshakeError {
 	switch {
@@ -170,9 +184,15 @@ func DefaultCheckOrigin(r *http.Request) bool {
 	return strings.EqualFold(u.Host, r.Host)
 }
 
+// OfferedSubprotocols returns the subprotocols a handshake request offers,
+// in the client's order.
+func OfferedSubprotocols(r *http.Request) []string {
+	return headerTokens(r.Header, "Sec-WebSocket-Protocol")
+}
+
 // selectSubprotocol picks the subprotocol for the response.
 func selectSubprotocol(r *http.Request, opts *AcceptOptions) string {
-	offered := headerTokens(r.Header, "Sec-WebSocket-Protocol")
+	offered := OfferedSubprotocols(r)
 	if len(offered) == 0 {
 		return ""
 	}

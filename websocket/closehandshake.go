@@ -73,3 +73,28 @@ func (c *Conn) waitClosed(d time.Duration) {
 	case <-timer.C:
 	}
 }
+
+// Abort sends a close frame with code and reason, without waiting for the
+// peer's answer, and closes the TCP connection. It is for peers that are
+// gone or misbehaving (a ping timeout, a send queue the peer does not
+// drain), where waiting for the closing handshake would only hold
+// resources. Sending the frame waits at most a second.
+func (c *Conn) Abort(code StatusCode, reason string) error {
+	if code == StatusNoStatusReceived {
+		code = 0
+	}
+	if code != 0 && !code.Valid() {
+		return fmt.Errorf("websocket: close code %d may not be sent", int(code))
+	}
+	if c.closeSent.CompareAndSwap(false, true) {
+		c.writeCloseFrame(code, reason, failWriteTimeout)
+	}
+	// Another goroutine may be reading, so unlike fail this does not drain
+	// the input; shutting the write side first still sends a FIN after the
+	// frame.
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.closeTCP()
+	return nil
+}

@@ -15,7 +15,8 @@ type writeState struct {
 	buf    []byte      // frame assembly; allocated on the first write
 	bufs   net.Buffers // header and payload for writev
 	vec    [2][]byte
-	err    error // sticky: the stream is broken
+	batch  net.Buffers // frames of WritePreparedBatch
+	err    error       // sticky: the stream is broken
 	keys   [64]byte
 	keyPos int
 }

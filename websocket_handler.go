@@ -1,0 +1,265 @@
+package tornago
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tornago/tornago/websocket"
+)
+
+// Message is a data message from the peer, as OnMessage receives it. Data
+// is the handler's to keep: it is not reused after OnMessage returns.
+type Message struct {
+	Data   []byte
+	Binary bool
+}
+
+// Text returns Data as a string.
+func (m Message) Text() string { return string(m.Data) }
+
+// ErrClosed is returned (errors.Is) by writes to a WebSocket that is
+// closed or closing, Tornado's WebSocketClosedError. It is the same error
+// value as websocket.ErrClosed.
+var ErrClosed = websocket.ErrClosed
+
+// ErrSendQueueFull is returned by a write that would take the connection's
+// send queue over Settings.WebSocketSendQueueSize: the peer is not reading
+// fast enough, so the connection is closed with 1008. It matches ErrClosed.
+var ErrSendQueueFull = fmt.Errorf("%w: send queue full (peer too slow)", ErrClosed)
+
+// WebSocketHandler is the base of a WebSocket handler, as Tornado's
+// WebSocketHandler: embed it by value and override the methods you need.
+//
+//	type ChatSocket struct{ tornago.WebSocketHandler }
+//
+//	func (h *ChatSocket) Open(args ...string) error        { return nil }
+//	func (h *ChatSocket) OnMessage(m tornago.Message) error { return h.WriteMessage(m.Data, m.Binary) }
+//	func (h *ChatSocket) OnClose()                          {}
+//
+// The lifecycle of one connection, on one instance from the route's
+// factory:
+//
+//  1. Initialize and Prepare run as for any handler (Prepare may answer
+//     with an error status).
+//  2. The handshake is checked in Tornado's order, with its statuses: 405
+//     for a method other than GET, 400 for a bad Upgrade or Connection
+//     header, 403 when CheckOrigin refuses the Origin, 426 for a version
+//     other than 13, 400 for a bad key.
+//  3. Open runs before the 101 response is written: cookies and headers it
+//     sets go out with the 101, an error it returns becomes the HTTP
+//     status (an HTTPError's code, else 500), and messages it writes follow
+//     the 101.
+//  4. Messages are read on one goroutine and OnMessage is called for each,
+//     in order, on another, so pings are answered while OnMessage works.
+//     An error or panic from OnMessage closes the connection with 1011.
+//  5. OnClose runs exactly once, whatever ends the connection: the peer's
+//     close, Close, a ping timeout, a dropped TCP connection, a protocol
+//     error, a handler error, or Application.Shutdown.
+//
+// The request helpers of RequestHandler (GetArgument, GetCookie,
+// GetSecureCookie, CurrentUser, Request, RemoteIP, ...) work in Open and
+// afterwards. WriteMessage, WriteText, WriteJSON, WritePrepared, Ping,
+// Flush and Close are safe from any goroutine; the other methods belong
+// to the handler's own goroutines (Open, OnMessage, OnClose).
+type WebSocketHandler struct {
+	RequestHandler
+	ws wsState
+}
+
+// webSocketHooks are the methods the Application calls; WebSocketHandler
+// provides defaults and the embedding struct overrides them.
+type webSocketHooks interface {
+	Handler
+	Open(args ...string) error
+	OnMessage(m Message) error
+	OnClose()
+	CheckOrigin(origin string) bool
+	SelectSubprotocol(offered []string) string
+	OnPing(payload []byte)
+	OnPong(payload []byte)
+}
+
+// Open is called when a connection is requested, after the handshake
+// checks and before the 101 response; args are the route's positional
+// groups. Returning an error refuses the connection with that HTTP
+// status. The default does nothing.
+func (h *WebSocketHandler) Open(args ...string) error { return nil }
+
+// OnMessage is called for each message, in order. Returning an error (or
+// panicking) closes the connection with 1011. The default drops messages.
+func (h *WebSocketHandler) OnMessage(m Message) error { return nil }
+
+// OnClose is called once when the connection has closed; CloseCode and
+// CloseReason tell what the peer sent. The default does nothing.
+func (h *WebSocketHandler) OnClose() {}
+
+// CheckOrigin decides whether a browser's Origin may connect. It is not
+// called for requests without an Origin header (non-browser clients). The
+// default allows only the same origin: origin's host[:port] must equal
+// the Host header, compared case-insensitively. Override it to allow
+// others; return true only for origins you trust, since a cross-site page
+// connecting with the user's cookies is the attack it prevents.
+func (h *WebSocketHandler) CheckOrigin(origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, h.r.Host)
+}
+
+// SelectSubprotocol chooses one of the subprotocols the client offered
+// (Sec-WebSocket-Protocol), or "" for none. The default chooses none.
+func (h *WebSocketHandler) SelectSubprotocol(offered []string) string { return "" }
+
+// OnPing is called with the payload of each ping from the peer, after the
+// pong was sent; the payload is valid only during the call. The default
+// does nothing.
+func (h *WebSocketHandler) OnPing(payload []byte) {}
+
+// OnPong is called with the payload of each pong; valid only during the
+// call. The default does nothing.
+func (h *WebSocketHandler) OnPong(payload []byte) {}
+
+// Subprotocol returns the subprotocol chosen by SelectSubprotocol, "" for
+// none. It is set before Open.
+func (h *WebSocketHandler) Subprotocol() string { return h.ws.subprotocol }
+
+// CloseCode returns the status code of the peer's close frame, 0 if it
+// sent none (yet). Read it in OnClose.
+func (h *WebSocketHandler) CloseCode() int {
+	if c := h.ws.peerClose(); c != nil && c.Code != websocket.StatusNoStatusReceived {
+		return int(c.Code)
+	}
+	return 0
+}
+
+// CloseReason returns the reason of the peer's close frame, "" if none.
+func (h *WebSocketHandler) CloseReason() string {
+	if c := h.ws.peerClose(); c != nil {
+		return c.Reason
+	}
+	return ""
+}
+
+// SetNoDelay sets TCP_NODELAY on the connection (on by default in Go).
+// It has no effect before the connection is open or on non-TCP transports.
+func (h *WebSocketHandler) SetNoDelay(noDelay bool) error {
+	c := h.ws.connection()
+	if c == nil {
+		return nil
+	}
+	if tc, ok := c.NetConn().(*net.TCPConn); ok {
+		return tc.SetNoDelay(noDelay)
+	}
+	return nil
+}
+
+// SetPingInterval overrides Settings.WebSocketPingInterval and
+// WebSocketPingTimeout for this connection (timeout 0 means the
+// interval). Call it in Initialize, Prepare or Open.
+func (h *WebSocketHandler) SetPingInterval(interval, timeout time.Duration) {
+	if timeout <= 0 {
+		timeout = interval
+	}
+	h.ws.pingInterval, h.ws.pingTimeout = interval, timeout
+}
+
+// SetMaxMessageSize overrides Settings.WebSocketMaxMessageSize for this
+// connection. Call it in Initialize, Prepare or Open.
+func (h *WebSocketHandler) SetMaxMessageSize(n int64) { h.ws.maxMessageSize = n }
+
+// SetSendQueueSize overrides Settings.WebSocketSendQueueSize for this
+// connection. Call it in Initialize, Prepare or Open.
+func (h *WebSocketHandler) SetSendQueueSize(n int) {
+	h.ws.mu.Lock()
+	h.ws.sendQueueSize = n
+	h.ws.mu.Unlock()
+}
+
+// serveWebSocket runs the connection's lifecycle on the request goroutine;
+// Application.serve calls it after init.
+func (h *WebSocketHandler) serveWebSocket() {
+	rh := &h.RequestHandler
+	hooks, ok := rh.self.(webSocketHooks)
+	if !ok {
+		rh.sendError(fmt.Errorf("tornago: %T embeds WebSocketHandler but overrides one of its methods with another signature (Open(args ...string) error, OnMessage(Message) error, OnClose(), CheckOrigin(string) bool, ...)", rh.self))
+		return
+	}
+	s := &h.ws
+	s.setup(rh.app)
+	if err := rh.runPrepare(); err != nil {
+		rh.sendError(err)
+		return
+	}
+	if rh.finished {
+		return
+	}
+	opts := &websocket.AcceptOptions{
+		CheckOrigin: func(r *http.Request) bool {
+			origin := r.Header.Get("Origin")
+			if origin == "" {
+				origin = r.Header.Get("Sec-WebSocket-Origin") // protocol versions 7 and 8
+			}
+			return origin == "" || hooks.CheckOrigin(origin)
+		},
+	}
+	if err := websocket.CheckRequest(rh.r, opts); err != nil {
+		var herr *websocket.HandshakeError
+		if errors.As(err, &herr) {
+			h.refuse(herr)
+			return
+		}
+		rh.sendError(err)
+		return
+	}
+	if offered := websocket.OfferedSubprotocols(rh.r); len(offered) > 0 {
+		s.subprotocol = hooks.SelectSubprotocol(offered)
+	}
+	if err := rh.app.sockets.add(s); err != nil {
+		rh.sendError(err)
+		return
+	}
+	defer rh.app.sockets.remove(s)
+	if err := hooks.Open(rh.args...); err != nil {
+		rh.sendError(err)
+		return
+	}
+	conn, err := websocket.Accept(rh.w, rh.r, s.acceptOptions(hooks, rh.header, opts.CheckOrigin))
+	if err != nil {
+		// The checks passed above, so only taking over the connection can
+		// fail here; Open succeeded, so OnClose is still owed.
+		rh.app.logger.Error("tornago: WebSocket handshake failed after Open", "error", err, "uri", rh.r.RequestURI)
+		s.end()
+		s.callOnClose(hooks, rh.app)
+		return
+	}
+	rh.status = http.StatusSwitchingProtocols
+	rh.finished = true
+	rh.headersWritten = true
+	rh.logAccess()
+	s.run(conn, hooks, rh.app)
+}
+
+// refuse answers a failed handshake check as Tornado does: the status and
+// the message as the body.
+func (h *WebSocketHandler) refuse(herr *websocket.HandshakeError) {
+	rh := &h.RequestHandler
+	switch herr.Status {
+	case http.StatusMethodNotAllowed:
+		rh.header.Set("Allow", http.MethodGet)
+	case http.StatusUpgradeRequired:
+		rh.header.Set("Sec-WebSocket-Version", "13")
+	}
+	rh.SetStatus(herr.Status)
+	rh.header.Set("Content-Type", "text/plain; charset=utf-8")
+	if err := rh.Write(herr.Message); err != nil {
+		rh.sendError(err)
+		return
+	}
+	_ = rh.Finish()
+}

@@ -1,0 +1,234 @@
+package tornago
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/tornago/tornago/websocket"
+)
+
+// WriteMessage sends data to the peer as a binary message if binary is
+// set, else as text (which must be valid UTF-8). It copies data into the
+// connection's send queue and returns without waiting for the network, so
+// a slow peer never blocks the caller; Flush waits. It is safe from any
+// goroutine. Writes before the 101 (in Open) go out right after it.
+//
+// It fails with an error matching ErrClosed once the connection is closing,
+// and with ErrSendQueueFull (after which the connection is closed with 1008)
+// when the queue would exceed Settings.WebSocketSendQueueSize.
+func (h *WebSocketHandler) WriteMessage(data []byte, binary bool) error {
+	typ := websocket.TextMessage
+	if binary {
+		typ = websocket.BinaryMessage
+	}
+	pm, err := websocket.NewPreparedMessage(typ, data)
+	if err != nil {
+		return fmt.Errorf("tornago: %w", err)
+	}
+	return h.ws.enqueue(sendItem{pm: pm}, pm.Size())
+}
+
+// WriteText sends s as a text message; see WriteMessage.
+func (h *WebSocketHandler) WriteText(s string) error { return h.WriteMessage([]byte(s), false) }
+
+// WriteJSON sends v encoded as JSON in a text message, as Tornado's
+// write_message does with a dict; see WriteMessage.
+func (h *WebSocketHandler) WriteJSON(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("tornago: WriteJSON: %w", err)
+	}
+	return h.WriteMessage(b, false)
+}
+
+// WritePrepared queues a message encoded once for many connections (see
+// Broadcast); it shares pm's bytes instead of copying them.
+func (h *WebSocketHandler) WritePrepared(pm *websocket.PreparedMessage) error {
+	return h.ws.enqueue(sendItem{pm: pm}, pm.Size())
+}
+
+// Ping queues a ping with payload (at most 125 bytes). The pong arrives at
+// OnPong.
+func (h *WebSocketHandler) Ping(payload []byte) error {
+	if len(payload) > 125 {
+		return fmt.Errorf("tornago: ping payload of %d bytes exceeds 125", len(payload))
+	}
+	return h.ws.enqueue(sendItem{ping: append([]byte{}, payload...)}, len(payload))
+}
+
+// Flush waits until everything queued before the call has been handed to
+// the operating system, Tornado's write_message Future. It returns an
+// error matching ErrClosed if the connection ended first, or ctx's error.
+func (h *WebSocketHandler) Flush(ctx context.Context) error { return h.ws.flush(ctx) }
+
+// Close starts the closing handshake with code and reason (code 0 sends a
+// close frame without a code) after the messages already queued, and
+// returns without waiting; OnClose follows when the connection is closed.
+// Later writes fail with ErrClosed. Calling it again does nothing.
+func (h *WebSocketHandler) Close(code int, reason string) error {
+	sc := websocket.StatusCode(code)
+	if code != 0 && !sc.Valid() {
+		return fmt.Errorf("tornago: close code %d may not be sent", code)
+	}
+	h.ws.close(sc, reason)
+	return nil
+}
+
+// enqueue adds an item of size bytes to the send queue.
+func (s *wsState) enqueue(it sendItem, size int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return ErrClosed
+	}
+	if s.queued > 0 && s.queued+size > s.sendQueueSize {
+		// The peer is not keeping up. Waiting would let one slow reader
+		// hold up the writer (and a broadcast with it); dropping would lose
+		// messages silently. So the connection goes, with a close code
+		// that tells the peer why.
+		s.closing = true
+		s.abortLocked(websocket.StatusPolicyViolation, "send queue overflow: peer too slow")
+		return ErrSendQueueFull
+	}
+	s.queue = append(s.queue, it)
+	s.queued += size
+	s.enqueued++
+	s.startFlusherLocked()
+	return nil
+}
+
+// close queues the closing handshake behind the queued messages.
+func (s *wsState) close(code websocket.StatusCode, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return
+	}
+	s.closing = true
+	s.closeReq = &closeRequest{code: code, reason: reason}
+	s.startFlusherLocked()
+}
+
+// abortLocked closes the connection now, without the closing handshake's
+// wait, on a goroutine of its own (sending the close frame may block up
+// to a second). Before the 101 it only marks the connection closing.
+func (s *wsState) abortLocked(code websocket.StatusCode, reason string) {
+	c := s.conn.Load()
+	if c == nil || s.ended {
+		return
+	}
+	s.workers.Add(1)
+	go func() {
+		defer s.workers.Done()
+		c.Abort(code, reason)
+	}()
+}
+
+// startFlusherLocked starts a flusher if there is work and none runs, and
+// the connection is open.
+func (s *wsState) startFlusherLocked() {
+	if s.flushing || s.ended || s.conn.Load() == nil {
+		return
+	}
+	if len(s.queue) == 0 && s.closeReq == nil {
+		return
+	}
+	s.flushing = true
+	s.workers.Add(1)
+	go s.flushLoop()
+}
+
+// flushLoop writes the queue in batches until it is empty, then performs
+// a requested close, then exits.
+func (s *wsState) flushLoop() {
+	defer s.workers.Done()
+	c := s.conn.Load()
+	var frames []*websocket.PreparedMessage
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			req := s.closeReq
+			s.closeReq = nil
+			if req == nil || s.ended {
+				s.flushing = false
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+			c.Close(req.code, req.reason) // waits for the peer's close frame
+			continue
+		}
+		batch := s.queue
+		s.queue, s.spare = s.spare[:0], nil
+		s.mu.Unlock()
+
+		size, err := 0, error(nil)
+		for i := 0; i < len(batch) && err == nil; {
+			if batch[i].pm == nil {
+				err = c.Ping(context.Background(), batch[i].ping)
+				size += len(batch[i].ping)
+				i++
+				continue
+			}
+			frames = frames[:0]
+			for ; i < len(batch) && batch[i].pm != nil; i++ {
+				frames = append(frames, batch[i].pm)
+				size += batch[i].pm.Size()
+			}
+			err = c.WritePreparedBatch(context.Background(), frames)
+		}
+		clear(frames)
+		clear(batch)
+
+		s.mu.Lock()
+		s.queued -= size
+		s.sent += uint64(len(batch))
+		s.signalSentLocked()
+		if s.spare == nil {
+			s.spare = batch[:0]
+		}
+		if err != nil {
+			// The connection is broken; the reader sees it too and ends it.
+			s.closing = true
+			s.flushing = false
+			s.mu.Unlock()
+			c.CloseNow()
+			return
+		}
+		s.mu.Unlock()
+	}
+}
+
+// signalSentLocked wakes Flush callers.
+func (s *wsState) signalSentLocked() {
+	if s.sentSignal != nil {
+		close(s.sentSignal)
+		s.sentSignal = nil
+	}
+}
+
+// flush waits until the items queued so far have been written.
+func (s *wsState) flush(ctx context.Context) error {
+	s.mu.Lock()
+	target := s.enqueued
+	for s.sent < target {
+		if s.ended {
+			s.mu.Unlock()
+			return ErrClosed
+		}
+		if s.sentSignal == nil {
+			s.sentSignal = make(chan struct{})
+		}
+		ch := s.sentSignal
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.mu.Lock()
+	}
+	s.mu.Unlock()
+	return nil
+}

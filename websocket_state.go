@@ -1,0 +1,202 @@
+package tornago
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tornago/tornago/websocket"
+)
+
+// wsState is the connection state inside a WebSocketHandler: the
+// connection, the send queue and its flusher, the inbox of received
+// messages and its dispatcher, and the keepalive clock.
+//
+// Goroutines: the request goroutine reads (run); a flusher goroutine
+// exists while the send queue is not empty, and a dispatcher goroutine
+// while the inbox is not empty, so an idle connection costs one goroutine.
+type wsState struct {
+	app         *Application
+	logger      *slog.Logger
+	subprotocol string
+
+	// Per-connection settings, from Settings unless overridden.
+	pingInterval   time.Duration
+	pingTimeout    time.Duration
+	maxMessageSize int64
+	closeTimeout   time.Duration
+
+	conn atomic.Pointer[websocket.Conn]
+
+	// The send queue, under mu.
+	mu            sync.Mutex
+	sendQueueSize int
+	queue         []sendItem
+	spare         []sendItem
+	queued        int  // bytes in queue and in the batch being written
+	flushing      bool // a flusher goroutine is running
+	closing       bool // Close was called or the connection ended: no more writes
+	closeReq      *closeRequest
+	ended         bool   // the connection is over; no goroutine may start
+	enqueued      uint64 // items ever queued
+	sent          uint64 // items written (or dropped at the end)
+	sentSignal    chan struct{}
+	workers       sync.WaitGroup // flusher and abort goroutines
+
+	// The inbox, under inMu.
+	inMu        sync.Mutex
+	inSpace     *sync.Cond
+	inbox       []Message
+	inboxBytes  int64
+	dispatching bool
+	stopped     bool // OnMessage failed: drop the rest
+	dispatchWG  sync.WaitGroup
+
+	// Keepalive, in UnixNano; see keepalive.
+	nextPing    atomic.Int64
+	pingPending atomic.Int64 // when the oldest unanswered ping went out, 0 if none
+	timedOut    atomic.Bool
+
+	done chan struct{} // closed when the lifecycle is over (socketRegistry.remove)
+}
+
+// sendItem is one entry of the send queue: a message or a ping.
+type sendItem struct {
+	pm   *websocket.PreparedMessage
+	ping []byte
+}
+
+type closeRequest struct {
+	code   websocket.StatusCode
+	reason string
+}
+
+// setup fills the settings from the application's; per-handler overrides
+// made in Initialize keep their values.
+func (s *wsState) setup(app *Application) {
+	st := app.settings
+	s.app = app
+	s.logger = app.logger
+	if s.pingInterval == 0 {
+		s.pingInterval, s.pingTimeout = st.WebSocketPingInterval, st.WebSocketPingTimeout
+	}
+	if s.maxMessageSize == 0 {
+		s.maxMessageSize = st.WebSocketMaxMessageSize
+	}
+	s.closeTimeout = st.WebSocketCloseTimeout
+	s.mu.Lock()
+	if s.sendQueueSize == 0 {
+		s.sendQueueSize = st.WebSocketSendQueueSize
+	}
+	s.mu.Unlock()
+	s.inSpace = sync.NewCond(&s.inMu)
+	s.done = make(chan struct{})
+}
+
+// acceptOptions builds the core's options once Open has run.
+func (s *wsState) acceptOptions(hooks webSocketHooks, header http.Header, checkOrigin func(*http.Request) bool) *websocket.AcceptOptions {
+	h := header.Clone()
+	h.Del("Content-Type")
+	protocol := s.subprotocol
+	return &websocket.AcceptOptions{
+		ConnOptions: websocket.ConnOptions{
+			ReadLimit:    s.maxMessageSize,
+			CloseTimeout: s.closeTimeout,
+			OnPing: func(p []byte) {
+				s.alive()
+				hooks.OnPing(p)
+			},
+			OnPong: func(p []byte) {
+				s.alive()
+				hooks.OnPong(p)
+			},
+		},
+		CheckOrigin:       checkOrigin,
+		SelectSubprotocol: func([]string) string { return protocol },
+		Header:            h,
+	}
+}
+
+func (s *wsState) connection() *websocket.Conn { return s.conn.Load() }
+
+func (s *wsState) peerClose() *websocket.CloseError {
+	if c := s.conn.Load(); c != nil {
+		return c.PeerClose()
+	}
+	return nil
+}
+
+// run serves an open connection until it ends, then calls OnClose.
+func (s *wsState) run(conn *websocket.Conn, hooks webSocketHooks, app *Application) {
+	s.conn.Store(conn)
+	if s.pingInterval > 0 {
+		s.nextPing.Store(time.Now().Add(s.pingInterval).UnixNano())
+	}
+	s.mu.Lock()
+	s.startFlusherLocked() // messages written in Open, or a Close from Open
+	s.mu.Unlock()
+	if s.pingInterval > 0 {
+		app.sockets.startKeepalive(s.pingInterval)
+	}
+	for {
+		typ, data, err := conn.ReadMessage(context.Background())
+		if err != nil {
+			s.logEnd(err)
+			break
+		}
+		s.alive()
+		s.deliver(Message{Data: data, Binary: typ == websocket.BinaryMessage}, hooks)
+	}
+	s.end()
+	s.dispatchWG.Wait()
+	s.callOnClose(hooks, app)
+}
+
+// logEnd logs why a connection ended when it was not a normal close.
+func (s *wsState) logEnd(err error) {
+	var pe *websocket.ProtocolError
+	if errors.As(err, &pe) {
+		s.logger.Info("tornago: WebSocket closed for a protocol error", "code", int(pe.Code), "reason", pe.Reason)
+	}
+}
+
+// end marks the connection over: writes fail from now on, and the TCP
+// connection is closed (if the closing handshake has not done so), which
+// stops the flusher. Messages already received still reach OnMessage.
+func (s *wsState) end() {
+	s.mu.Lock()
+	s.closing = true
+	s.ended = true
+	s.signalSentLocked() // Flush callers now fail
+
+	s.mu.Unlock()
+	if c := s.conn.Load(); c != nil {
+		c.CloseNow()
+	}
+}
+
+// callOnClose runs OnClose once, after every goroutine of the connection
+// has stopped.
+func (s *wsState) callOnClose(hooks webSocketHooks, app *Application) {
+	s.workers.Wait()
+	defer func() {
+		if p := recover(); p != nil {
+			app.logger.Error("tornago: panic in OnClose", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	hooks.OnClose()
+}
+
+// alive records that the peer showed signs of life (a pong, a ping or a
+// message), which answers any outstanding ping.
+func (s *wsState) alive() {
+	if s.pingPending.Load() != 0 {
+		s.pingPending.Store(0)
+	}
+}
