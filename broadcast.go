@@ -1,0 +1,62 @@
+package tornago
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tornago/tornago/websocket"
+)
+
+// PreparedWriter is what Broadcast writes to: every handler that embeds
+// WebSocketHandler is one.
+type PreparedWriter interface {
+	WritePrepared(pm *websocket.PreparedMessage) error
+}
+
+// Broadcast sends one message to every target, encoding the frame once for
+// all of them (Tornado apps loop over write_message, which encodes per
+// connection). Like WriteMessage it never waits for a peer: each target's
+// send queue takes the shared frame, and a target whose queue overflows is
+// closed without delaying the others. It returns how many targets took the
+// message; closed targets are skipped without an error, since a
+// connection can always close while a broadcast runs.
+//
+//	var members []*ChatSocket // guarded by the caller
+//	tornago.Broadcast(members, []byte(`{"body":"hi"}`), false)
+func Broadcast[S ~[]E, E PreparedWriter](targets S, data []byte, binary bool) (int, error) {
+	pm, err := NewPreparedMessage(data, binary)
+	if err != nil {
+		return 0, err
+	}
+	return BroadcastPrepared(targets, pm)
+}
+
+// BroadcastPrepared is Broadcast with a message prepared by the caller.
+func BroadcastPrepared[S ~[]E, E PreparedWriter](targets S, pm *websocket.PreparedMessage) (int, error) {
+	n := 0
+	var errs []error
+	for _, t := range targets {
+		err := t.WritePrepared(pm)
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, ErrClosed):
+			errs = append(errs, err)
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// NewPreparedMessage encodes a message once for WritePrepared and
+// BroadcastPrepared.
+func NewPreparedMessage(data []byte, binary bool) (*websocket.PreparedMessage, error) {
+	typ := websocket.TextMessage
+	if binary {
+		typ = websocket.BinaryMessage
+	}
+	pm, err := websocket.NewPreparedMessage(typ, data)
+	if err != nil {
+		return nil, fmt.Errorf("tornago: %w", err)
+	}
+	return pm, nil
+}
