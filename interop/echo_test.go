@@ -2,10 +2,12 @@ package interop
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -176,6 +178,46 @@ func TestInteropWritePrepared(t *testing.T) {
 					}
 				}
 			}
+			closeFromOurs(t, ctx, ours, peer, 1000, "")
+		})
+	}
+}
+
+// TestInteropReadResumesAfterContext interrupts our ReadMessage with a
+// context deadline while a foreign peer is halfway through a fragmented
+// message: the error must be the context's, and the next ReadMessage must
+// return the whole message once the peer finishes it.
+func TestInteropReadResumesAfterContext(t *testing.T) {
+	t.Parallel()
+	for _, k := range allPairs() {
+		t.Run(k.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx := testContext(t)
+			ours, peer := connect(t, ctx, k, pairConfig{ours: websocket.ConnOptions{CloseTimeout: closeTimeout}})
+			first, second := textPayload(20000), textPayload(10000)
+			w, err := peer.NextWriter(ctx, websocket.TextMessage)
+			require.NoError(t, err)
+			_, err = w.Write(first) // gorilla sends 4 frames, coder 1
+			require.NoError(t, err)
+
+			short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			_, _, err = ours.ReadMessage(short)
+			cancel()
+			require.ErrorIs(t, err, context.DeadlineExceeded, "ReadMessage with the message half sent")
+
+			_, err = w.Write(second)
+			require.NoError(t, err)
+			require.NoError(t, w.Close())
+			typ, got, err := ours.ReadMessage(ctx)
+			require.NoError(t, err, "ReadMessage after the interrupted one")
+			assert.Equal(t, websocket.TextMessage, typ)
+			requireSameBytes(t, append(first, second...), got, "resumed message")
+
+			// And the connection is still in step.
+			require.NoError(t, peer.Write(ctx, websocket.BinaryMessage, []byte{7}))
+			_, got, err = ours.ReadMessage(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, []byte{7}, got)
 			closeFromOurs(t, ctx, ours, peer, 1000, "")
 		})
 	}

@@ -111,17 +111,30 @@ func TestInteropFragmentedWrite(t *testing.T) {
 }
 
 // TestInteropConcurrentWriters has 8 goroutines on our server write 200
-// messages each at once, through WriteMessage, while the gorilla client
-// reads: every message must arrive whole, unmixed with another, and each
-// writer's messages in the order it wrote them.
+// messages each at once while the gorilla client reads: every message must
+// arrive whole, unmixed with another, and each writer's messages in the
+// order it wrote them. The first case uses WriteMessage only; the second
+// mixes in NextWriter (three writes a message), WritePrepared and a
+// goroutine sending pings, which may go out between fragments.
 func TestInteropConcurrentWriters(t *testing.T) {
 	t.Parallel()
+	t.Run("WriteMessage", func(t *testing.T) {
+		t.Parallel()
+		testConcurrentWriters(t, false)
+	})
+	t.Run("mixed with NextWriter, WritePrepared and Ping", func(t *testing.T) {
+		t.Parallel()
+		testConcurrentWriters(t, true)
+	})
+}
+
+func testConcurrentWriters(t *testing.T, mixed bool) {
 	const writers, perWriter = 8, 200
 	ctx := testContext(t)
+	require.Equal(t, "gorilla", libraries[0].name)
 	ours, peer := connect(t, ctx, pairKind{role: ourServer, lib: libraries[0]}, pairConfig{
 		ours: websocket.ConnOptions{CloseTimeout: closeTimeout},
 	})
-	require.Equal(t, "gorilla", libraries[0].name)
 
 	// message i of writer w: "w<w>-<i>|" then a padding of up to 3000
 	// copies of one letter, so that a torn or interleaved frame shows.
@@ -130,18 +143,54 @@ func TestInteropConcurrentWriters(t *testing.T) {
 		pad := (w*131 + i*17) % 3000
 		return append([]byte(head), bytes.Repeat([]byte{byte('a' + w)}, pad)...)
 	}
+	msgType := func(w int) websocket.MessageType {
+		if w%2 == 1 {
+			return websocket.BinaryMessage
+		}
+		return websocket.TextMessage
+	}
+	send := func(w, i int) error {
+		typ, p := msgType(w), message(w, i)
+		switch {
+		case mixed && w%4 == 2:
+			mw, err := ours.NextWriter(ctx, typ)
+			if err != nil {
+				return err
+			}
+			third := len(p) / 3
+			for _, part := range [][]byte{p[:third], p[third : 2*third], p[2*third:]} {
+				if _, err := mw.Write(part); err != nil {
+					return err
+				}
+			}
+			return mw.Close()
+		case mixed && w%4 == 3:
+			pm, err := websocket.NewPreparedMessage(typ, p)
+			if err != nil {
+				return err
+			}
+			return ours.WritePrepared(ctx, pm)
+		}
+		return ours.WriteMessage(ctx, typ, p)
+	}
 
 	var wg sync.WaitGroup
-	errs := make(chan error, writers)
+	errs := make(chan error, writers+1)
 	for w := range writers {
 		wg.Go(func() {
-			typ := websocket.TextMessage
-			if w%2 == 1 {
-				typ = websocket.BinaryMessage
-			}
 			for i := range perWriter {
-				if err := ours.WriteMessage(ctx, typ, message(w, i)); err != nil {
+				if err := send(w, i); err != nil {
 					errs <- fmt.Errorf("writer %d, message %d: %w", w, i, err)
+					return
+				}
+			}
+		})
+	}
+	if mixed {
+		wg.Go(func() {
+			for i := range perWriter {
+				if err := ours.Ping(ctx, []byte(strconv.Itoa(i))); err != nil {
+					errs <- fmt.Errorf("ping %d: %w", i, err)
 					return
 				}
 			}
@@ -162,11 +211,7 @@ func TestInteropConcurrentWriters(t *testing.T) {
 		require.NoError(t, err2)
 		require.True(t, w >= 0 && w < writers, "writer %d", w)
 		require.Equal(t, next[w], i, "writer %d's messages out of order", w)
-		wantTyp := websocket.TextMessage
-		if w%2 == 1 {
-			wantTyp = websocket.BinaryMessage
-		}
-		require.Equal(t, wantTyp, typ, "type of w%d-%d", w, i)
+		require.Equal(t, msgType(w), typ, "type of w%d-%d", w, i)
 		requireSameBytes(t, message(w, i), p, head)
 		next[w]++
 	}
