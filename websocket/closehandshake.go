@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -32,16 +33,25 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		c.closeTCP()
 		return err
 	}
-	c.awaitPeerClose()
+	answered := c.awaitPeerClose()
 	c.closeTCP()
+	if !answered {
+		return ErrCloseTimeout
+	}
 	return nil
 }
+
+// ErrCloseTimeout is returned by Close when the peer did not answer the
+// close frame within the close timeout; the TCP connection was closed
+// anyway.
+var ErrCloseTimeout = errors.New("websocket: peer did not complete the closing handshake in time")
 
 // awaitPeerClose waits for the peer's close frame after ours was sent. The
 // goroutine that reads it closes the connection, so waiting for c.done is
 // enough while someone reads; when nobody does, this takes the read lock
-// and reads until the close frame, discarding data messages.
-func (c *Conn) awaitPeerClose() {
+// and reads until the close frame, discarding data messages. It reports
+// whether the peer's close frame arrived.
+func (c *Conn) awaitPeerClose() bool {
 	deadline := time.Now().Add(c.closeTimeout)
 	timer := time.NewTimer(c.closeTimeout)
 	defer timer.Stop()
@@ -62,6 +72,7 @@ func (c *Conn) awaitPeerClose() {
 		}
 		<-c.readSem
 	}
+	return c.peerClose.Load() != nil
 }
 
 // waitClosed waits up to d for the connection to close.

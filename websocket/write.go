@@ -179,9 +179,10 @@ func (c *Conn) writeCloseFrame(code StatusCode, reason string, timeout time.Dura
 }
 
 // NextWriter starts a message of type typ and returns a writer for its
-// payload; Close on the writer ends the message. Writes are buffered and
-// go out as fragments of up to a few KiB, so a message of unknown length
-// can be streamed. Other writers wait until this message ends, but pings,
+// payload; Close on the writer ends the message. Small writes are
+// gathered into fragments of about 4 KiB, and a write at least that large
+// into an empty buffer goes out as a fragment of its own, so a message of
+// unknown length can be streamed without being held whole. Other writers wait until this message ends, but pings,
 // pongs and a close frame may go out between its fragments. ctx governs
 // every write of the message. Text is not checked for UTF-8 here: a peer
 // fails the connection on invalid text.
