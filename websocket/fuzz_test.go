@@ -475,7 +475,9 @@ func readFrames(t *testing.T, pairs *tcpPairs, stream []byte, buffered int, serv
 		got.out = buf.Bytes()
 	}()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Each input runs two Conns; Go's fuzzing kills a worker whose input
+	// runs 10s, so each gets 3s to read and 1.5s more to close.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	for got.err == nil {
 		if len(got.msgs) > len(stream) {
@@ -513,8 +515,8 @@ func readFrames(t *testing.T, pairs *tcpPairs, stream []byte, buffered int, serv
 	// what it sent.
 	select {
 	case <-drained:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("server=%v: TCP still open 5s after the read error %v", server, got.err)
+	case <-time.After(1500 * time.Millisecond):
+		t.Fatalf("server=%v: TCP still open 1.5s after the read error %v", server, got.err)
 	}
 	<-wrote
 	return got
@@ -643,10 +645,11 @@ type handshakeSeen struct {
 
 // handshakeDone is what Accept returned.
 type handshakeDone struct {
-	conn  bool
-	herr  *HandshakeError
-	err   error
-	panic any
+	remoteAddr string
+	conn       bool
+	herr       *HandshakeError
+	err        error
+	panic      any
 }
 
 // fuzzAcceptOptions are the options FuzzHandshake's server accepts with:
@@ -674,11 +677,11 @@ func newHandshakeServer(tb testing.TB) *handshakeServer {
 				method: r.Method, major: r.ProtoMajor, minor: r.ProtoMinor,
 				host: r.Host, header: r.Header.Clone(), remoteAddr: r.RemoteAddr,
 			}
-			var d handshakeDone
+			d := handshakeDone{remoteAddr: r.RemoteAddr}
 			defer func() {
 				// net/http would swallow a panic in Accept; report it.
 				if p := recover(); p != nil {
-					d = handshakeDone{panic: fmt.Sprintf("%v\n%s", p, debug.Stack())}
+					d.panic = fmt.Sprintf("%v\n%s", p, debug.Stack())
 				}
 				hs.done <- d
 			}()
@@ -882,34 +885,44 @@ func FuzzHandshake(f *testing.F) {
 		if err != nil {
 			t.Skip("not a request")
 		}
-		for len(hs.seen) > 0 {
-			<-hs.seen
-		}
-		for len(hs.done) > 0 {
-			<-hs.done
-		}
-		nc, err := net.Dial("tcp", hs.addr)
+		dialled, err := net.Dial("tcp", hs.addr)
 		require.NoError(t, err)
+		nc := dialled.(*net.TCPConn)
 		defer nc.Close()
-		nc.SetDeadline(time.Now().Add(10 * time.Second))
-		go nc.Write(raw)
+		me := nc.LocalAddr().String()
+		// Go's fuzzing kills a worker whose input runs 10s; fail first.
+		nc.SetDeadline(time.Now().Add(4 * time.Second))
+		go func() {
+			// The end of input ends a body shorter than its
+			// Content-Length, which the server reads before answering.
+			nc.Write(raw)
+			nc.CloseWrite()
+		}()
 		br := bufio.NewReader(nc)
 		resp, err := http.ReadResponse(br, req)
 		for err == nil && resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode/100 == 1 {
 			resp, err = http.ReadResponse(br, req)
 		}
-		var seen handshakeSeen
-		select {
-		case seen = <-hs.seen:
-		default:
+		// The handler reports before it answers, so its report on this
+		// connection is waiting by now, if it was called. Reports about
+		// requests pipelined behind earlier inputs are dropped.
+		seen, called := handshakeSeen{}, false
+		for !called && len(hs.seen) > 0 {
+			seen = <-hs.seen
+			called = seen.remoteAddr == me
+		}
+		if !called {
 			// net/http answered by itself, without calling the handler.
 			return
 		}
 		var done handshakeDone
-		select {
-		case done = <-hs.done:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("Accept hung on %q", raw)
+		timeout := time.After(4 * time.Second)
+		for done.remoteAddr != me {
+			select {
+			case done = <-hs.done:
+			case <-timeout:
+				t.Fatalf("Accept hung on %q", raw)
+			}
 		}
 		if done.panic != nil {
 			t.Fatalf("Accept panicked on %q: %v", raw, done.panic)
