@@ -406,6 +406,8 @@ type frameReadResult struct {
 	msgs         []refMessage
 	pings, pongs [][]byte
 	err          error
+	again        error  // a second read's error
+	writeErr     error  // a write's error after the read failed
 	out          []byte // what the Conn sent back
 	outErr       error  // how reading what it sent ended
 }
@@ -420,7 +422,7 @@ type frameReadResult struct {
 // a close frame that carries the code of the error.
 func FuzzFrameReader(f *testing.F) {
 	pairs := newTCPPairs(f)
-	f.Fuzz(func(t *testing.T, stream []byte, limitSel uint16, split uint16, how uint8) {
+	f.Fuzz(func(t *testing.T, stream []byte, limitSel uint16, split uint16, how, chunk uint8) {
 		limit := int64(1 << 20)
 		switch {
 		case limitSel == 0:
@@ -434,7 +436,7 @@ func FuzzFrameReader(f *testing.F) {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			before := ms.TotalAlloc
-			got := readFrames(t, pairs, stream, buffered, server, limit, how)
+			got := readFrames(t, pairs, stream, buffered, int(chunk), server, limit, how)
 			runtime.ReadMemStats(&ms)
 			// A declared length is never allocated ahead of its bytes: the
 			// reader may claim 64 KiB up front and then grows by doubling,
@@ -447,8 +449,11 @@ func FuzzFrameReader(f *testing.F) {
 	})
 }
 
-// readFrames runs one Conn over stream and collects what it reports.
-func readFrames(t *testing.T, pairs *tcpPairs, stream []byte, buffered int, server bool, limit int64, how uint8) *frameReadResult {
+// readFrames runs one Conn over stream and collects what it reports. The
+// Conn gets the first buffered bytes as read past the handshake, the rest
+// over TCP, in writes of chunk bytes (0: one write) with pauses between
+// them so that frames arrive in pieces.
+func readFrames(t *testing.T, pairs *tcpPairs, stream []byte, buffered, chunk int, server bool, limit int64, how uint8) *frameReadResult {
 	nc, peer := pairs.pair(t)
 	defer peer.Close()
 	got := &frameReadResult{}
@@ -464,8 +469,22 @@ func readFrames(t *testing.T, pairs *tcpPairs, stream []byte, buffered int, serv
 	wrote := make(chan struct{})
 	go func() {
 		defer close(wrote)
-		peer.Write(stream[buffered:])
-		peer.CloseWrite()
+		defer peer.CloseWrite()
+		rest := stream[buffered:]
+		if chunk == 0 {
+			peer.Write(rest)
+			return
+		}
+		const maxChunks = 32 // bounds the time spent pausing
+		chunk = max(chunk, (len(rest)+maxChunks-1)/maxChunks)
+		for len(rest) > 0 {
+			n := min(chunk, len(rest))
+			if _, err := peer.Write(rest[:n]); err != nil {
+				return
+			}
+			rest = rest[n:]
+			time.Sleep(20 * time.Microsecond)
+		}
 	}()
 	drained := make(chan struct{})
 	go func() {
@@ -511,6 +530,8 @@ func readFrames(t *testing.T, pairs *tcpPairs, stream []byte, buffered int, serv
 	if ctx.Err() != nil {
 		t.Fatalf("server=%v: reading hung: %v", server, got.err)
 	}
+	_, _, got.again = c.ReadMessage(ctx)
+	got.writeErr = c.WriteMessage(ctx, BinaryMessage, []byte("late"))
 	// The Conn closes TCP when a read fails, which ends our reading of
 	// what it sent.
 	select {
@@ -591,6 +612,13 @@ func checkFrameRead(t *testing.T, server bool, how uint8, want *refResult, got *
 	}
 	if !errors.Is(got.err, ErrClosed) {
 		fatalf("%v does not match ErrClosed", got.err)
+	}
+	// The error is final: the next read returns it again, and writes fail.
+	if got.again == nil || got.again.Error() != got.err.Error() {
+		fatalf("read after %v returned %v", got.err, got.again)
+	}
+	if !errors.Is(got.writeErr, ErrClosed) {
+		fatalf("write after %v returned %v", got.err, got.writeErr)
 	}
 	checkConnOutput(t, fatalf, server, want.pings, got, outCode)
 }
