@@ -259,14 +259,15 @@ func isTimeout(err error) bool {
 // section 5.3 requires ("derived from a strong source of entropy"); keys
 // are drawn 16 at a time to keep the cost per frame low.
 func (w *writeState) newMaskKey() uint32 {
-	if w.keyPos == len(w.keys) {
+	// keyPos counts down the unused keys at the end of keys, so the zero
+	// value means "none left" and the first call fills the batch.
+	if w.keyPos == 0 {
 		rand.Read(w.keys[:])
-		w.keyPos = 0
+		w.keyPos = len(w.keys)
 	}
-	k := uint32(w.keys[w.keyPos]) | uint32(w.keys[w.keyPos+1])<<8 |
-		uint32(w.keys[w.keyPos+2])<<16 | uint32(w.keys[w.keyPos+3])<<24
-	w.keyPos += 4
-	return k
+	w.keyPos -= 4
+	k := w.keys[w.keyPos:]
+	return uint32(k[0]) | uint32(k[1])<<8 | uint32(k[2])<<16 | uint32(k[3])<<24
 }
 
 func (c *Conn) debug(msg string, args ...any) {

@@ -64,6 +64,11 @@ func (c *Conn) ReadMessage(ctx context.Context) (MessageType, []byte, error) {
 		defer disarm()
 	}
 	r := &c.rd
+	if r.err != nil {
+		// Also when the error struck inside a message: nothing after it
+		// may be read.
+		return 0, nil, r.err
+	}
 	if !r.hasPartial {
 		if err := c.startMessage(); err != nil {
 			return 0, nil, ctxError(ctx, err)
