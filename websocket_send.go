@@ -88,6 +88,8 @@ func (s *wsState) enqueue(it sendItem, size int) error {
 		// messages silently. So the connection goes, with a close code
 		// that tells the peer why.
 		s.closing = true
+		s.logger.Warn("tornago: closing a slow WebSocket peer: send queue overflow",
+			"queued_bytes", s.queued, "limit", s.sendQueueSize)
 		s.abortLocked(websocket.StatusPolicyViolation, "send queue overflow: peer too slow")
 		return ErrSendQueueFull
 	}

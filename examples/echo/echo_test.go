@@ -207,9 +207,11 @@ func dialStatus(t *testing.T, s *server, path, origin string) (int, string) {
 	return de.Response.StatusCode, string(body)
 }
 
-func TestEcho(t *testing.T) {
+func TestEcho(t *testing.T) { forVariants(t, testEcho) }
+
+func testEcho(t *testing.T, flags ...string) {
 	t.Parallel()
-	s := startServer(t, nil)
+	s := startServer(t, nil, flags...)
 	c := dial(t, s, "/echo", nil)
 	for _, n := range []int{0, 1, 125, 126, 65535, 65536, 1 << 20} {
 		for _, typ := range []websocket.MessageType{websocket.TextMessage, websocket.BinaryMessage} {
@@ -224,9 +226,11 @@ func TestEcho(t *testing.T) {
 	require.NoError(t, c.Close(websocket.StatusNormalClosure, "done"))
 }
 
-func TestEchoReadLimit(t *testing.T) {
+func TestEchoReadLimit(t *testing.T) { forVariants(t, testEchoReadLimit) }
+
+func testEchoReadLimit(t *testing.T, flags ...string) {
 	t.Parallel()
-	s := startServer(t, nil)
+	s := startServer(t, nil, flags...)
 	c := dial(t, s, "/echo", nil)
 	err := c.WriteMessage(context.Background(), websocket.BinaryMessage, make([]byte, websocket.DefaultReadLimit+1))
 	if err == nil {
@@ -237,9 +241,11 @@ func TestEchoReadLimit(t *testing.T) {
 	assert.Equal(t, websocket.StatusMessageTooBig, ce.Code)
 }
 
-func TestEchoCloseParameter(t *testing.T) {
+func TestEchoCloseParameter(t *testing.T) { forVariants(t, testEchoCloseParameter) }
+
+func testEchoCloseParameter(t *testing.T, flags ...string) {
 	t.Parallel()
-	s := startServer(t, nil)
+	s := startServer(t, nil, flags...)
 	c := dial(t, s, "/echo?close=4001&reason=bye", nil)
 	_, _, err := c.ReadMessage(readCtx(t))
 	var ce *websocket.CloseError
@@ -275,9 +281,11 @@ func joinBroadcast(t *testing.T, s *server, name string, earlier []*websocket.Co
 	return c
 }
 
-func TestBroadcast(t *testing.T) {
+func TestBroadcast(t *testing.T) { forVariants(t, testBroadcast) }
+
+func testBroadcast(t *testing.T, flags ...string) {
 	t.Parallel()
-	s := startServer(t, nil)
+	s := startServer(t, nil, flags...)
 	var clients []*websocket.Conn
 	for _, name := range []string{"a", "b", "c"} {
 		clients = append(clients, joinBroadcast(t, s, name, clients, nil))
@@ -312,9 +320,11 @@ func TestBroadcast(t *testing.T) {
 
 // TestBroadcastSlowClient checks that a client that stops reading does not
 // hold the others back and is dropped once its queue overflows.
-func TestBroadcastSlowClient(t *testing.T) {
+func TestBroadcastSlowClient(t *testing.T) { forVariants(t, testBroadcastSlowClient) }
+
+func testBroadcastSlowClient(t *testing.T, flags ...string) {
 	t.Parallel()
-	s := startServer(t, nil)
+	s := startServer(t, nil, flags...)
 	fast := joinBroadcast(t, s, "fast", nil, nil)
 	// A small receive buffer makes the slow client's socket fill early.
 	smallBuffer := &websocket.DialOptions{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -351,14 +361,16 @@ func TestBroadcastSlowClient(t *testing.T) {
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, received, count, "the slow client got every message")
 	t.Logf("slow client: %d messages, then %v", received, err)
-	assert.Contains(t, s.stderr.String(), "closing a slow broadcast client")
+	assert.Contains(t, s.stderr.String(), "slow", "the server logs why it closed the client")
 }
 
-func TestOrigin(t *testing.T) {
+func TestOrigin(t *testing.T) { forVariants(t, testOrigin) }
+
+func testOrigin(t *testing.T, flags ...string) {
 	t.Parallel()
 	const allowed = "http://app.example:3000"
-	plain := startServer(t, nil)
-	withAllow := startServer(t, []string{"ALLOW_ORIGIN=" + allowed})
+	plain := startServer(t, nil, flags...)
+	withAllow := startServer(t, []string{"ALLOW_ORIGIN=" + allowed}, flags...)
 	tests := []struct {
 		name   string
 		s      *server
@@ -398,9 +410,11 @@ func TestDeflateFlagAccepted(t *testing.T) {
 	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
 }
 
-func TestShutdownClosesWithGoingAway(t *testing.T) {
+func TestShutdownClosesWithGoingAway(t *testing.T) { forVariants(t, testShutdownClosesWithGoingAway) }
+
+func testShutdownClosesWithGoingAway(t *testing.T, flags ...string) {
 	t.Parallel()
-	s := startServer(t, nil)
+	s := startServer(t, nil, flags...)
 	echo := dial(t, s, "/echo", nil)
 	require.NoError(t, echo.WriteMessage(context.Background(), websocket.TextMessage, []byte("ready")))
 	_, _, err := echo.ReadMessage(readCtx(t))
@@ -427,4 +441,11 @@ func TestShutdownClosesWithGoingAway(t *testing.T) {
 	// The port is closed.
 	_, err = net.DialTimeout("tcp", s.addr, time.Second)
 	assert.Error(t, err)
+}
+
+// forVariants runs test against the default server (tornago.WebSocketHandler)
+// and the bare-core one (-core): both must keep the same contract.
+func forVariants(t *testing.T, test func(t *testing.T, flags ...string)) {
+	t.Run("handler", func(t *testing.T) { test(t) })
+	t.Run("core", func(t *testing.T) { test(t, "-core") })
 }

@@ -51,8 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fs.StringVar(&addr, "addr", addr, "listen address (default: $ADDR, else "+defaultAddr+")")
 	deflate := fs.Bool("deflate", false, "negotiate permessage-deflate (not available yet: accepted and ignored)")
-	core := fs.Bool("core", false, "serve with the bare websocket core (websocket.Accept); it is the only variant "+
-		"for now, so the flag changes nothing until a tornago.WebSocketHandler variant becomes the default")
+	core := fs.Bool("core", false, "serve with the bare websocket core (websocket.Accept) instead of tornago.WebSocketHandler")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -65,7 +64,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("permessage-deflate is not available yet; serving without compression")
 	}
 
-	v := newVariant(*core, config{allowOrigin: getenv("ALLOW_ORIGIN"), logger: log})
+	v, err := newVariant(*core, config{allowOrigin: getenv("ALLOW_ORIGIN"), logger: log})
+	if err != nil {
+		log.Error("setup", "err", err)
+		return 1
+	}
 	mux := http.NewServeMux()
 	v.register(mux)
 	srv := &http.Server{
@@ -115,11 +118,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return status
 }
 
-// newVariant picks the implementation of the WebSocket endpoints. The
-// bare core is the only one so far, so core changes nothing yet; when a
-// tornago.WebSocketHandler variant lands it becomes the default and core
-// selects this one.
-func newVariant(core bool, cfg config) variant {
-	_ = core
-	return newCoreVariant(cfg)
+// newVariant picks the implementation of the WebSocket endpoints:
+// tornago.WebSocketHandler by default, the bare core with -core, so that
+// the benchmarks show what the handler model costs.
+func newVariant(core bool, cfg config) (variant, error) {
+	if core {
+		return newCoreVariant(cfg), nil
+	}
+	return newFrameworkVariant(cfg)
 }

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/websocket"
+)
+
+// frameworkVariant serves the endpoints with tornago.WebSocketHandler, the
+// path users take: an Application routes /echo and /broadcast, each
+// connection gets a handler instance, and the Application's send queues,
+// keepalive and shutdown do the rest. It is the default; -core selects
+// the bare-core variant.
+type frameworkVariant struct {
+	app     *tornago.Application
+	allow   string
+	members atomic.Pointer[[]*broadcastSocket] // copy-on-write, read per message
+	mu      sync.Mutex                          // serializes changes to members
+}
+
+func newFrameworkVariant(cfg config) (*frameworkVariant, error) {
+	v := &frameworkVariant{allow: cfg.allowOrigin}
+	v.members.Store(&[]*broadcastSocket{})
+	// The access log goes to Debug: a line per handshake would be the
+	// largest cost of the handshake benchmark.
+	logger := slog.New(&levelShift{Handler: cfg.logger.Handler()})
+	app, err := tornago.NewApplication([]tornago.Route{
+		{Pattern: `/echo`, Handler: func() tornago.Handler { return &echoSocket{v: v} }},
+		{Pattern: `/broadcast`, Handler: func() tornago.Handler { return &broadcastSocket{v: v} }},
+	}, tornago.Settings{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	v.app = app
+	return v, nil
+}
+
+func (v *frameworkVariant) register(mux *http.ServeMux) { mux.Handle("/", v.app) }
+
+func (v *frameworkVariant) shutdown(ctx context.Context) error { return v.app.Shutdown(ctx) }
+
+// checkOrigin is the default same-origin rule plus ALLOW_ORIGIN.
+func (v *frameworkVariant) checkOrigin(h *tornago.WebSocketHandler, origin string) bool {
+	return h.CheckOrigin(origin) || (v.allow != "" && strings.EqualFold(origin, v.allow))
+}
+
+// echoSocket serves /echo.
+type echoSocket struct {
+	tornago.WebSocketHandler
+	v *frameworkVariant
+}
+
+func (h *echoSocket) CheckOrigin(origin string) bool {
+	return h.v.checkOrigin(&h.WebSocketHandler, origin)
+}
+
+// Open handles ?close=CODE&reason=TEXT: a code that may not be sent is
+// refused with 400 before the handshake; a valid one closes the
+// connection right after it.
+func (h *echoSocket) Open(args ...string) error {
+	if !h.Request().URL.Query().Has("close") {
+		return nil
+	}
+	code, err := strconv.Atoi(h.Request().URL.Query().Get("close"))
+	if err != nil || !websocket.StatusCode(code).Valid() {
+		return tornago.HTTPError{Code: http.StatusBadRequest, Message: "close must be a valid close code"}
+	}
+	return h.Close(code, h.Request().URL.Query().Get("reason"))
+}
+
+func (h *echoSocket) OnMessage(m tornago.Message) error { return h.WriteMessage(m.Data, m.Binary) }
+
+// broadcastSocket serves /broadcast.
+type broadcastSocket struct {
+	tornago.WebSocketHandler
+	v *frameworkVariant
+}
+
+func (h *broadcastSocket) CheckOrigin(origin string) bool {
+	return h.v.checkOrigin(&h.WebSocketHandler, origin)
+}
+
+func (h *broadcastSocket) Open(args ...string) error {
+	h.v.update(func(m []*broadcastSocket) []*broadcastSocket { return append(m, h) })
+	return nil
+}
+
+// OnMessage sends the message to every member, the frame encoded once; a
+// member whose send queue overflows is closed without delaying the rest.
+func (h *broadcastSocket) OnMessage(m tornago.Message) error {
+	_, err := tornago.Broadcast(*h.v.members.Load(), m.Data, m.Binary)
+	return err
+}
+
+func (h *broadcastSocket) OnClose() {
+	h.v.update(func(m []*broadcastSocket) []*broadcastSocket {
+		for i, s := range m {
+			if s == h {
+				return append(m[:i:i], m[i+1:]...)
+			}
+		}
+		return m
+	})
+}
+
+// update replaces the member list with f's result; f gets a copy.
+func (v *frameworkVariant) update(f func([]*broadcastSocket) []*broadcastSocket) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	cur := *v.members.Load()
+	next := f(append([]*broadcastSocket(nil), cur...))
+	v.members.Store(&next)
+}
+
+// levelShift moves Info records (the access log) down to Debug.
+type levelShift struct{ slog.Handler }
+
+func (l *levelShift) Enabled(ctx context.Context, level slog.Level) bool {
+	if level == slog.LevelInfo {
+		level = slog.LevelDebug
+	}
+	return l.Handler.Enabled(ctx, level)
+}
+
+func (l *levelShift) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelInfo {
+		r.Level = slog.LevelDebug
+	}
+	return l.Handler.Handle(ctx, r)
+}
+
+func (l *levelShift) WithAttrs(as []slog.Attr) slog.Handler {
+	return &levelShift{Handler: l.Handler.WithAttrs(as)}
+}
+
+func (l *levelShift) WithGroup(name string) slog.Handler {
+	return &levelShift{Handler: l.Handler.WithGroup(name)}
+}
