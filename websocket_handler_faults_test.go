@@ -80,6 +80,9 @@ type probe struct {
 	message   func(h *faultSocket, m tornago.Message) error
 	origin    func(origin string) bool
 	subproto  func(offered []string) string
+	onClose   func(h *faultSocket)
+	onPing    func(payload []byte)
+	onPong    func(payload []byte)
 	opened    chan *faultSocket // each handler whose Open succeeded, if set
 	opens     atomic.Int32
 	closes    atomic.Int32
@@ -159,6 +162,21 @@ func (h *faultSocket) OnMessage(m tornago.Message) error {
 func (h *faultSocket) OnClose() {
 	h.p.closes.Add(1)
 	h.p.closeInfo <- closeInfo{code: h.CloseCode(), reason: h.CloseReason()}
+	if h.p.onClose != nil {
+		h.p.onClose(h)
+	}
+}
+
+func (h *faultSocket) OnPing(payload []byte) {
+	if h.p.onPing != nil {
+		h.p.onPing(payload)
+	}
+}
+
+func (h *faultSocket) OnPong(payload []byte) {
+	if h.p.onPong != nil {
+		h.p.onPong(payload)
+	}
 }
 
 func (h *faultSocket) CheckOrigin(origin string) bool {
@@ -1296,4 +1314,300 @@ func TestWSFaultOnCloseExactlyOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// --- more lifecycle edges ---
+
+func TestWSFaultCloseInOpen(t *testing.T) {
+	t.Parallel()
+	p := newProbe()
+	p.open = func(h *faultSocket, _ ...string) error {
+		if err := h.WriteText("one message, then goodbye"); err != nil {
+			return err
+		}
+		if err := h.Close(4000, "not today"); err != nil {
+			return err
+		}
+		assert.ErrorIs(t, h.WriteText("too late"), tornago.ErrClosed)
+		return nil
+	}
+	a := serveWS(t, tornago.Settings{}, p.route("/ws"))
+	c := dial(t, a.url("/ws"), nil)
+	assert.Equal(t, "one message, then goodbye", readText(t, c))
+	code, reason, err := readUntilClose(c, 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, websocket.StatusCode(4000), code)
+	assert.Equal(t, "not today", reason)
+	p.waitCloses(t, 1, 5*time.Second)
+	a.shutdown(t)
+	assert.Equal(t, int32(1), p.closes.Load())
+}
+
+func TestWSFaultPingPongHooks(t *testing.T) {
+	t.Parallel()
+	p := newProbe()
+	p.opened = make(chan *faultSocket, 1)
+	pings, pongs := make(chan string, 1), make(chan string, 1)
+	p.onPing = func(b []byte) { pings <- string(b) }
+	p.onPong = func(b []byte) { pongs <- string(b) }
+	a := serveWS(t, tornago.Settings{}, p.route("/ws"))
+	c := dial(t, a.url("/ws"), nil)
+	h := p.nextOpened(t)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := c.ReadMessage(context.Background()) // answers the server's ping
+		done <- err
+	}()
+	require.NoError(t, h.Ping([]byte("from server")))
+	require.NoError(t, c.Ping(context.Background(), []byte("from client")))
+	for name, ch := range map[string]chan string{"from server": pongs, "from client": pings} {
+		select {
+		case got := <-ch:
+			assert.Equal(t, name, got)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no OnPing/OnPong with %q", name)
+		}
+	}
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+	<-done
+}
+
+func TestWSFaultWritesInOnCloseAndPanickingOnClose(t *testing.T) {
+	t.Parallel()
+	p := newProbe()
+	writes := make(chan error, 2)
+	p.onClose = func(h *faultSocket) {
+		writes <- h.WriteText("after the end")
+		writes <- h.Flush(context.Background())
+		panic("OnClose exploded")
+	}
+	a := serveWS(t, tornago.Settings{}, p.route("/ws"))
+	for range 2 {
+		c := dial(t, a.url("/ws"), nil)
+		sendText(t, c, "hi")
+		assert.Equal(t, "hi", readText(t, c))
+		require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+		assert.ErrorIs(t, <-writes, tornago.ErrClosed, "WriteText in OnClose")
+		assert.NoError(t, <-writes, "Flush in OnClose: everything queued was sent")
+	}
+	a.shutdown(t)
+	assert.Equal(t, int32(2), p.closes.Load(), "the server survived a panic in OnClose")
+}
+
+// TestWSFaultCloseRacesWriters: Close while 16 goroutines write never
+// panics; every write either succeeds or fails with ErrClosed, and the
+// client gets each writer's accepted messages in order, then the close.
+func TestWSFaultCloseRacesWriters(t *testing.T) {
+	t.Parallel()
+	p := newProbe()
+	p.opened = make(chan *faultSocket, 1)
+	a := serveWS(t, tornago.Settings{WebSocketSendQueueSize: 64 << 20}, p.route("/ws"))
+	c := dial(t, a.url("/ws"), nil)
+	h := p.nextOpened(t)
+	const writers = 16
+	accepted := make([]int, writers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for g := range writers {
+		wg.Go(func() {
+			<-start
+			for i := 0; ; i++ {
+				err := h.WriteText(fmt.Sprintf("%02d %06d", g, i))
+				if err != nil {
+					assert.ErrorIs(t, err, tornago.ErrClosed)
+					return
+				}
+				accepted[g]++
+			}
+		})
+	}
+	close(start)
+	time.Sleep(20 * time.Millisecond)
+	require.NoError(t, h.Close(4005, "enough"))
+	wg.Wait()
+
+	next := make([]int, writers)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		_, b, err := c.ReadMessage(ctx)
+		if err != nil {
+			var ce *websocket.CloseError
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, websocket.StatusCode(4005), ce.Code)
+			break
+		}
+		var g, i int
+		_, err = fmt.Sscanf(string(b), "%02d %06d", &g, &i)
+		require.NoError(t, err)
+		require.Equal(t, next[g], i, "writer %d", g)
+		next[g]++
+	}
+	assert.Equal(t, accepted, next, "every accepted message arrived before the close")
+	p.waitCloses(t, 1, 5*time.Second)
+}
+
+// TestWSFaultShutdownFlushesQueueFirst: what was queued before Shutdown
+// reaches the client before the 1001.
+func TestWSFaultShutdownFlushesQueueFirst(t *testing.T) {
+	t.Parallel()
+	p := newProbe()
+	p.opened = make(chan *faultSocket, 1)
+	a := serveWS(t, tornago.Settings{WebSocketSendQueueSize: 64 << 20}, p.route("/ws"))
+	c := dial(t, a.url("/ws"), nil)
+	h := p.nextOpened(t)
+	const n = 500
+	for i := range n {
+		require.NoError(t, h.WriteMessage(bytes.Repeat([]byte{byte(i)}, 8<<10), true))
+	}
+	got := make(chan int, 1)
+	go func() {
+		count := 0
+		for {
+			_, b, err := c.ReadMessage(context.Background())
+			if err != nil {
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) && ce.Code == websocket.StatusGoingAway {
+					got <- count
+				} else {
+					got <- -1
+				}
+				return
+			}
+			if len(b) == 8<<10 && b[0] == byte(count) {
+				count++
+			}
+		}
+	}()
+	a.shutdown(t)
+	assert.Equal(t, n, <-got, "messages intact and in order before the 1001")
+	assert.Equal(t, int32(1), p.closes.Load())
+}
+
+// TestWSFaultShutdownDuringOpen: a connection whose Open is still running
+// when Shutdown starts is opened and then closed with 1001, and its
+// OnClose runs before Shutdown returns.
+func TestWSFaultShutdownDuringOpen(t *testing.T) {
+	t.Parallel()
+	p := newProbe()
+	inOpen, release := make(chan struct{}), make(chan struct{})
+	p.open = func(h *faultSocket, _ ...string) error {
+		close(inOpen)
+		<-release
+		return h.WriteText("opened late")
+	}
+	a := serveWS(t, tornago.Settings{}, p.route("/ws"))
+	type result struct {
+		first string
+		code  websocket.StatusCode
+		err   error
+	}
+	res := make(chan result, 1)
+	go func() {
+		c, _, err := websocket.Dial(context.Background(), a.url("/ws"), nil)
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		defer c.CloseNow()
+		_, b, err := c.ReadMessage(context.Background())
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		code, _, err := readUntilClose(c, 10*time.Second)
+		res <- result{first: string(b), code: code, err: err}
+	}()
+	<-inOpen
+	stopped := make(chan struct{})
+	go func() {
+		a.shutdown(t)
+		close(stopped)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-stopped:
+		t.Fatal("Shutdown returned while a handler was still in Open")
+	default:
+	}
+	close(release)
+	r := <-res
+	require.NoError(t, r.err)
+	assert.Equal(t, "opened late", r.first)
+	assert.Equal(t, websocket.StatusGoingAway, r.code)
+	<-stopped
+	assert.Equal(t, int32(1), p.closes.Load())
+}
+
+func TestWSFaultAuthenticated(t *testing.T) {
+	t.Parallel()
+	p := newProbe()
+	a := serveWS(t, tornago.Settings{LoginURL: "/login"}, tornago.Route{
+		Pattern: "/ws",
+		Handler: tornago.Authenticated(func() tornago.Handler { return &faultSocket{p: p} }),
+	})
+	_, resp, err := websocket.Dial(context.Background(), a.url("/ws?x=1"), nil)
+	require.Error(t, err)
+	assert.Equal(t, http.StatusFound, resp.StatusCode, "anonymous: sent to the login page")
+	assert.Equal(t, "/login?next=%2Fws%3Fx%3D1", resp.Header.Get("Location"))
+	assert.Zero(t, p.opens.Load())
+
+	c := dial(t, a.url("/ws"), &websocket.DialOptions{Header: http.Header{"X-User": {"ann"}}})
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+	assert.Equal(t, int32(1), p.opens.Load())
+}
+
+// TestBug_FlushInOpenBlocksUntilContextEnds: nothing is sent before Open
+// returns (the 101 follows it), so a Flush called in Open can never
+// succeed; yet it waits for its ctx. With context.Background() (natural
+// for someone porting Tornado's `await self.write_message(...)` in open)
+// the connection hangs for good, and Application.Shutdown cannot finish
+// because the request never ends. Flush before the 101 should fail at once
+// (or Open's writes should count as flushed once the 101 is out).
+func TestBug_FlushInOpenBlocksUntilContextEnds(t *testing.T) {
+	t.Parallel()
+	p := newProbe()
+	type result struct {
+		err  error
+		took time.Duration
+	}
+	res := make(chan result, 1)
+	p.open = func(h *faultSocket, _ ...string) error {
+		if err := h.WriteText("queued in Open"); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		err := h.Flush(ctx)
+		res <- result{err, time.Since(start)}
+		return nil
+	}
+	a := serveWS(t, tornago.Settings{}, p.route("/ws"))
+	c := dial(t, a.url("/ws"), nil)
+	assert.Equal(t, "queued in Open", readText(t, c))
+	r := <-res
+	assert.Less(t, r.took, 500*time.Millisecond, "Flush in Open waited for its context (%v): it can never succeed there", r.err)
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+}
+
+// TestBug_SubprotocolNotOfferedIsReported: when SelectSubprotocol returns a
+// name the client did not offer, the core rightly negotiates none (no
+// Sec-WebSocket-Protocol on the 101), but h.Subprotocol() still reports
+// the unoffered name in Open and afterwards, so the handler believes it
+// speaks a protocol the client never agreed to. (Tornado asserts that the
+// selection is one of the offered.) Subprotocol() should be "" here, or
+// the handshake refused.
+func TestBug_SubprotocolNotOfferedIsReported(t *testing.T) {
+	t.Parallel()
+	p := newProbe()
+	p.subproto = func([]string) string { return "bogus" }
+	p.open = func(h *faultSocket, _ ...string) error { return h.WriteText("proto=" + h.Subprotocol()) }
+	a := serveWS(t, tornago.Settings{}, p.route("/ws"))
+	c, resp, err := websocket.Dial(context.Background(), a.url("/ws"), &websocket.DialOptions{Subprotocols: []string{"chat.v1"}})
+	require.NoError(t, err)
+	defer c.CloseNow()
+	assert.Empty(t, resp.Header.Get("Sec-WebSocket-Protocol"), "nothing negotiated on the wire")
+	assert.Equal(t, "proto=", readText(t, c), "h.Subprotocol() must match what was negotiated")
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
 }
