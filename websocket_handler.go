@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,7 +114,8 @@ func (h *WebSocketHandler) CheckOrigin(origin string) bool {
 }
 
 // SelectSubprotocol chooses one of the subprotocols the client offered
-// (Sec-WebSocket-Protocol), or "" for none. The default chooses none.
+// (Sec-WebSocket-Protocol), or "" for none; a name that was not offered
+// counts as none (and is logged). The default chooses none.
 func (h *WebSocketHandler) SelectSubprotocol(offered []string) string { return "" }
 
 // OnPing is called with the payload of each ping from the peer, after the
@@ -218,7 +220,12 @@ func (h *WebSocketHandler) serveWebSocket() {
 		return
 	}
 	if offered := websocket.OfferedSubprotocols(rh.r); len(offered) > 0 {
-		s.subprotocol = hooks.SelectSubprotocol(offered)
+		if p := hooks.SelectSubprotocol(offered); slices.Contains(offered, p) {
+			s.subprotocol = p
+		} else if p != "" {
+			rh.app.logger.Warn("tornago: SelectSubprotocol chose a subprotocol the client did not offer; using none",
+				"chosen", p, "offered", offered)
+		}
 	}
 	if err := rh.app.sockets.add(s); err != nil {
 		rh.sendError(err)

@@ -3,6 +3,7 @@ package tornago
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/tornago/tornago/websocket"
@@ -60,6 +61,8 @@ func (h *WebSocketHandler) Ping(payload []byte) error {
 // Flush waits until everything queued before the call has been handed to
 // the operating system, Tornado's write_message Future. It returns an
 // error matching ErrClosed if the connection ended first, or ctx's error.
+// In Open, before the 101 has gone out, it returns ErrNotOpen at once:
+// what Open writes is sent once Open has returned.
 func (h *WebSocketHandler) Flush(ctx context.Context) error { return h.ws.flush(ctx) }
 
 // Close starts the closing handshake with code and reason (code 0 sends a
@@ -74,6 +77,10 @@ func (h *WebSocketHandler) Close(code int, reason string) error {
 	h.ws.close(sc, reason)
 	return nil
 }
+
+// ErrNotOpen is returned by Flush called before the handshake completed
+// (in Prepare or Open), when nothing can be sent yet.
+var ErrNotOpen = errors.New("tornago: WebSocket not open yet: messages written in Open are sent after it returns")
 
 // enqueue adds an item of size bytes to the send queue.
 func (s *wsState) enqueue(it sendItem, size int) error {
@@ -213,6 +220,10 @@ func (s *wsState) signalSentLocked() {
 // flush waits until the items queued so far have been written.
 func (s *wsState) flush(ctx context.Context) error {
 	s.mu.Lock()
+	if s.conn.Load() == nil && !s.ended {
+		s.mu.Unlock()
+		return ErrNotOpen
+	}
 	target := s.enqueued
 	for s.sent < target {
 		if s.ended {
