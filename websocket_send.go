@@ -89,6 +89,10 @@ func (s *wsState) enqueue(it sendItem, size int) error {
 	if s.closing {
 		return ErrClosed
 	}
+	if s.queued > 0 && s.queued+size > s.sendQueueSize && s.conn.Load() == nil {
+		// In Open nothing can be sent yet; refusing the write is enough.
+		return fmt.Errorf("tornago: writes in Open exceed the send queue of %d bytes (they are sent after the 101)", s.sendQueueSize)
+	}
 	if s.queued > 0 && s.queued+size > s.sendQueueSize {
 		// The peer is not keeping up. Waiting would let one slow reader
 		// hold up the writer (and a broadcast with it); dropping would lose
