@@ -201,8 +201,8 @@ func TestConformanceClientHandshake(t *testing.T) {
 		})
 		ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
 		defer cancel()
-		c, resp, err := Dial(ctx, "ws://"+addr+"/ws", nil)
-		require.Error(t, err)
+		c, resp, dialErr := Dial(ctx, "ws://"+addr+"/ws", nil)
+		require.Error(t, dialErr)
 		assert.Nil(t, c)
 		require.NotNil(t, resp, "Dial must return the response")
 		defer resp.Body.Close()
@@ -211,7 +211,7 @@ func TestConformanceClientHandshake(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "go away", string(body))
 		var de *DialError
-		require.True(t, errors.As(err, &de), "error %v is not a *DialError", err)
+		require.True(t, errors.As(dialErr, &de), "error %v is not a *DialError", dialErr)
 		assert.Same(t, resp, de.Response)
 	})
 
@@ -232,7 +232,7 @@ func TestConformanceClientHandshake(t *testing.T) {
 
 	t.Run("server hangs up", func(t *testing.T) {
 		t.Parallel()
-		addr := confFakeServer(t, func(*http.Request, net.Conn) {})
+		addr := confFakeServer(t, func(_ *http.Request, conn net.Conn) { conn.Close() })
 		ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
 		defer cancel()
 		c, resp, err := Dial(ctx, "ws://"+addr+"/ws", nil)

@@ -68,9 +68,9 @@ func confNewKey() string {
 type rawFrame struct {
 	b0      byte // FIN, RSV1-3 and opcode, exactly as sent
 	payload []byte
-	// declared, when nonzero, is sent as the 64-bit payload length in
-	// place of len(payload), and no payload follows: a header that
-	// announces more than will ever arrive.
+	// declared, when nonzero, is sent as the payload length in place of
+	// len(payload), and only payload follows: a header that announces more
+	// than will ever arrive.
 	declared uint64
 	// badMask sends the frame with the masking the peer's role must not
 	// use: unmasked from a client, masked from a server.
@@ -117,22 +117,15 @@ func (p *rawPeer) queue(f rawFrame) {
 		p.out = append(p.out, f.b0, b1|127)
 		p.out = binary.BigEndian.AppendUint64(p.out, n)
 	}
-	if f.declared != 0 {
-		if masked {
-			p.out = binary.LittleEndian.AppendUint32(p.out, rand.Uint32())
-		}
-		return
-	}
-	start := len(p.out)
-	if masked {
-		key := rand.Uint32() | 1 // never the all-zero key, which would hide a missing unmask
-		p.out = binary.LittleEndian.AppendUint32(p.out, key)
-		start = len(p.out)
+	if !masked {
 		p.out = append(p.out, f.payload...)
-		maskBytes(key, p.out[start:])
 		return
 	}
+	key := rand.Uint32() | 1 // never the all-zero key, which would hide a missing unmask
+	p.out = binary.LittleEndian.AppendUint32(p.out, key)
+	start := len(p.out)
 	p.out = append(p.out, f.payload...)
+	maskBytes(key, p.out[start:])
 }
 
 // flush writes the queued frames. A write that meets a connection our
@@ -279,9 +272,11 @@ func (p *rawPeer) expectCloseCode(code StatusCode, what string) {
 }
 
 // expectTCPClose checks that our side closes the TCP connection within
-// wait, sending nothing more.
+// wait, sending nothing more, and then closes the peer's end too, as a
+// real peer does on end of stream (our side may linger until it sees that).
 func (p *rawPeer) expectTCPClose(wait time.Duration, what string) {
 	p.t.Helper()
+	defer p.conn.Close()
 	require.NoError(p.t, p.conn.SetReadDeadline(time.Now().Add(wait)))
 	var b [64]byte
 	n, err := p.br.Read(b[:])

@@ -16,6 +16,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -470,12 +472,13 @@ func TestConformanceLimits(t *testing.T) {
 		n     int
 		chunk []int // 0: one frame
 	}
-	for _, s := range []size{{1 << 20, []int{0, 64, 4 << 10}}, {4 << 20, []int{0, 1 << 10, 64 << 10, 1 << 20}}} {
+	for _, s := range []size{{1 << 20, []int{0, 64, 1 << 10, 4 << 10}}, {4 << 20, []int{0, 64 << 10, 1 << 20}}} {
+		text, bin := confTextOf(s.n), confBinaryOf(s.n)
 		for _, chunk := range s.chunk {
 			for _, op := range []opcode{opText, opBinary} {
-				msg := confBinaryOf(s.n)
+				msg := bin
 				if op == opText {
-					msg = confTextOf(s.n)
+					msg = text
 				}
 				name := fmt.Sprintf("9 %s %d KiB", op, s.n>>10)
 				var steps []confStep
@@ -532,6 +535,51 @@ func TestConformanceLimits(t *testing.T) {
 	runConfCases(t, cases)
 }
 
+// TestConformanceDeclaredLengthNoAlloc checks that a frame header's length
+// is not allocated before the payload arrives: a header declaring 1 GiB
+// followed by a few bytes, read without a limit, must cost our side far
+// less than 1 GiB, and one declaring 2^62 under the default limit must be
+// refused (1009) at once. Then the peer drops TCP mid-message, which our
+// read reports as ErrClosed with io.ErrUnexpectedEOF, not as a protocol
+// error. Not parallel, so that the allocation count is ours alone.
+func TestConformanceDeclaredLengthNoAlloc(t *testing.T) {
+	const budget = 64 << 20
+	for _, ourServer := range []bool{true, false} {
+		role := map[bool]string{true: "server", false: "client"}[ourServer]
+		t.Run("1 GiB without a limit/"+role, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			cp := confConnect(t, ourServer, ConnOptions{ReadLimit: -1, CloseTimeout: confCloseTimeout}, confEcho)
+			p := cp.peer
+			p.queue(rawFrame{b0: fin | byte(opBinary), declared: 1 << 30, payload: confBinaryOf(4096)})
+			p.flush()
+			time.Sleep(200 * time.Millisecond) // let our side read what came
+			runtime.ReadMemStats(&after)
+			p.conn.Close()
+			err := cp.wait(t)
+			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(budget), "bytes allocated for a 1 GiB header with 4 KiB behind it")
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrClosed)
+			assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+			assert.NotErrorIs(t, err, ErrProtocol)
+		})
+		t.Run("2^62 under the default limit/"+role, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			cp := confConnect(t, ourServer, ConnOptions{CloseTimeout: confCloseTimeout}, confEcho)
+			p := cp.peer
+			p.queue(rawFrame{b0: fin | byte(opText), declared: 1 << 62, payload: []byte("abc")})
+			p.expectCloseCode(StatusMessageTooBig, "2^62-byte header")
+			p.expectTCPClose(confTCPCloseWait, "after 1009")
+			confProtocolError(t, cp.wait(t), StatusMessageTooBig)
+			runtime.ReadMemStats(&after)
+			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(budget), "bytes allocated for a 2^62 header")
+		})
+	}
+}
+
 // TestConformanceMisc is Autobahn section 10 and the write side: what our
 // Conn sends by itself (NextWriter fragments, prepared messages, pings and
 // its own close) in both roles.
@@ -545,33 +593,57 @@ func TestConformanceMisc(t *testing.T) {
 		role := map[bool]string{true: "server", false: "client"}[ourServer]
 		t.Run("NextWriter fragments/"+role, func(t *testing.T) {
 			t.Parallel()
+			// Small writes are gathered and large ones sent as they come;
+			// either way a message of unknown length leaves in several
+			// fragments of bounded size, not held whole.
+			msg := confTextOf(64 << 10)
 			cp := confConnect(t, ourServer, ConnOptions{CloseTimeout: confCloseTimeout}, func(ctx context.Context, c *Conn) error {
-				w, err := c.NextWriter(ctx, TextMessage)
-				if err != nil {
-					return err
-				}
-				for _, s := range []string{"Hello", ", ", "wörld"} {
-					if _, err := w.Write([]byte(s)); err != nil {
+				for _, chunk := range []int{1000, 9000} {
+					w, err := c.NextWriter(ctx, TextMessage)
+					if err != nil {
+						return err
+					}
+					for i := 0; i < len(msg); i += chunk {
+						if _, err := w.Write(msg[i:min(i+chunk, len(msg))]); err != nil {
+							return err
+						}
+					}
+					if err := w.Close(); err != nil {
 						return err
 					}
 				}
-				if err := w.Close(); err != nil {
+				w, err := c.NextWriter(ctx, BinaryMessage)
+				if err != nil {
+					return err
+				}
+				if err := w.Close(); err != nil { // an empty message
 					return err
 				}
 				return confEcho(ctx, c)
 			})
 			p := cp.peer
-			for i, want := range []struct {
-				op      opcode
-				fin     bool
-				payload string
-			}{{opText, false, "Hello"}, {opContinuation, false, ", "}, {opContinuation, false, "wörld"}, {opContinuation, true, ""}} {
-				h, payload, err := p.readFrame()
-				require.NoError(t, err, "fragment %d", i)
-				assert.Equal(t, want.op, h.op, "fragment %d opcode", i)
-				assert.Equal(t, want.fin, h.fin, "fragment %d FIN", i)
-				assert.Equal(t, want.payload, string(payload), "fragment %d payload", i)
+			for _, chunk := range []int{1000, 9000} {
+				var got []byte
+				frames := 0
+				for {
+					h, payload, err := p.readFrame()
+					require.NoError(t, err, "%d-byte writes: fragment %d", chunk, frames)
+					if frames == 0 {
+						require.Equal(t, opText, h.op, "%d-byte writes: first fragment", chunk)
+					} else {
+						require.Equal(t, opContinuation, h.op, "%d-byte writes: fragment %d", chunk, frames)
+					}
+					assert.LessOrEqual(t, len(payload), max(chunk, writeBufferSize), "%d-byte writes: fragment %d size", chunk, frames)
+					got = append(got, payload...)
+					frames++
+					if h.fin {
+						break
+					}
+				}
+				assert.Greater(t, frames, len(msg)/(max(chunk, writeBufferSize)+1), "%d-byte writes: fragments", chunk)
+				assert.True(t, string(msg) == string(got), "%d-byte writes: reassembled message differs", chunk)
 			}
+			p.expect(rawWant{op: opBinary}, "empty message from NextWriter")
 			p.queue(rawFrame{b0: fin | byte(opClose), payload: confClosePayload(1000, "")})
 			p.expectCloseCode(1000, "close echo")
 			if ourServer {
@@ -584,17 +656,17 @@ func TestConformanceMisc(t *testing.T) {
 
 		t.Run("NextWriter lets pings through between fragments/"+role, func(t *testing.T) {
 			t.Parallel()
-			wrote := make(chan struct{})
+			part1, part2 := confBinaryOf(8<<10), confBinaryOf(8<<10+1)
 			more := make(chan struct{})
 			cp := confConnect(t, ourServer, ConnOptions{CloseTimeout: confCloseTimeout}, func(ctx context.Context, c *Conn) error {
 				w, err := c.NextWriter(ctx, BinaryMessage)
 				if err != nil {
 					return err
 				}
-				if _, err := w.Write([]byte{1}); err != nil {
+				// Larger than the write buffer: goes out as a fragment now.
+				if _, err := w.Write(part1); err != nil {
 					return err
 				}
-				close(wrote)
 				// While this message is open, a reader on another goroutine
 				// answers the peer's ping.
 				readErr := make(chan error, 1)
@@ -605,9 +677,10 @@ func TestConformanceMisc(t *testing.T) {
 				select {
 				case <-more:
 				case <-ctx.Done():
+					w.Close()
 					return ctx.Err()
 				}
-				if _, err := w.Write([]byte{2}); err != nil {
+				if _, err := w.Write(part2); err != nil {
 					return err
 				}
 				if err := w.Close(); err != nil {
@@ -616,24 +689,22 @@ func TestConformanceMisc(t *testing.T) {
 				return <-readErr
 			})
 			p := cp.peer
+			var got []byte
 			h, payload, err := p.readFrame()
 			require.NoError(t, err)
 			require.Equal(t, opBinary, h.op)
-			require.False(t, h.fin)
-			require.Equal(t, []byte{1}, payload)
-			<-wrote
+			require.False(t, h.fin, "the message was not finished")
+			got = append(got, payload...)
 			p.queue(rawFrame{b0: fin | byte(opPing), payload: []byte("between")})
 			p.expect(rawWant{op: opPong, payload: []byte("between")}, "pong between fragments")
 			close(more)
-			h, payload, err = p.readFrame()
-			require.NoError(t, err)
-			require.Equal(t, opContinuation, h.op)
-			require.Equal(t, []byte{2}, payload)
-			if !h.fin {
+			for !h.fin {
 				h, payload, err = p.readFrame()
 				require.NoError(t, err)
-				require.True(t, h.fin && h.op == opContinuation && len(payload) == 0, "final fragment: %+v %q", h, payload)
+				require.Equal(t, opContinuation, h.op)
+				got = append(got, payload...)
 			}
+			require.True(t, string(got) == string(part1)+string(part2), "reassembled message differs")
 			p.queue(rawFrame{b0: fin | byte(opClose), payload: confClosePayload(1000, "")})
 			p.expectCloseCode(1000, "close echo")
 			if !ourServer {
@@ -727,6 +798,9 @@ func TestConformanceMisc(t *testing.T) {
 			assert.Equal(t, StatusGoingAway, ce.Code)
 			assert.True(t, strings.HasPrefix(reason, ce.Reason) && len(ce.Reason) <= 123 && len(ce.Reason) >= 120,
 				"reason cut to %d bytes", len(ce.Reason))
+			// Data still in flight from the peer is dropped, not echoed.
+			p.queue(rawFrame{b0: fin | byte(opText), payload: []byte("in flight")})
+			p.queue(rawFrame{b0: byte(opBinary), payload: []byte("unfinished")})
 			p.queue(rawFrame{b0: fin | byte(opClose), payload: confClosePayload(1001, "")})
 			p.flush()
 			if ourServer {
