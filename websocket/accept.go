@@ -25,6 +25,9 @@ type AcceptOptions struct {
 	// CheckOrigin decides whether to accept the request's Origin. Nil
 	// means DefaultCheckOrigin, which refuses cross-origin requests.
 	CheckOrigin func(r *http.Request) bool
+	// Compression enables permessage-deflate (RFC 7692) when the client
+	// offers it; nil leaves it off. See CompressionOptions.
+	Compression *CompressionOptions
 	// Header holds extra headers for the 101 response (Set-Cookie, for
 	// instance). Control characters in values are replaced by spaces;
 	// invalid names and the handshake's own headers are skipped.
@@ -100,6 +103,15 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		resp = append(resp, protocol...)
 		resp = append(resp, "\r\n"...)
 	}
+	var deflate *deflateParams
+	if opts.Compression != nil {
+		if p, answer, ok := acceptDeflate(r.Header.Values("Sec-WebSocket-Extensions"), opts.Compression); ok {
+			deflate = &p
+			resp = append(resp, "Sec-WebSocket-Extensions: "...)
+			resp = append(resp, answer...)
+			resp = append(resp, "\r\n"...)
+		}
+	}
 	resp = appendExtraHeaders(resp, opts.Header)
 	resp = append(resp, "\r\n"...)
 	nc.SetWriteDeadline(time.Now().Add(handshakeWriteTimeout))
@@ -108,7 +120,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		return nil, fmt.Errorf("websocket: writing the handshake response: %w", err)
 	}
 	nc.SetWriteDeadline(time.Time{})
-	return newConn(nc, buffered, true, protocol, &opts.ConnOptions), nil
+	return newConnDeflating(nc, buffered, true, protocol, &opts.ConnOptions, deflate, opts.Compression), nil
 }
 
 // CheckRequest applies Accept's checks to r without answering it: it

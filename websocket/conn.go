@@ -52,6 +52,9 @@ type Conn struct {
 	frameSem chan struct{}
 	wr       writeState
 
+	// deflate is set when permessage-deflate was negotiated.
+	deflate *connDeflate
+
 	// Deadlines set by the user; a context's deadline is applied on top of
 	// them for one call and then they are restored.
 	dlMu          sync.Mutex
@@ -70,6 +73,12 @@ type Conn struct {
 // newConn wraps nc, an established connection after the opening handshake.
 // buffered holds bytes already read from nc past the handshake.
 func newConn(nc net.Conn, buffered []byte, server bool, subprotocol string, opts *ConnOptions) *Conn {
+	return newConnDeflating(nc, buffered, server, subprotocol, opts, nil, nil)
+}
+
+// newConnDeflating is newConn for a connection that negotiated
+// permessage-deflate with params p (nil: not negotiated).
+func newConnDeflating(nc net.Conn, buffered []byte, server bool, subprotocol string, opts *ConnOptions, p *deflateParams, copts *CompressionOptions) *Conn {
 	if opts == nil {
 		opts = &ConnOptions{}
 	}
@@ -90,6 +99,9 @@ func newConn(nc net.Conn, buffered []byte, server bool, subprotocol string, opts
 	c.rd.buf = make([]byte, max(readBufferSize, len(buffered)))
 	c.rd.end = copy(c.rd.buf, buffered)
 	c.rd.reader.c = c
+	if p != nil {
+		c.deflate = newConnDeflate(*p, server, copts)
+	}
 	return c
 }
 

@@ -28,6 +28,10 @@ type DialOptions struct {
 	Header http.Header
 	// Subprotocols are offered in order of preference.
 	Subprotocols []string
+	// Compression offers permessage-deflate (RFC 7692) with these
+	// options; nil offers nothing. A server's answer that does not fit
+	// the offer fails the handshake.
+	Compression *CompressionOptions
 	// HandshakeTimeout bounds connecting, TLS and the opening handshake.
 	// Zero means DefaultHandshakeTimeout; ctx may end it sooner.
 	HandshakeTimeout time.Duration
@@ -170,8 +174,16 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, 
 	if n := br.Buffered(); n > 0 {
 		buffered, _ = br.Peek(n)
 	}
+	var deflate *deflateParams
+	if exts := resp.Header.Values("Sec-WebSocket-Extensions"); len(exts) > 0 {
+		p, err := acceptDeflateAnswer(exts, opts.Compression)
+		if err != nil {
+			return nil, resp, &DialError{Response: resp, Reason: err.Error()}
+		}
+		deflate = &p
+	}
 	nc.SetDeadline(time.Time{})
-	c := newConn(nc, buffered, false, resp.Header.Get("Sec-WebSocket-Protocol"), &opts.ConnOptions)
+	c := newConnDeflating(nc, buffered, false, resp.Header.Get("Sec-WebSocket-Protocol"), &opts.ConnOptions, deflate, opts.Compression)
 	return c, resp, nil
 }
 
@@ -197,6 +209,11 @@ func buildRequest(u *url.URL, key string, opts *DialOptions) ([]byte, error) {
 		}
 		b = append(b, "Sec-WebSocket-Protocol: "...)
 		b = append(b, strings.Join(opts.Subprotocols, ", ")...)
+		b = append(b, "\r\n"...)
+	}
+	if opts.Compression != nil {
+		b = append(b, "Sec-WebSocket-Extensions: "...)
+		b = append(b, offerDeflate(opts.Compression)...)
 		b = append(b, "\r\n"...)
 	}
 	for name, values := range opts.Header {
@@ -230,7 +247,7 @@ func checkUpgradeResponse(resp *http.Response, key string, opts *DialOptions) st
 		return "response Connection header lacks upgrade"
 	case resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key):
 		return "wrong Sec-WebSocket-Accept"
-	case len(resp.Header.Values("Sec-WebSocket-Extensions")) > 0:
+	case opts.Compression == nil && len(resp.Header.Values("Sec-WebSocket-Extensions")) > 0:
 		return "server chose an extension that was not offered"
 	}
 	if ps := resp.Header.Values("Sec-WebSocket-Protocol"); len(ps) > 0 {

@@ -16,6 +16,8 @@ type PreparedMessage struct {
 	op    opcode
 	data  []byte
 	frame []byte // the unmasked frame a server sends
+
+	deflated preparedDeflate // compressed once for no-context-takeover servers
 }
 
 // NewPreparedMessage encodes data as a message of type typ. The message
@@ -51,8 +53,23 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 		return c.writeAcquireError(err)
 	}
 	defer func() { <-c.msgSem }()
+	frame := pm.frame
+	if d := c.deflate; d != nil && d.wants(len(pm.data)) {
+		shared, err := pm.sharedFrame(d)
+		if err != nil {
+			return err
+		}
+		if shared == nil || !c.server {
+			payload, err := d.compress(pm.data)
+			if err != nil {
+				return err
+			}
+			return c.writeFrame(ctx, true, pm.op, true, payload)
+		}
+		frame = shared
+	}
 	if !c.server {
-		return c.writeFrame(ctx, true, pm.op, pm.data)
+		return c.writeFrame(ctx, true, pm.op, false, pm.data)
 	}
 	if err := c.acquire(ctx, c.frameSem); err != nil {
 		return c.writeAcquireError(err)
@@ -64,14 +81,14 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 	if disarm := c.armContext(ctx, true); disarm != nil {
 		defer disarm()
 	}
-	return ctxError(ctx, c.writeRawLocked(pm.frame))
+	return ctxError(ctx, c.writeRawLocked(frame))
 }
 
 // WritePreparedBatch sends several prepared messages in order. A server
-// hands all their frames to the operating system in one writev call,
-// which is how a send queue drains cheaply.
+// without compression hands all their frames to the operating system in
+// one writev call, which is how a send queue drains cheaply.
 func (c *Conn) WritePreparedBatch(ctx context.Context, pms []*PreparedMessage) error {
-	if !c.server || len(pms) == 1 {
+	if !c.server || len(pms) == 1 || c.deflate != nil {
 		for _, pm := range pms {
 			if err := c.WritePrepared(ctx, pm); err != nil {
 				return err

@@ -31,9 +31,11 @@ type readState struct {
 	fin       bool
 
 	// The current message.
-	inMessage bool
-	typ       MessageType
-	size      int64
+	inMessage  bool
+	typ        MessageType
+	size       int64 // payload bytes on the wire
+	compressed bool  // permessage-deflate: RSV1 on the first frame
+	inflated   int64 // decompressed bytes handed out so far
 	utf8      utf8Validator
 	gen       uint64 // counts messages; a stale messageReader sees a change
 
@@ -75,6 +77,12 @@ func (c *Conn) ReadMessage(ctx context.Context) (MessageType, []byte, error) {
 		}
 		r.partial = nil
 		r.hasPartial = true
+		if r.compressed {
+			c.deflate.in.start(rawPayload{c})
+		}
+	}
+	if r.compressed {
+		return c.readCompressedMessage(ctx)
 	}
 	for {
 		if r.remaining == 0 {
@@ -135,6 +143,9 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 	if err := c.startMessage(); err != nil {
 		return 0, nil, ctxError(ctx, err)
 	}
+	if r.compressed {
+		c.deflate.in.start(rawPayload{c})
+	}
 	r.reader.gen = r.gen
 	return r.typ, &r.reader, nil
 }
@@ -171,6 +182,14 @@ func (m *messageReader) Read(p []byte) (int, error) {
 		return 0, errStaleReader
 	case !r.inMessage:
 		return 0, io.EOF
+	case r.compressed:
+		n, err := c.inflate(p)
+		if err == io.EOF {
+			if err := c.endMessage(); err != nil {
+				return n, err
+			}
+		}
+		return n, err
 	}
 	for {
 		if r.remaining > 0 {
@@ -211,6 +230,19 @@ func (c *Conn) startMessage() error {
 // connection as it would have when read.
 func (c *Conn) skipMessage() error {
 	r := &c.rd
+	if r.compressed {
+		// The rest must still be decompressed (through the limit), or
+		// a context-takeover window would miss it.
+		var scratch [512]byte
+		for {
+			if _, err := c.inflate(scratch[:]); err != nil {
+				if err == io.EOF {
+					return c.endMessage()
+				}
+				return err
+			}
+		}
+	}
 	for {
 		for r.remaining > 0 {
 			if err := c.fill(1); err != nil {
@@ -287,7 +319,7 @@ func (c *Conn) consumePayload(p []byte) error {
 		r.key = maskBytes(r.key, p)
 	}
 	r.remaining -= int64(len(p))
-	if r.typ == TextMessage && !r.utf8.valid(p) {
+	if r.typ == TextMessage && !r.compressed && !r.utf8.valid(p) {
 		return c.fail(StatusInvalidFramePayloadData, "invalid UTF-8 in text message")
 	}
 	return nil
@@ -363,9 +395,11 @@ func (c *Conn) advanceFrame() error {
 			r.inMessage = true
 			r.typ = MessageType(h.op)
 			r.size = 0
+			r.compressed = h.rsv1
+			r.inflated = 0
 			r.utf8.reset()
 		}
-		if limit := c.readLimit.Load(); limit >= 0 && h.length > limit-r.size {
+		if limit := c.readLimit.Load(); limit >= 0 && h.length > wireLimit(limit, r.compressed)-r.size {
 			return c.fail(StatusMessageTooBig, fmt.Sprintf("message exceeds the limit of %d bytes", limit))
 		}
 		r.size += h.length
@@ -382,7 +416,11 @@ func (c *Conn) advanceFrame() error {
 func (c *Conn) checkHeader(h *header) error {
 	r := &c.rd
 	switch {
-	case h.rsv1 || h.rsv2 || h.rsv3:
+	case h.rsv1 && c.deflate == nil:
+		return c.fail(StatusProtocolError, "RSV1 set without a negotiated extension")
+	case h.rsv1 && !h.op.isData():
+		return c.fail(StatusProtocolError, "RSV1 set on a control or continuation frame")
+	case h.rsv2 || h.rsv3:
 		return c.fail(StatusProtocolError, "reserved bits set without a negotiated extension")
 	case h.op != opContinuation && !h.op.isData() && h.op != opClose && h.op != opPing && h.op != opPong:
 		return c.fail(StatusProtocolError, fmt.Sprintf("reserved opcode %#x", byte(h.op)))
@@ -526,4 +564,15 @@ func (c *Conn) lingerClose() {
 		}
 	}
 	c.closeTCP()
+}
+
+// wireLimit is how many payload bytes a message may take on the wire. A
+// compressed message is limited by its decompressed size, checked as it
+// inflates; on the wire it may exceed that by deflate's framing overhead
+// on incompressible data, which this allows for.
+func wireLimit(limit int64, compressed bool) int64 {
+	if compressed {
+		return limit + limit>>8 + 1024
+	}
+	return limit
 }

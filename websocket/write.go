@@ -42,7 +42,14 @@ func (c *Conn) WriteMessage(ctx context.Context, typ MessageType, data []byte) e
 		return c.writeAcquireError(err)
 	}
 	defer func() { <-c.msgSem }()
-	return c.writeFrame(ctx, true, op, data)
+	if c.deflate != nil && c.deflate.wants(len(data)) {
+		payload, err := c.deflate.compress(data)
+		if err != nil {
+			return err
+		}
+		return c.writeFrame(ctx, true, op, true, payload)
+	}
+	return c.writeFrame(ctx, true, op, false, data)
 }
 
 // Ping sends a ping with payload (at most 125 bytes). The peer's pong is
@@ -60,7 +67,7 @@ func (c *Conn) Ping(ctx context.Context, payload []byte) error {
 // writeControl writes a control frame, possibly between the fragments of
 // a message being written.
 func (c *Conn) writeControl(ctx context.Context, op opcode, payload []byte) error {
-	return c.writeFrame(ctx, true, op, payload)
+	return c.writeFrame(ctx, true, op, false, payload)
 }
 
 // writeAcquireError explains why a write could not start.
@@ -80,7 +87,7 @@ func (c *Conn) closedWriteError() error {
 
 // writeFrame writes one frame under frameSem, with ctx governing the wait
 // for the lock and the write.
-func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, payload []byte) error {
+func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, compressed bool, payload []byte) error {
 	if err := c.acquire(ctx, c.frameSem); err != nil {
 		return c.writeAcquireError(err)
 	}
@@ -95,14 +102,14 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, payload []by
 	if disarm := c.armContext(ctx, true); disarm != nil {
 		defer disarm()
 	}
-	return ctxError(ctx, c.writeFrameLocked(fin, op, payload))
+	return ctxError(ctx, c.writeFrameLocked(fin, op, compressed, payload))
 }
 
 // writeFrameLocked encodes and writes a frame; the caller holds frameSem.
 // A server writes a small frame with one copy into the write buffer and a
 // large one with writev, never copying the payload; a client must mask,
 // so it copies the payload through the buffer in chunks.
-func (c *Conn) writeFrameLocked(fin bool, op opcode, payload []byte) error {
+func (c *Conn) writeFrameLocked(fin bool, op opcode, compressed bool, payload []byte) error {
 	w := &c.wr
 	if w.err != nil {
 		return w.err
@@ -110,7 +117,7 @@ func (c *Conn) writeFrameLocked(fin bool, op opcode, payload []byte) error {
 	if w.buf == nil {
 		w.buf = make([]byte, writeBufferSize)
 	}
-	h := header{fin: fin, op: op, length: int64(len(payload))}
+	h := header{fin: fin, rsv1: compressed, op: op, length: int64(len(payload))}
 	if !c.server {
 		h.masked = true
 		h.key = w.newMaskKey()
@@ -175,7 +182,7 @@ func (c *Conn) writeCloseFrame(code StatusCode, reason string, timeout time.Dura
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var buf [maxControlPayload]byte
-	return c.writeFrame(ctx, true, opClose, appendClosePayload(buf[:0], code, reason))
+	return c.writeFrame(ctx, true, opClose, false, appendClosePayload(buf[:0], code, reason))
 }
 
 // NextWriter starts a message of type typ and returns a writer for its
@@ -185,7 +192,8 @@ func (c *Conn) writeCloseFrame(code StatusCode, reason string, timeout time.Dura
 // unknown length can be streamed without being held whole. Other writers wait until this message ends, but pings,
 // pongs and a close frame may go out between its fragments. ctx governs
 // every write of the message. Text is not checked for UTF-8 here: a peer
-// fails the connection on invalid text.
+// fails the connection on invalid text. Messages written this way are not
+// compressed, even on a connection that negotiated permessage-deflate.
 func (c *Conn) NextWriter(ctx context.Context, typ MessageType) (*MessageWriter, error) {
 	op, ok := typ.opcode()
 	if !ok {
@@ -246,7 +254,7 @@ func (m *MessageWriter) Write(p []byte) (int, error) {
 
 // flush sends payload as the next fragment.
 func (m *MessageWriter) flush(payload []byte, fin bool) error {
-	if err := m.c.writeFrame(m.ctx, fin, m.op, payload); err != nil {
+	if err := m.c.writeFrame(m.ctx, fin, m.op, false, payload); err != nil {
 		m.err = err
 		return err
 	}
