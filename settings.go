@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tornago/tornago/cookies"
+	"github.com/tornago/tornago/websocket"
 )
 
 // Settings configures an Application; the fields carry Tornado's setting
@@ -87,6 +88,13 @@ type Settings struct {
 	// WebSocketCloseTimeout is how long a close handshake may take before
 	// the TCP connection is dropped; default 5 s.
 	WebSocketCloseTimeout time.Duration
+	// WebSocketCompression turns on permessage-deflate for WebSocket
+	// handlers that do not override CompressionOptions (Tornado's
+	// get_compression_options); nil, the default, leaves it off. With
+	// context takeover (the zero CompressionOptions) each connection keeps
+	// a compressor of several hundred KiB once it has sent a compressed
+	// message; set ServerNoContextTakeover for many connections.
+	WebSocketCompression *websocket.CompressionOptions
 }
 
 // Defaults of Settings fields, applied by WithDefaults.

@@ -83,6 +83,7 @@ type webSocketHooks interface {
 	SelectSubprotocol(offered []string) string
 	OnPing(payload []byte)
 	OnPong(payload []byte)
+	CompressionOptions() *websocket.CompressionOptions
 }
 
 // Open is called when a connection is requested, after the handshake
@@ -126,6 +127,21 @@ func (h *WebSocketHandler) OnPing(payload []byte) {}
 // OnPong is called with the payload of each pong; valid only during the
 // call. The default does nothing.
 func (h *WebSocketHandler) OnPong(payload []byte) {}
+
+// CompressionOptions returns the permessage-deflate options for this
+// connection, nil to leave compression off, as Tornado's
+// get_compression_options. It is called before Open; the default returns
+// Settings.WebSocketCompression. Compression is used only when the client
+// offers it (browsers do).
+func (h *WebSocketHandler) CompressionOptions() *websocket.CompressionOptions {
+	return h.app.settings.WebSocketCompression
+}
+
+// Compressed reports whether the connection negotiated permessage-deflate.
+func (h *WebSocketHandler) Compressed() bool {
+	c := h.ws.connection()
+	return c != nil && c.Compressed()
+}
 
 // Subprotocol returns the subprotocol chosen by SelectSubprotocol, "" for
 // none. It is set before Open.

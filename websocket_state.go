@@ -119,6 +119,7 @@ func (s *wsState) acceptOptions(hooks webSocketHooks, header http.Header, checkO
 		},
 		CheckOrigin:       checkOrigin,
 		SelectSubprotocol: func([]string) string { return protocol },
+		Compression:       hooks.CompressionOptions(),
 		Header:            h,
 	}
 }

@@ -33,6 +33,8 @@ type config struct {
 	// the same-origin rule; "" accepts same-origin requests only.
 	allowOrigin string
 	logger      *slog.Logger
+	// compression, when set, enables permessage-deflate (-deflate).
+	compression *websocket.CompressionOptions
 }
 
 // Limits of a /broadcast client's send queue. Messages in it are shared
@@ -68,6 +70,7 @@ func newCoreVariant(cfg config) *coreVariant {
 		subs:  make(map[*subscriber]struct{}),
 	}
 	v.opts.CheckOrigin = checkOrigin(cfg.allowOrigin)
+	v.opts.Compression = cfg.compression
 	return v
 }
 

@@ -398,15 +398,24 @@ func testOrigin(t *testing.T, flags ...string) {
 	}
 }
 
-func TestDeflateFlagAccepted(t *testing.T) {
+func TestDeflate(t *testing.T) { forVariants(t, testDeflate) }
+
+func testDeflate(t *testing.T, flags ...string) {
 	t.Parallel()
-	s := startServer(t, nil, "-deflate", "-core")
-	c := dial(t, s, "/echo", nil)
-	require.NoError(t, c.WriteMessage(context.Background(), websocket.TextMessage, []byte("plain")))
-	_, got, err := c.ReadMessage(readCtx(t))
-	require.NoError(t, err)
-	assert.Equal(t, "plain", string(got))
-	assert.Contains(t, s.stderr.String(), "permessage-deflate is not available yet")
+	s := startServer(t, nil, append(flags, "-deflate")...)
+	c := dial(t, s, "/echo", &websocket.DialOptions{Compression: &websocket.CompressionOptions{}})
+	require.True(t, c.Compressed(), "permessage-deflate negotiated")
+	for _, msg := range []string{"plain", strings.Repeat("compressible ", 1000)} {
+		require.NoError(t, c.WriteMessage(context.Background(), websocket.TextMessage, []byte(msg)))
+		_, got, err := c.ReadMessage(readCtx(t))
+		require.NoError(t, err)
+		assert.Equal(t, msg, string(got))
+	}
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+
+	plain := startServer(t, nil, flags...)
+	c = dial(t, plain, "/echo", &websocket.DialOptions{Compression: &websocket.CompressionOptions{}})
+	assert.False(t, c.Compressed(), "no compression without -deflate")
 	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
 }
 

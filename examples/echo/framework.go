@@ -34,7 +34,7 @@ func newFrameworkVariant(cfg config) (*frameworkVariant, error) {
 	app, err := tornago.NewApplication([]tornago.Route{
 		{Pattern: `/echo`, Handler: func() tornago.Handler { return &echoSocket{v: v} }},
 		{Pattern: `/broadcast`, Handler: func() tornago.Handler { return &broadcastSocket{v: v} }},
-	}, tornago.Settings{Logger: logger})
+	}, tornago.Settings{Logger: logger, WebSocketCompression: cfg.compression})
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/tornago/tornago/websocket"
 )
 
 // defaultAddr is where the server listens without -addr or $ADDR.
@@ -50,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		addr = defaultAddr
 	}
 	fs.StringVar(&addr, "addr", addr, "listen address (default: $ADDR, else "+defaultAddr+")")
-	deflate := fs.Bool("deflate", false, "negotiate permessage-deflate (not available yet: accepted and ignored)")
+	deflate := fs.Bool("deflate", false, "negotiate permessage-deflate when the client offers it (server without context takeover)")
 	core := fs.Bool("core", false, "serve with the bare websocket core (websocket.Accept) instead of tornago.WebSocketHandler")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -60,11 +62,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	cfg := config{allowOrigin: getenv("ALLOW_ORIGIN"), logger: log}
 	if *deflate {
-		log.Warn("permessage-deflate is not available yet; serving without compression")
+		// Without server context takeover a connection keeps no compressor
+		// between messages, and a broadcast is compressed once for all.
+		cfg.compression = &websocket.CompressionOptions{ServerNoContextTakeover: true}
 	}
 
-	v, err := newVariant(*core, config{allowOrigin: getenv("ALLOW_ORIGIN"), logger: log})
+	v, err := newVariant(*core, cfg)
 	if err != nil {
 		log.Error("setup", "err", err)
 		return 1
