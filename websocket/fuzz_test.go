@@ -432,7 +432,6 @@ func FuzzFrameReader(f *testing.F) {
 			limit = int64(limitSel - 1)
 		}
 		buffered := int(split) % (len(stream) + 1)
-		var knownBugs []string
 		for _, server := range []bool{true, false} {
 			want := refDecode(stream, server, limit)
 			var ms runtime.MemStats
@@ -446,12 +445,7 @@ func FuzzFrameReader(f *testing.F) {
 			if used := ms.TotalAlloc - before; used > 4<<20+32*uint64(len(stream)) {
 				t.Fatalf("server=%v: reading %d bytes allocated %d bytes", server, len(stream), used)
 			}
-			if bug := checkFrameRead(t, server, how, want, got); bug != "" {
-				knownBugs = append(knownBugs, bug)
-			}
-		}
-		if len(knownBugs) > 0 {
-			t.Skip(strings.Join(knownBugs, "\n"))
+			checkFrameRead(t, server, how, want, got)
 		}
 	})
 }
@@ -554,9 +548,7 @@ func readFrames(t *testing.T, pairs *tcpPairs, stream []byte, buffered, chunk in
 }
 
 // checkFrameRead compares what a Conn made of a stream with the reference.
-// It returns why the test should be skipped once every check has run: a
-// known core bug, not yet fixed.
-func checkFrameRead(t *testing.T, server bool, how uint8, want *refResult, got *frameReadResult) (knownBug string) {
+func checkFrameRead(t *testing.T, server bool, how uint8, want *refResult, got *frameReadResult) {
 	t.Helper()
 	role := "client"
 	if server {
@@ -632,13 +624,11 @@ func checkFrameRead(t *testing.T, server bool, how uint8, want *refResult, got *
 	}
 	checkConnOutput(t, fatalf, server, want.pings, got, outCode)
 	if got.again == nil || got.again.Error() != got.err.Error() || got.lateControl {
-		// Core bug, reported to the lead: ReadMessage resumes a message
-		// that an error interrupted (r.hasPartial) without checking the
-		// sticky r.err, so it goes on reading buffered frames: it calls
-		// OnPing/OnPong and can even return a message after a close.
-		return fmt.Sprintf("core bug: %s read after %v returned %v (late pings/pongs: %v)", role, got.err, got.again, got.lateControl)
+		// Once a bug: ReadMessage resumed a message that an error had
+		// interrupted and read on from the buffer, calling OnPing/OnPong
+		// and even returning a message after the peer's close.
+		fatalf("read after %v returned %v (late pings/pongs: %v)", got.err, got.again, got.lateControl)
 	}
-	return ""
 }
 
 // checkConnOutput checks the frames a Conn sent while reading: a pong for
@@ -1109,10 +1099,8 @@ func TestClientMaskingKeys(t *testing.T) {
 		}
 		require.Equal(t, byte(i), f[6]^f[2], "frame %d unmasks to its payload", i)
 	}
-	if zero > 0 || len(keys) < frames/2 {
-		// Core bug, reported to the lead: writeState.keys starts zeroed with
-		// keyPos 0, so newMaskKey hands out 16 zero keys before its first
-		// rand.Read.
-		t.Skipf("core bug: %d of %d masking keys are zero, %d distinct", zero, frames, len(keys))
-	}
+	// Once a bug: the key batch started zeroed and was used before the
+	// first rand.Read, so the first 16 keys of a connection were zero.
+	require.Zero(t, zero, "zero masking keys")
+	require.Greater(t, len(keys), frames/2, "distinct masking keys")
 }
