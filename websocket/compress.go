@@ -54,10 +54,26 @@ func (d *connDeflate) compress(p []byte) ([]byte, error) {
 	return out, nil
 }
 
-// release drops the compression state when the connection closes.
-func (d *connDeflate) release() {
-	d.out.release()
-	d.in.release()
+// releaseCompression returns the compression state to the pools when
+// the connection has closed, for each direction that is not in use right
+// now (a busy one is left to the garbage collector).
+func (c *Conn) releaseCompression() {
+	d := c.deflate
+	if d == nil {
+		return
+	}
+	select {
+	case c.msgSem <- struct{}{}:
+		d.out.release()
+		<-c.msgSem
+	default:
+	}
+	select {
+	case c.readSem <- struct{}{}:
+		d.in.release()
+		<-c.readSem
+	default:
+	}
 }
 
 // Compressed returns whether the connection negotiated permessage-deflate.

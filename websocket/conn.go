@@ -171,6 +171,7 @@ func (c *Conn) closeTCP() bool {
 		did = true
 		c.nc.Close()
 		close(c.done)
+		c.releaseCompression()
 	})
 	return did
 }

@@ -43,6 +43,9 @@ func (c *Conn) WriteMessage(ctx context.Context, typ MessageType, data []byte) e
 	}
 	defer func() { <-c.msgSem }()
 	if c.deflate != nil && c.deflate.wants(len(data)) {
+		if c.isClosed() {
+			return c.closedWriteError()
+		}
 		payload, err := c.deflate.compress(data)
 		if err != nil {
 			return err
