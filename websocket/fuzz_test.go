@@ -3,6 +3,7 @@ package websocket
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
@@ -181,13 +182,22 @@ type refMessage struct {
 // stream: the messages it returns, the pings and pongs it reports, and how
 // the stream may end. Exactly one of close, codes and eof says how it ends,
 // except where a Conn may legitimately decide either way (a violation
-// visible before the stream is cut short), when codes and eof are both set.
+// visible before the stream is cut short, bad compressed data before a
+// close), when several are set.
 type refResult struct {
 	msgs         []refMessage
 	pings, pongs [][]byte
 	close        *CloseError         // the peer closed properly
 	codes        map[StatusCode]bool // acceptable protocol error codes
 	eof          bool                // the stream may end without a close
+
+	// With controlFrom set, a reader may have reported only the first
+	// pingsMin pings and pongsMin pongs: those after are inside a
+	// compressed message that ended in trouble, which a streaming
+	// decompressor may have found before reading on to them.
+	controlFrom        bool
+	pingsMin, pongsMin int
+	inflated           int // bytes decompressed, for the allocation bound
 }
 
 func (r *refResult) fail(codes ...StatusCode) {
@@ -215,28 +225,96 @@ func validCloseCode(c int) bool {
 	return (1000 <= c && c <= 1003) || (1007 <= c && c <= 1014) || (3000 <= c && c <= 4999)
 }
 
+// refDeflate says whether the reference decoder, and the Conn under test,
+// use permessage-deflate (RFC 7692), and with or without context takeover
+// for the messages they read.
+type refDeflate int
+
+const (
+	deflateOff refDeflate = iota
+	deflateTakeover
+	deflateNoTakeover
+	deflateModes
+)
+
+// refWindow is the LZ77 window a context-takeover decompressor keeps
+// between messages: 2^15 bytes, as neither side restricts it here.
+const refWindow = 1 << 15
+
+// inflateRef decompresses a permessage-deflate payload with the standard
+// library's decoder (the core uses another): a whole message gets the
+// 00 00 ff ff its sender stripped (RFC 7692 section 7.2.2) and an empty
+// final block, after which a valid one ends in io.EOF; a part of one gets
+// nothing, and running out of input is then no error. At most max bytes
+// are produced. corrupt reports data no decoder may accept.
+func inflateRef(raw, dict []byte, whole bool, max int64) (out []byte, corrupt bool) {
+	src := raw
+	if whole {
+		src = append(slices.Clip(raw), 0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff)
+	}
+	out, err := io.ReadAll(io.LimitReader(flate.NewReaderDict(bytes.NewReader(src), dict), max))
+	switch {
+	case err == nil:
+		return out, false
+	case err == io.ErrUnexpectedEOF:
+		return out, whole
+	}
+	return out, true
+}
+
 // refDecode is the reference frame decoder: it walks the stream one field
 // at a time, as RFC 6455 section 5.2 lays a frame out, and applies the
-// rules of sections 5.1-5.6 for the given role in the plainest way. limit
-// is the read limit (negative: none); it applies to data messages only.
-func refDecode(in []byte, server bool, limit int64) *refResult {
+// rules of sections 5.1-5.6 for the given role in the plainest way, and
+// those of RFC 7692 when deflate is on. limit is the read limit (negative:
+// none); it applies to data messages only, to their decompressed size
+// when compressed (which on the wire may exceed it by wireLimit's margin).
+func refDecode(in []byte, server bool, limit int64, deflate refDeflate) *refResult {
 	res := &refResult{}
 	var (
-		fragType MessageType // 0 when no message is in progress
-		frag     []byte
+		fragType   MessageType // 0 when no message is in progress
+		frag       []byte      // its payload so far, as sent
+		compressed bool        // it has RSV1 set
+		window     []byte      // the last output of compressed messages (takeover)
+		pingsAt    int         // pings before it
+		pongsAt    int         // pongs before it
 	)
+	maxOut := limit + 1 // how much of a message is worth inflating
+	if limit < 0 {
+		maxOut = 1 << 26
+	}
+	// cut records what a streaming reader may already have found in the
+	// part of a compressed message that arrived before whatever ends the
+	// stream (an error, a close, a cut): bad data (1007), or too much of
+	// it (1009); and that it may have reported the pings and pongs inside
+	// the message or not, depending on how far its decompressor read.
+	cut := func(arrived []byte, typ MessageType, isCompressed bool) {
+		if typ == 0 || !isCompressed {
+			return
+		}
+		res.controlFrom, res.pingsMin, res.pongsMin = true, pingsAt, pongsAt
+		out, corrupt := inflateRef(arrived, window, false, maxOut)
+		res.inflated += len(out)
+		if corrupt || (typ == TextMessage && !validPrefix(out)) {
+			res.fail(StatusInvalidFramePayloadData)
+		}
+		if limit >= 0 && int64(len(out)) > limit {
+			res.fail(StatusMessageTooBig)
+		}
+	}
 	pos := 0
 	for {
 		if pos == len(in) {
 			res.eof = true
+			cut(frag, fragType, compressed)
 			return res
 		}
 		b0 := in[pos]
-		fin, rsv, op := b0&0x80 != 0, b0&0x70, b0&0x0f
+		fin, rsv1, rsv23, op := b0&0x80 != 0, b0&0x40 != 0, b0&0x30, b0&0x0f
 		control := op >= 8
 		known := op <= 2 || (8 <= op && op <= 10)
-		bad := rsv != 0 || !known || (control && !fin) ||
-			(op == 0 && fragType == 0) || ((op == 1 || op == 2) && fragType != 0)
+		bad := rsv23 != 0 || !known || (control && !fin) ||
+			(op == 0 && fragType == 0) || ((op == 1 || op == 2) && fragType != 0) ||
+			(rsv1 && (deflate == deflateOff || (op != 1 && op != 2)))
 		if pos+1 == len(in) {
 			// Cut inside the header: a reader may fail the frame on what
 			// it has or report the cut.
@@ -244,6 +322,7 @@ func refDecode(in []byte, server bool, limit int64) *refResult {
 			if bad {
 				res.fail(StatusProtocolError)
 			}
+			cut(frag, fragType, compressed)
 			return res
 		}
 		b1 := in[pos+1]
@@ -275,13 +354,18 @@ func refDecode(in []byte, server bool, limit int64) *refResult {
 			}
 			p += 4
 		}
+		// The message this frame belongs to, if it is a data frame.
+		typ, isCompressed, prior := fragType, compressed, frag
+		if op == 1 || op == 2 {
+			typ, isCompressed, prior = MessageType(op), rsv1, nil
+		}
 		tooBig := false
 		if !control && limit >= 0 {
-			size := uint64(0)
-			if op == 0 {
-				size = uint64(len(frag))
+			wire := uint64(limit)
+			if isCompressed {
+				wire += uint64(limit>>8) + 1024
 			}
-			tooBig = size+length > uint64(limit)
+			tooBig = uint64(len(prior))+length > wire
 		}
 		if p > len(in) {
 			res.eof = true
@@ -291,6 +375,7 @@ func refDecode(in []byte, server bool, limit int64) *refResult {
 			if tooBig { // the length arrived, the masking key did not
 				res.fail(StatusMessageTooBig)
 			}
+			cut(frag, fragType, compressed)
 			return res
 		}
 		if bad {
@@ -298,30 +383,39 @@ func refDecode(in []byte, server bool, limit int64) *refResult {
 			if tooBig {
 				res.fail(StatusMessageTooBig)
 			}
+			cut(frag, fragType, compressed)
 			return res
 		}
-		text := op == 1 || (op == 0 && fragType == TextMessage)
+		text := !control && typ == TextMessage
 		avail := uint64(len(in) - p)
 		if tooBig {
 			// Eager readers fail on the header, lazy ones when the bytes
 			// over the limit arrive (or the stream ends first, or a UTF-8
 			// error in the bytes under the limit comes first).
 			res.fail(StatusMessageTooBig)
-			under := min(avail, uint64(limit)-uint64(len(frag)))
-			if op != 0 {
-				under = min(avail, uint64(limit))
-			}
 			if avail < length {
 				res.eof = true
 			}
-			if text && !validPrefix(append(slices.Clip(curFrag(frag, op)), unmask(in[p:p+int(under)], key)...)) {
+			if isCompressed {
+				cut(prior, typ, true)
+				return res
+			}
+			under := min(avail, uint64(limit)-uint64(len(prior)))
+			if text && !validPrefix(append(slices.Clip(prior), unmask(in[p:p+int(under)], key)...)) {
 				res.fail(StatusInvalidFramePayloadData)
 			}
 			return res
 		}
 		if avail < length {
 			res.eof = true
-			if text && !validPrefix(append(slices.Clip(curFrag(frag, op)), unmask(in[p:], key)...)) {
+			if control {
+				cut(frag, fragType, compressed)
+				return res
+			}
+			arrived := append(slices.Clip(prior), unmask(in[p:], key)...)
+			if isCompressed {
+				cut(arrived, typ, true)
+			} else if text && !validPrefix(arrived) {
 				res.fail(StatusInvalidFramePayloadData)
 			}
 			return res
@@ -343,6 +437,7 @@ func refDecode(in []byte, server bool, limit int64) *refResult {
 					Reason: string(payload[2:]),
 				}
 			}
+			cut(frag, fragType, compressed)
 			return res
 		case 9:
 			res.pings = append(res.pings, payload)
@@ -351,9 +446,37 @@ func refDecode(in []byte, server bool, limit int64) *refResult {
 			res.pongs = append(res.pongs, payload)
 			continue
 		case 1, 2:
-			fragType, frag = MessageType(op), payload
+			fragType, frag, compressed = typ, payload, rsv1
+			pingsAt, pongsAt = len(res.pings), len(res.pongs)
 		case 0:
 			frag = append(frag, payload...)
+		}
+		if compressed {
+			if !fin {
+				continue
+			}
+			out, corrupt := inflateRef(frag, window, true, maxOut)
+			res.inflated += len(out)
+			tooMuch := limit >= 0 && int64(len(out)) > limit
+			if corrupt || tooMuch || (text && !utf8.Valid(out)) {
+				// Found at one point of the output or another; pings
+				// inside the message may have been reported before.
+				res.controlFrom, res.pingsMin, res.pongsMin = true, pingsAt, pongsAt
+				if corrupt || (text && !utf8.Valid(out) && !tooMuch) || (text && !validPrefix(out)) {
+					res.fail(StatusInvalidFramePayloadData)
+				}
+				if tooMuch {
+					res.fail(StatusMessageTooBig)
+				}
+				return res
+			}
+			if deflate == deflateTakeover {
+				window = append(window, out...)
+				window = window[max(0, len(window)-refWindow):]
+			}
+			res.msgs = append(res.msgs, refMessage{fragType, out})
+			fragType, frag, compressed = 0, nil, false
+			continue
 		}
 		if text && !validPrefix(frag) {
 			res.fail(StatusInvalidFramePayloadData)
@@ -370,12 +493,9 @@ func refDecode(in []byte, server bool, limit int64) *refResult {
 	}
 }
 
-// curFrag is the message so far that a frame with opcode op adds to.
-func curFrag(frag []byte, op byte) []byte {
-	if op == 0 {
-		return frag
-	}
-	return nil
+// isPrefixFrom reports whether got is want cut to at least n elements.
+func isPrefixFrom(got, want [][]byte, n int) bool {
+	return n <= len(got) && len(got) <= len(want) && slices.EqualFunc(got, want[:len(got)], bytes.Equal)
 }
 
 // unmask returns a copy of p unmasked with key (RFC 6455 section 5.3),
@@ -423,26 +543,28 @@ type frameReadResult struct {
 // a close frame that carries the code of the error.
 func FuzzFrameReader(f *testing.F) {
 	pairs := newTCPPairs(f)
-	f.Fuzz(func(t *testing.T, stream []byte, limitSel uint16, split uint16, how, chunk uint8) {
+	f.Fuzz(func(t *testing.T, stream []byte, limitSel uint16, split uint16, how, chunk, deflate uint8) {
+		mode := refDeflate(deflate) % deflateModes
 		limit := int64(1 << 20)
 		switch {
-		case limitSel == 0:
-			limit = -1
+		case limitSel == 0 && mode == deflateOff:
+			limit = -1 // with deflate, a limit keeps bombs small
 		case limitSel > 1:
 			limit = int64(limitSel - 1)
 		}
 		buffered := int(split) % (len(stream) + 1)
 		for _, server := range []bool{true, false} {
-			want := refDecode(stream, server, limit)
+			want := refDecode(stream, server, limit, mode)
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			before := ms.TotalAlloc
-			got := readFrames(t, pairs, stream, buffered, int(chunk), server, limit, how)
+			got := readFrames(t, pairs, stream, buffered, int(chunk), server, limit, how, mode)
 			runtime.ReadMemStats(&ms)
 			// A declared length is never allocated ahead of its bytes: the
 			// reader may claim 64 KiB up front and then grows by doubling,
-			// so everything beyond a fixed allowance scales with the input.
-			if used := ms.TotalAlloc - before; used > 4<<20+32*uint64(len(stream)) {
+			// so everything beyond a fixed allowance scales with the input
+			// and with what it inflates to.
+			if used := ms.TotalAlloc - before; used > 4<<20+32*uint64(len(stream))+4*uint64(want.inflated) {
 				t.Fatalf("server=%v: reading %d bytes allocated %d bytes", server, len(stream), used)
 			}
 			checkFrameRead(t, server, how, want, got)
@@ -454,7 +576,7 @@ func FuzzFrameReader(f *testing.F) {
 // Conn gets the first buffered bytes as read past the handshake, the rest
 // over TCP, in writes of chunk bytes (0: one write) with pauses between
 // them so that frames arrive in pieces.
-func readFrames(t *testing.T, pairs *tcpPairs, stream []byte, buffered, chunk int, server bool, limit int64, how uint8) *frameReadResult {
+func readFrames(t *testing.T, pairs *tcpPairs, stream []byte, buffered, chunk int, server bool, limit int64, how uint8, mode refDeflate) *frameReadResult {
 	nc, peer := pairs.pair(t)
 	defer peer.Close()
 	got := &frameReadResult{}
@@ -464,7 +586,18 @@ func readFrames(t *testing.T, pairs *tcpPairs, stream []byte, buffered, chunk in
 		OnPing:       func(p []byte) { got.pings = append(got.pings, bytes.Clone(p)) },
 		OnPong:       func(p []byte) { got.pongs = append(got.pongs, bytes.Clone(p)) },
 	}
-	c := newConn(nc, stream[:buffered], server, "", opts)
+	var c *Conn
+	if mode == deflateOff {
+		c = newConn(nc, stream[:buffered], server, "", opts)
+	} else {
+		noTakeover := mode == deflateNoTakeover
+		c = newConnDeflating(nc, stream[:buffered], server, "", opts, &deflateParams{
+			serverNoContextTakeover: noTakeover,
+			clientNoContextTakeover: noTakeover,
+			serverMaxWindowBits:     15,
+			clientMaxWindowBits:     15,
+		}, nil)
+	}
 	defer c.CloseNow()
 
 	wrote := make(chan struct{})
@@ -583,11 +716,15 @@ func checkFrameRead(t *testing.T, server bool, how uint8, want *refResult, got *
 			fatalf("message %d: got %v %q, want %v %q", i, m.typ, m.data, w.typ, wdata)
 		}
 	}
-	if !slices.EqualFunc(got.pings, want.pings, bytes.Equal) {
-		fatalf("pings reported %q, want %q", got.pings, want.pings)
+	pingsMin, pongsMin := len(want.pings), len(want.pongs)
+	if want.controlFrom {
+		pingsMin, pongsMin = want.pingsMin, want.pongsMin
 	}
-	if !slices.EqualFunc(got.pongs, want.pongs, bytes.Equal) {
-		fatalf("pongs reported %q, want %q", got.pongs, want.pongs)
+	if !isPrefixFrom(got.pings, want.pings, pingsMin) {
+		fatalf("pings reported %q, want the first %d to %d of %q", got.pings, pingsMin, len(want.pings), want.pings)
+	}
+	if !isPrefixFrom(got.pongs, want.pongs, pongsMin) {
+		fatalf("pongs reported %q, want the first %d to %d of %q", got.pongs, pongsMin, len(want.pongs), want.pongs)
 	}
 
 	// How it ended.
@@ -622,7 +759,7 @@ func checkFrameRead(t *testing.T, server bool, how uint8, want *refResult, got *
 	if !errors.Is(got.writeErr, ErrClosed) {
 		fatalf("write after %v returned %v", got.err, got.writeErr)
 	}
-	checkConnOutput(t, fatalf, server, want.pings, got, outCode)
+	checkConnOutput(t, fatalf, server, got.pings, got, outCode)
 	if got.again == nil || got.again.Error() != got.err.Error() || got.lateControl {
 		// Once a bug: ReadMessage resumed a message that an error had
 		// interrupted and read on from the buffer, calling OnPing/OnPong
@@ -640,7 +777,7 @@ func checkConnOutput(t *testing.T, fatalf func(string, ...any), server bool, pin
 	t.Helper()
 	// A reading Conn writes only pongs and one close frame. Hand it to
 	// refDecode from the other role with no limit.
-	out := refDecode(got.out, !server, -1)
+	out := refDecode(got.out, !server, -1, deflateOff)
 	complete := got.outErr == nil
 	if len(out.msgs) != 0 || len(out.codes) != 0 || len(out.pings) != 0 {
 		fatalf("Conn sent %x: %v", got.out, out)
