@@ -29,6 +29,11 @@ type socketRegistry struct {
 // minKeepaliveTick bounds how often the keepalive goroutine wakes.
 const minKeepaliveTick = 5 * time.Millisecond
 
+// compressorIdleTime is how long a compressing connection may stay
+// without sending before its compressor (most of a megabyte with context
+// takeover) goes back to the pool; the keepalive goroutine checks it.
+const compressorIdleTime = 2 * time.Second
+
 // add registers a connection being opened; during shutdown it refuses
 // with 503.
 func (r *socketRegistry) add(s *wsState) error {
@@ -54,9 +59,12 @@ func (r *socketRegistry) remove(s *wsState) {
 }
 
 // startKeepalive makes sure the keepalive goroutine runs and wakes often
-// enough for a ping interval.
+// enough for a ping interval (or once a second, for compressor release).
 func (r *socketRegistry) startKeepalive(interval time.Duration) {
-	tick := max(interval/4, minKeepaliveTick)
+	tick := time.Second
+	if interval > 0 {
+		tick = min(tick, max(interval/4, minKeepaliveTick))
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closing {
@@ -101,7 +109,7 @@ func (r *socketRegistry) keepalive(tick time.Duration, wake, stop chan struct{})
 			r.mu.Lock()
 			for s := range r.conns {
 				// Settings are final once the connection is stored.
-				if s.connection() != nil && s.pingInterval > 0 {
+				if c := s.connection(); c != nil && (s.pingInterval > 0 || c.Compressed()) {
 					due = append(due, s)
 				}
 			}
@@ -156,9 +164,16 @@ func (r *socketRegistry) shutdown(ctx context.Context) error {
 
 // keepalive pings the peer when its interval has passed and aborts the
 // connection when the oldest unanswered ping is older than the timeout
-// (Tornado closes with 1000 "ping timed out" too).
+// (Tornado closes with 1000 "ping timed out" too). It also releases the
+// compressor of a connection that has been quiet for a while.
 func (s *wsState) keepalive(now time.Time) {
 	n := now.UnixNano()
+	if c := s.connection(); c.Compressed() && n-s.lastSend.Load() > int64(compressorIdleTime) {
+		c.ReleaseIdleCompressor()
+	}
+	if s.pingInterval <= 0 {
+		return
+	}
 	if p := s.pingPending.Load(); p != 0 && n-p > int64(s.pingTimeout) {
 		if s.timedOut.CompareAndSwap(false, true) {
 			s.logger.Info("tornago: WebSocket ping timed out", "timeout", s.pingTimeout)

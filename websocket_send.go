@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tornago/tornago/websocket"
 )
@@ -194,6 +195,7 @@ func (s *wsState) flushLoop() {
 		clear(frames)
 		clear(batch)
 
+		s.lastSend.Store(time.Now().UnixNano())
 		s.mu.Lock()
 		s.queued -= size
 		s.sent += uint64(len(batch))

@@ -61,6 +61,7 @@ type wsState struct {
 	// Keepalive, in UnixNano; see keepalive.
 	nextPing    atomic.Int64
 	pingPending atomic.Int64 // when the oldest unanswered ping went out, 0 if none
+	lastSend    atomic.Int64 // when the flusher last wrote
 	timedOut    atomic.Bool
 
 	done chan struct{} // closed when the lifecycle is over (socketRegistry.remove)
@@ -142,7 +143,8 @@ func (s *wsState) run(conn *websocket.Conn, hooks webSocketHooks, app *Applicati
 	s.mu.Lock()
 	s.startFlusherLocked() // messages written in Open, or a Close from Open
 	s.mu.Unlock()
-	if s.pingInterval > 0 {
+	s.lastSend.Store(time.Now().UnixNano())
+	if s.pingInterval > 0 || conn.Compressed() {
 		app.sockets.startKeepalive(s.pingInterval)
 	}
 	for {

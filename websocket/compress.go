@@ -79,6 +79,31 @@ func (c *Conn) releaseCompression() {
 // Compressed returns whether the connection negotiated permessage-deflate.
 func (c *Conn) Compressed() bool { return c.deflate != nil }
 
+// ReleaseIdleCompressor gives the compressor of an idle connection back to
+// the pool and reports whether it did. With context takeover a compressor
+// holds most of a megabyte for as long as it keeps context; dropping the
+// context is always safe (the next message just compresses without the
+// earlier ones, and the peer's decompressor does not mind), so a server
+// with many quiet connections calls this for those that have not sent for
+// a while. It does nothing while a message is being written, or without
+// compression.
+func (c *Conn) ReleaseIdleCompressor() bool {
+	d := c.deflate
+	if d == nil || !d.writeTakeover {
+		return false
+	}
+	select {
+	case c.msgSem <- struct{}{}:
+		held := d.out.fw != nil
+		d.out.release()
+		d.buf = nil
+		<-c.msgSem
+		return held
+	default:
+		return false
+	}
+}
+
 // deflateKey identifies a no-context compressed form of a prepared
 // message: connections with the same level and window share it.
 type deflateKey struct{ level, bits int }

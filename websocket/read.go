@@ -36,8 +36,8 @@ type readState struct {
 	size       int64 // payload bytes on the wire
 	compressed bool  // permessage-deflate: RSV1 on the first frame
 	inflated   int64 // decompressed bytes handed out so far
-	utf8      utf8Validator
-	gen       uint64 // counts messages; a stale messageReader sees a change
+	utf8       utf8Validator
+	gen        uint64 // counts messages; a stale messageReader sees a change
 
 	// partial is ReadMessage's message so far when a deadline or context
 	// interrupted it; hasPartial says a ReadMessage is in progress.

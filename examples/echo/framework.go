@@ -22,7 +22,7 @@ type frameworkVariant struct {
 	app     *tornago.Application
 	allow   string
 	members atomic.Pointer[[]*broadcastSocket] // copy-on-write, read per message
-	mu      sync.Mutex                          // serializes changes to members
+	mu      sync.Mutex                         // serializes changes to members
 }
 
 func newFrameworkVariant(cfg config) (*frameworkVariant, error) {
