@@ -60,6 +60,8 @@ type Conn struct {
 	dlMu          sync.Mutex
 	readDeadline  time.Time
 	writeDeadline time.Time
+	readCtx       ctxWatch // for the holder of readSem
+	writeCtx      ctxWatch // for the holder of frameSem
 
 	// closeSent is set, before the frame is written, by whoever sends our
 	// close frame; from then on no data frame may be written.
@@ -99,6 +101,8 @@ func newConnDeflating(nc net.Conn, buffered []byte, server bool, subprotocol str
 	c.rd.buf = make([]byte, max(readBufferSize, len(buffered)))
 	c.rd.end = copy(c.rd.buf, buffered)
 	c.rd.reader.c = c
+	c.readCtx.init(c, false)
+	c.writeCtx.init(c, true)
 	if p != nil {
 		c.deflate = newConnDeflate(*p, server, copts)
 	}
@@ -203,43 +207,82 @@ func (c *Conn) acquire(ctx context.Context, sem chan struct{}) error {
 	}
 }
 
-// armContext makes ctx govern the blocking I/O of one call: its deadline
-// becomes the connection's read or write deadline (unless the user set an
-// earlier one), and its cancellation interrupts the I/O by moving the
-// deadline into the past. The returned function restores the user's
-// deadline; it must be called before the next I/O of that direction. A
-// context that can never end costs nothing.
-func (c *Conn) armContext(ctx context.Context, write bool) (disarm func()) {
+// ctxWatch makes a context govern the blocking I/O of one call in one
+// direction: the context's deadline becomes the connection's read or write
+// deadline (unless the user set an earlier one), and its cancellation
+// interrupts the I/O by moving the deadline into the past. A Conn has one
+// per direction, used only by the holder of readSem or frameSem, so arming
+// it allocates only what context.AfterFunc does, and a context that can
+// never end costs nothing.
+type ctxWatch struct {
+	c         *Conn
+	write     bool
+	mu        sync.Mutex
+	armed     bool
+	stop      func() bool
+	interrupt func() // w.expire, bound once
+}
+
+func (w *ctxWatch) init(c *Conn, write bool) {
+	w.c, w.write = c, write
+	w.interrupt = w.expire
+}
+
+func (w *ctxWatch) setDeadline(t time.Time) {
+	if w.write {
+		w.c.nc.SetWriteDeadline(t)
+	} else {
+		w.c.nc.SetReadDeadline(t)
+	}
+}
+
+// userDeadline is the deadline set with SetReadDeadline or
+// SetWriteDeadline; the caller holds dlMu.
+func (w *ctxWatch) userDeadline() time.Time {
+	if w.write {
+		return w.c.writeDeadline
+	}
+	return w.c.readDeadline
+}
+
+// expire runs when the context ends.
+func (w *ctxWatch) expire() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.armed {
+		w.setDeadline(aLongTimeAgo)
+	}
+}
+
+// arm applies ctx until disarm and reports whether disarm is needed.
+func (w *ctxWatch) arm(ctx context.Context) bool {
 	if ctx.Done() == nil {
-		return nil
+		return false
 	}
-	set, user := c.nc.SetReadDeadline, &c.readDeadline
-	if write {
-		set, user = c.nc.SetWriteDeadline, &c.writeDeadline
-	}
-	c.dlMu.Lock()
-	if d, ok := ctx.Deadline(); ok && (user.IsZero() || d.Before(*user)) {
-		set(d)
-	}
-	c.dlMu.Unlock()
-	var mu sync.Mutex
-	disarmed := false
-	stop := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if !disarmed {
-			set(aLongTimeAgo)
+	w.c.dlMu.Lock()
+	if d, ok := ctx.Deadline(); ok {
+		if user := w.userDeadline(); user.IsZero() || d.Before(user) {
+			w.setDeadline(d)
 		}
-	})
-	return func() {
-		stop()
-		mu.Lock()
-		disarmed = true
-		mu.Unlock()
-		c.dlMu.Lock()
-		set(*user)
-		c.dlMu.Unlock()
 	}
+	w.c.dlMu.Unlock()
+	w.mu.Lock()
+	w.armed = true
+	w.mu.Unlock()
+	w.stop = context.AfterFunc(ctx, w.interrupt)
+	return true
+}
+
+// disarm detaches the context and restores the user's deadline.
+func (w *ctxWatch) disarm() {
+	w.stop()
+	w.stop = nil
+	w.mu.Lock()
+	w.armed = false
+	w.mu.Unlock()
+	w.c.dlMu.Lock()
+	w.setDeadline(w.userDeadline())
+	w.c.dlMu.Unlock()
 }
 
 // aLongTimeAgo is a deadline in the past, which interrupts blocked I/O.

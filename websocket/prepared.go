@@ -78,8 +78,8 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 	if c.closeSent.Load() {
 		return c.closedWriteError()
 	}
-	if disarm := c.armContext(ctx, true); disarm != nil {
-		defer disarm()
+	if c.writeCtx.arm(ctx) {
+		defer c.writeCtx.disarm()
 	}
 	return ctxError(ctx, c.writeRawLocked(frame))
 }
@@ -107,8 +107,8 @@ func (c *Conn) WritePreparedBatch(ctx context.Context, pms []*PreparedMessage) e
 	if c.closeSent.Load() {
 		return c.closedWriteError()
 	}
-	if disarm := c.armContext(ctx, true); disarm != nil {
-		defer disarm()
+	if c.writeCtx.arm(ctx) {
+		defer c.writeCtx.disarm()
 	}
 	w := &c.wr
 	if w.err != nil {

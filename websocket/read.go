@@ -62,8 +62,8 @@ func (c *Conn) ReadMessage(ctx context.Context) (MessageType, []byte, error) {
 		return 0, nil, c.readAcquireError(err)
 	}
 	defer func() { <-c.readSem }()
-	if disarm := c.armContext(ctx, false); disarm != nil {
-		defer disarm()
+	if c.readCtx.arm(ctx) {
+		defer c.readCtx.disarm()
 	}
 	r := &c.rd
 	if r.err != nil {
@@ -132,8 +132,8 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 		return 0, nil, c.readAcquireError(err)
 	}
 	defer func() { <-c.readSem }()
-	if disarm := c.armContext(ctx, false); disarm != nil {
-		defer disarm()
+	if c.readCtx.arm(ctx) {
+		defer c.readCtx.disarm()
 	}
 	r := &c.rd
 	if r.hasPartial {

@@ -102,8 +102,8 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, compressed b
 			return c.closedWriteError()
 		}
 	}
-	if disarm := c.armContext(ctx, true); disarm != nil {
-		defer disarm()
+	if c.writeCtx.arm(ctx) {
+		defer c.writeCtx.disarm()
 	}
 	return ctxError(ctx, c.writeFrameLocked(fin, op, compressed, payload))
 }
