@@ -1,0 +1,420 @@
+package interop
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	coder "github.com/coder/websocket"
+	gorilla "github.com/gorilla/websocket"
+
+	"github.com/tornago/tornago/websocket"
+)
+
+// Benchmarks of permessage-deflate in tornago, gorilla/websocket (which
+// compresses only without context takeover) and coder/websocket, each
+// talking to itself over loopback TCP at its default compression level
+// (1, BestSpeed, for all three):
+//
+//	cd interop && go test -run '^$' -bench 'Deflate' -benchtime 2000x .
+//
+// BenchmarkDeflateMessage reports, per one-way message (compress, mask,
+// send, receive, inflate), the wall time, the CPU time of the whole
+// process (both ends, garbage collection included) and the compression
+// ratio on the wire. BenchmarkDeflateIdleConnMemory reports what an idle
+// server connection keeps after one compressed message each way, with the
+// clients in a child process so that only the server's memory is counted.
+
+// benchLib is one library with compression on in one mode, or off.
+type benchLib struct {
+	name string
+	mode string // "off", "no-context-takeover", "context-takeover"
+}
+
+var benchLibs = []benchLib{
+	{"tornago", "off"},
+	{"tornago", "no-context-takeover"},
+	{"tornago", "context-takeover"},
+	{"gorilla", "off"},
+	{"gorilla", "no-context-takeover"},
+	{"coder", "off"},
+	{"coder", "no-context-takeover"},
+	{"coder", "context-takeover"},
+}
+
+// tornagoCompression returns our options for a mode (nil: off).
+func tornagoCompression(mode string) *websocket.CompressionOptions {
+	switch mode {
+	case "no-context-takeover":
+		return &websocket.CompressionOptions{ServerNoContextTakeover: true, ClientNoContextTakeover: true}
+	case "context-takeover":
+		return &websocket.CompressionOptions{}
+	}
+	return nil
+}
+
+func coderMode(mode string) coder.CompressionMode {
+	switch mode {
+	case "no-context-takeover":
+		return coder.CompressionNoContextTakeover
+	case "context-takeover":
+		return coder.CompressionContextTakeover
+	}
+	return coder.CompressionDisabled
+}
+
+// benchEnd is one end of a benchmark connection.
+type benchEnd struct {
+	write func(ctx context.Context, p []byte) error
+	read  func(ctx context.Context) ([]byte, error)
+	close func()
+}
+
+func tornagoEnd(c *websocket.Conn) benchEnd {
+	return benchEnd{
+		write: func(ctx context.Context, p []byte) error { return c.WriteMessage(ctx, websocket.TextMessage, p) },
+		read: func(ctx context.Context) ([]byte, error) {
+			_, p, err := c.ReadMessage(ctx)
+			return p, err
+		},
+		close: func() { _ = c.CloseNow() },
+	}
+}
+
+func gorillaEnd(c *gorilla.Conn) benchEnd {
+	return benchEnd{
+		write: func(_ context.Context, p []byte) error { return c.WriteMessage(gorilla.TextMessage, p) },
+		read: func(context.Context) ([]byte, error) {
+			_, p, err := c.ReadMessage()
+			return p, err
+		},
+		close: func() { _ = c.NetConn().Close() },
+	}
+}
+
+func coderEnd(c *coder.Conn) benchEnd {
+	c.SetReadLimit(-1)
+	return benchEnd{
+		write: func(ctx context.Context, p []byte) error { return c.Write(ctx, coder.MessageText, p) },
+		read: func(ctx context.Context) ([]byte, error) {
+			_, p, err := c.Read(ctx)
+			return p, err
+		},
+		close: func() { _ = c.CloseNow() },
+	}
+}
+
+// benchUpgrade is the server side of lib.
+func benchUpgrade(lib benchLib, w http.ResponseWriter, r *http.Request) (benchEnd, error) {
+	switch lib.name {
+	case "tornago":
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+			Compression: tornagoCompression(lib.mode),
+			ConnOptions: websocket.ConnOptions{ReadLimit: -1},
+		})
+		if err != nil {
+			return benchEnd{}, err
+		}
+		return tornagoEnd(c), nil
+	case "gorilla":
+		u := gorilla.Upgrader{EnableCompression: lib.mode != "off"}
+		c, err := u.Upgrade(w, r, nil)
+		if err != nil {
+			return benchEnd{}, err
+		}
+		return gorillaEnd(c), nil
+	default:
+		c, err := coder.Accept(w, r, &coder.AcceptOptions{CompressionMode: coderMode(lib.mode)})
+		if err != nil {
+			return benchEnd{}, err
+		}
+		return coderEnd(c), nil
+	}
+}
+
+// benchDial is the client side of lib. netDial, when set, makes the TCP
+// connection.
+func benchDial(ctx context.Context, lib benchLib, url string, netDial func(ctx context.Context, network, addr string) (net.Conn, error)) (benchEnd, error) {
+	if netDial == nil {
+		netDial = (&net.Dialer{}).DialContext
+	}
+	switch lib.name {
+	case "tornago":
+		c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+			Compression:    tornagoCompression(lib.mode),
+			ConnOptions:    websocket.ConnOptions{ReadLimit: -1},
+			NetDialContext: netDial,
+		})
+		if err != nil {
+			return benchEnd{}, err
+		}
+		return tornagoEnd(c), nil
+	case "gorilla":
+		d := gorilla.Dialer{EnableCompression: lib.mode != "off", NetDialContext: netDial}
+		c, _, err := d.DialContext(ctx, url, nil)
+		if err != nil {
+			return benchEnd{}, err
+		}
+		return gorillaEnd(c), nil
+	default:
+		hc := &http.Client{Transport: &http.Transport{DialContext: netDial}}
+		c, _, err := coder.Dial(ctx, url, &coder.DialOptions{CompressionMode: coderMode(lib.mode), HTTPClient: hc})
+		if err != nil {
+			return benchEnd{}, err
+		}
+		return coderEnd(c), nil
+	}
+}
+
+// cpuTime returns the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkDeflateMessage sends text messages one way, client to server,
+// of a 4 KiB and a 64 KiB chat-like JSON payload, cycling through 64 KiB
+// of distinct payloads so that context takeover is not flattered by
+// repeats. Metrics: cpu-ns/msg (both ends), wire-ratio (bytes the client
+// wrote, frame headers included, over payload bytes).
+func BenchmarkDeflateMessage(b *testing.B) {
+	for _, size := range []int{4096, 65536} {
+		payloads := make([][]byte, max(4, 65536/size))
+		for i := range payloads {
+			payloads[i] = chatJSON(size, uint64(100+i))
+		}
+		for _, lib := range benchLibs {
+			b.Run(fmt.Sprintf("size=%d/%s/%s", size, lib.name, lib.mode), func(b *testing.B) {
+				ctx := context.Background()
+				ends := make(chan benchEnd, 1)
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if e, err := benchUpgrade(lib, w, r); err == nil {
+						ends <- e
+					}
+				}))
+				defer srv.Close()
+				wire := newWireCount()
+				client, err := benchDial(ctx, lib, "ws"+strings.TrimPrefix(srv.URL, "http"),
+					func(ctx context.Context, network, addr string) (net.Conn, error) {
+						c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+						if err != nil {
+							return nil, err
+						}
+						return &countedConn{Conn: c, n: wire}, nil
+					})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer client.close()
+				server := <-ends
+				defer server.close()
+
+				n := b.N
+				readDone := make(chan error, 1)
+				wire.written.Store(0)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				b.ResetTimer()
+				cpu0 := cpuTime()
+				go func() {
+					for i := range n {
+						p, err := server.read(ctx)
+						if err == nil && len(p) != len(payloads[i%len(payloads)]) {
+							err = fmt.Errorf("message %d: %d bytes, want %d", i, len(p), size)
+						}
+						if err != nil {
+							readDone <- err
+							return
+						}
+					}
+					readDone <- nil
+				}()
+				for i := range n {
+					if err := client.write(ctx, payloads[i%len(payloads)]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := <-readDone; err != nil {
+					b.Fatal(err)
+				}
+				cpu := cpuTime() - cpu0
+				b.StopTimer()
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/msg")
+				b.ReportMetric(float64(wire.written.Load())/float64(n*size), "wire-ratio")
+			})
+		}
+	}
+}
+
+// idleClientsEnv makes the test binary a client process for
+// BenchmarkDeflateIdleConnMemory: "library mode url count".
+const idleClientsEnv = "TORNAGO_DEFLATE_IDLE_CLIENTS"
+
+// idleConns is how many connections BenchmarkDeflateIdleConnMemory holds.
+const idleConns = 1000
+
+// BenchmarkDeflateIdleConnMemory opens idleConns connections to a server
+// of each library and mode. Each connection carries one 4 KiB compressed
+// message each way, then idles with its server goroutine parked in a
+// read, as a chat server's connections mostly are. It reports the heap
+// and goroutine stacks the server process keeps per connection, after two
+// collections have emptied the sync.Pools. Run it with -benchtime 1x.
+func BenchmarkDeflateIdleConnMemory(b *testing.B) {
+	for _, lib := range benchLibs {
+		b.Run(lib.name+"/"+lib.mode, func(b *testing.B) {
+			for b.Loop() {
+				heap, stack, goroutines := measureIdleConns(b, lib)
+				b.ReportMetric(heap, "heap-B/conn")
+				b.ReportMetric(stack, "stack-B/conn")
+				b.ReportMetric(heap+stack, "B/conn")
+				b.ReportMetric(goroutines, "goroutines/conn")
+			}
+		})
+	}
+}
+
+func measureIdleConns(b *testing.B, lib benchLib) (heap, stack, goroutines float64) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var servers []benchEnd
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wg.Add(1)
+		defer wg.Done()
+		e, err := benchUpgrade(lib, w, r)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		servers = append(servers, e)
+		mu.Unlock()
+		// One message each way, then idle in a read until the client
+		// goes.
+		ctx := context.Background()
+		if p, err := e.read(ctx); err == nil && e.write(ctx, p) == nil {
+			_, _ = e.read(ctx)
+		}
+	}))
+	defer func() {
+		srv.Close()
+		mu.Lock()
+		for _, e := range servers {
+			e.close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	}()
+
+	runtime.GC()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	g0 := runtime.NumGoroutine()
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDeflateIdleClients$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %s %d", idleClientsEnv, lib.name, lib.mode, "ws"+strings.TrimPrefix(srv.URL, "http"), idleConns))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}()
+	sc := bufio.NewScanner(stdout)
+	ready := false
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "READY") {
+			ready = true
+			break
+		}
+	}
+	if !ready {
+		b.Fatal("client process did not get ready")
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+
+	// Every connection is idle now; the pools' contents go in two
+	// collections, so what is left is what connections keep.
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	g1 := runtime.NumGoroutine()
+	mu.Lock()
+	n := len(servers)
+	mu.Unlock()
+	if n != idleConns {
+		b.Fatalf("%d server connections, want %d", n, idleConns)
+	}
+	heap = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
+	stack = float64(int64(after.StackInuse)-int64(before.StackInuse)) / float64(n)
+	goroutines = float64(g1-g0) / float64(n)
+	return heap, stack, goroutines
+}
+
+// TestDeflateIdleClients is the client process of
+// BenchmarkDeflateIdleConnMemory; it does nothing unless idleClientsEnv
+// is set. It opens the connections, sends each one 4 KiB message and reads
+// the echo, prints READY, and holds them until its stdin closes.
+func TestDeflateIdleClients(t *testing.T) {
+	spec := os.Getenv(idleClientsEnv)
+	if spec == "" {
+		t.Skip("client process of BenchmarkDeflateIdleConnMemory only")
+	}
+	f := strings.Fields(spec)
+	if len(f) != 4 {
+		t.Fatalf("%s=%q", idleClientsEnv, spec)
+	}
+	lib := benchLib{name: f[0], mode: f[1]}
+	url := f[2]
+	n, err := strconv.Atoi(f[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	msg := chatJSON(4096, 1)
+	var clients []benchEnd
+	defer func() {
+		for _, c := range clients {
+			c.close()
+		}
+	}()
+	for range n {
+		c, err := benchDial(ctx, lib, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+		if err := c.write(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.read(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Println("READY")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
