@@ -602,3 +602,37 @@ func TestInteropDeflateServerWindowRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestInteropDeflateReadLimit has each foreign peer send a message that
+// compresses 8 MiB of zeros into a few kilobytes to our side, whose read
+// limit is 1 MiB. The limit counts inflated bytes, so our read fails with
+// 1009 (ErrMessageTooBig) although few bytes crossed the wire, and the
+// peer sees the close code.
+func TestInteropDeflateReadLimit(t *testing.T) {
+	t.Parallel()
+	for _, p := range deflatePeers {
+		for _, r := range []role{ourServer, ourClient} {
+			t.Run(roleName(r, p.name), func(t *testing.T) {
+				t.Parallel()
+				ctx := testContext(t)
+				pair := connectDeflate(t, ctx, r, p, &websocket.CompressionOptions{}, websocket.ConnOptions{ReadLimit: 1 << 20})
+				require.True(t, pair.ours.Compressed())
+				peerRead := async(func() error {
+					if err := pair.peer.Write(ctx, websocket.BinaryMessage, make([]byte, 8<<20)); err != nil {
+						return err
+					}
+					_, _, err := pair.peer.Read(ctx)
+					return err
+				})
+				_, _, err := pair.ours.ReadMessage(ctx)
+				require.ErrorIs(t, err, websocket.ErrMessageTooBig)
+				assert.Less(t, pair.wire.read.Load(), int64(256<<10), "bytes our side read of the compressed 8 MiB")
+
+				err = wait(t, ctx, peerRead, "peer read")
+				code, _, ok := pair.peer.CloseStatus(err)
+				require.True(t, ok, "the peer got no close frame: %v", err)
+				assert.Equal(t, 1009, code)
+			})
+		}
+	}
+}
