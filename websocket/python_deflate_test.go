@@ -227,3 +227,33 @@ func pyDeflateSequence() []pyDeflateMsg {
 	})
 	return pySeq
 }
+
+// TestBug_PythonClientWindowBits8 configures our server with
+// ClientMaxWindowBits 8, which CompressionOptions documents as valid. Our
+// server then answers the `websockets` client's default offer with
+// client_max_window_bits=8, and the client cannot connect: zlib (since
+// 1.2.9) refuses a raw-deflate compressor with a 256-byte window, so
+// websockets raises ValueError("Invalid initialization option") while
+// processing our answer. Every zlib-based client is in the same place
+// (Autobahn dropped 8 from its cases for this reason). A fix is to never
+// ask a client for less than 9 bits (answer 9 when configured with 8).
+func TestBug_PythonClientWindowBits8(t *testing.T) {
+	t.Skip("core bug: a server with ClientMaxWindowBits 8 answers client_max_window_bits=8, which zlib-based clients (Python websockets) cannot honour; they fail to connect")
+	py := testenv.Python(t, "websockets")
+	ctx := pyTestContext(t)
+	url := dcEchoServer(t, ctx, &websocket.AcceptOptions{
+		Compression: &websocket.CompressionOptions{ClientMaxWindowBits: 8},
+		ConnOptions: websocket.ConnOptions{ReadLimit: -1, CloseTimeout: pyCloseTimeout},
+	}, nil)
+	cmd := exec.CommandContext(ctx, py, "testdata/python/deflate_client.py", url)
+	cmd.WaitDelay = 5 * time.Second
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.Output()
+	require.NoError(t, err, "deflate_client.py: %s", stderr.String())
+	var got struct {
+		Echoed int `json:"echoed"`
+	}
+	require.NoError(t, json.Unmarshal(stdout, &got), "deflate_client.py printed %q", stdout)
+	assert.Equal(t, pyDeflateMessages, got.Echoed)
+}
