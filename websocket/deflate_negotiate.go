@@ -42,10 +42,15 @@ type CompressionOptions struct {
 	// ServerMaxWindowBits limits the LZ77 window of the server's
 	// compressor to 2^bits bytes, 8 to 15; zero means 15 (32 KiB). A
 	// server uses at most this; a client requests it, so that it needs
-	// less memory to decompress.
+	// less memory to decompress. Some servers cannot honour the request
+	// (gorilla/websocket answers without it, which fails the handshake;
+	// coder/websocket declines compression), so leave it zero unless the
+	// server is known to support it.
 	ServerMaxWindowBits int
 	// ClientMaxWindowBits limits the LZ77 window of the client's
-	// compressor to 2^bits bytes, 8 to 15; zero means 15. A server asks
+	// compressor to 2^bits bytes, 8 to 15; zero means 15. A server never
+	// asks for less than 9, since zlib-based clients (Python, most
+	// browsers' peers) cannot compress with a 256-byte window. A server asks
 	// for it when the client offered client_max_window_bits (browsers
 	// do), which shrinks the window a context-takeover connection keeps
 	// for decompression; a client uses at most this.
@@ -175,7 +180,9 @@ func answerDeflate(o deflateOffer, opts *CompressionOptions) (deflateParams, str
 	if o.clientWindowBitsGiven {
 		// Without the parameter in the offer the client may not support
 		// a limit, and we must not send one (section 7.1.2.2).
-		p.clientMaxWindowBits = normWindowBits(opts.ClientMaxWindowBits)
+		// zlib, which most clients compress with, cannot make a raw
+		// deflate stream with a 256-byte window, so we never ask for 8.
+		p.clientMaxWindowBits = max(normWindowBits(opts.ClientMaxWindowBits), 9)
 		if o.clientMaxWindowBits > 0 {
 			p.clientMaxWindowBits = min(p.clientMaxWindowBits, o.clientMaxWindowBits)
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 )
 
 // rawPayload reads the current message's payload as it is on the wire,
@@ -71,27 +70,36 @@ func (c *Conn) inflate(p []byte) (int, error) {
 	}
 }
 
-// readCompressedMessage is ReadMessage for a compressed message.
+// readCompressedMessage is ReadMessage for a compressed message. The
+// buffer starts at a few times the first frame's size and grows as the
+// output arrives; when it is full, a small probe read tells a message that
+// ends there from one that goes on, so a buffer is not doubled for
+// nothing.
 func (c *Conn) readCompressedMessage(ctx context.Context) (MessageType, []byte, error) {
 	r := &c.rd
-	for {
-		if len(r.partial) == cap(r.partial) {
-			grow := max(cap(r.partial), 4096)
-			if limit := c.readLimit.Load(); limit >= 0 {
-				grow = int(min(int64(grow), limit+1-int64(len(r.partial))))
-			}
-			r.partial = slices.Grow(r.partial, max(grow, 1))
+	if r.partial == nil {
+		hint := min(max(4*r.size, 512), exactGrowthLimit)
+		if limit := c.readLimit.Load(); limit >= 0 {
+			hint = min(hint, limit+1)
 		}
-		n, err := c.inflate(r.partial[len(r.partial):cap(r.partial)])
-		r.partial = r.partial[:len(r.partial)+n]
+		r.partial = make([]byte, 0, hint)
+	}
+	for {
+		var n int
+		var err error
+		if len(r.partial) < cap(r.partial) {
+			n, err = c.inflate(r.partial[len(r.partial):cap(r.partial)])
+			r.partial = r.partial[:len(r.partial)+n]
+		} else {
+			var probe [512]byte
+			n, err = c.inflate(probe[:])
+			r.partial = append(r.partial, probe[:n]...)
+		}
 		if err == io.EOF {
 			msg := r.partial
 			r.partial, r.hasPartial = nil, false
 			if err := c.endMessage(); err != nil {
 				return 0, nil, err
-			}
-			if msg == nil {
-				msg = []byte{}
 			}
 			return r.typ, msg, nil
 		}
