@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/tornago/tornago/websocket"
@@ -107,11 +105,7 @@ func (h *WebSocketHandler) OnClose() {}
 // others; return true only for origins you trust, since a cross-site page
 // connecting with the user's cookies is the attack it prevents.
 func (h *WebSocketHandler) CheckOrigin(origin string) bool {
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	return strings.EqualFold(u.Host, h.r.Host)
+	return websocket.SameOrigin(origin, h.r.Host)
 }
 
 // SelectSubprotocol chooses one of the subprotocols the client offered

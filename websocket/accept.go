@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -156,7 +155,7 @@ func checkUpgradeRequest(r *http.Request, opts *AcceptOptions) *HandshakeError {
 	if !check(r) {
 		return &HandshakeError{Status: http.StatusForbidden, Message: msgOrigin}
 	}
-	if vs := r.Header.Values("Sec-WebSocket-Version"); len(vs) != 1 || strings.TrimSpace(vs[0]) != "13" {
+	if vs := r.Header.Values("Sec-WebSocket-Version"); len(vs) != 1 || trimOWS(vs[0]) != "13" {
 		return &HandshakeError{Status: http.StatusUpgradeRequired, Message: msgVersion}
 	}
 	if ks := r.Header.Values("Sec-WebSocket-Key"); len(ks) != 1 || !validKey(ks[0]) {
@@ -189,11 +188,19 @@ func DefaultCheckOrigin(r *http.Request) bool {
 	if origin == "" {
 		return true
 	}
+	return SameOrigin(origin, r.Host)
+}
+
+// SameOrigin reports whether origin (an Origin header value such as
+// "https://example.com:8443") names host (a Host header value such as
+// "example.com:8443"): its host[:port] equals host, compared
+// ASCII-case-insensitively. An opaque origin ("null") matches nothing.
+func SameOrigin(origin, host string) bool {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
 		return false
 	}
-	return strings.EqualFold(u.Host, r.Host)
+	return asciiEqualFold(u.Host, host)
 }
 
 // OfferedSubprotocols returns the subprotocols a handshake request offers,

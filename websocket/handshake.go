@@ -31,12 +31,13 @@ func validKey(key string) bool {
 }
 
 // headerHasToken reports whether any of the header's comma-separated
-// values equals token, compared case-insensitively (RFC 7230 section
-// 3.2.2 lists; RFC 6455 treats Upgrade and Connection tokens so).
+// values equals token, compared ASCII-case-insensitively (RFC 7230 section
+// 3.2.2 lists; RFC 6455 section 2.1 matches case-insensitively in ASCII
+// only, so the Kelvin sign does not stand for a "k").
 func headerHasToken(h http.Header, name, token string) bool {
 	for _, v := range h.Values(name) {
 		for part := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(part), token) {
+			if asciiEqualFold(trimOWS(part), token) {
 				return true
 			}
 		}
@@ -49,12 +50,40 @@ func headerTokens(h http.Header, name string) []string {
 	var out []string
 	for _, v := range h.Values(name) {
 		for part := range strings.SplitSeq(v, ",") {
-			if p := strings.TrimSpace(part); p != "" {
+			if p := trimOWS(part); p != "" {
 				out = append(out, p)
 			}
 		}
 	}
 	return out
+}
+
+// trimOWS removes the optional whitespace of RFC 7230 section 3.2.3, which
+// is spaces and tabs only (strings.TrimSpace would also take Unicode
+// spaces such as U+00A0).
+func trimOWS(s string) string {
+	return strings.Trim(s, " \t")
+}
+
+// asciiEqualFold reports whether a and b are equal under ASCII case
+// folding.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // isToken reports whether s is a non-empty RFC 7230 token, the form of a
