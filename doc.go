@@ -42,6 +42,30 @@
 // status and headers, or fail, after writing. Flush sends what was written
 // so far and fixes the status and headers.
 //
+// # WebSockets
+//
+// A WebSocket handler embeds WebSocketHandler and overrides Open, OnMessage
+// and OnClose (and optionally CheckOrigin, SelectSubprotocol, OnPing,
+// OnPong, CompressionOptions). Its lifecycle:
+//
+//  1. steps 1, 2, 4 and 5 above run as for any handler;
+//  2. the handshake is checked in Tornado's order and with its statuses
+//     (405, 400, 403 for a refused Origin, 426, 400);
+//  3. Open runs before the 101 response is written, so cookies and headers
+//     it sets ride on the 101, an error it returns becomes that HTTP status,
+//     and messages it writes are sent right after the 101;
+//  4. one goroutine reads frames and answers pings while another calls
+//     OnMessage for each message, in order;
+//  5. OnClose runs exactly once, however the connection ends.
+//
+// WriteMessage, WriteText, WriteJSON, WritePrepared, Ping, Flush and Close
+// may be called from any goroutine. Writes go to a send queue bounded by
+// Settings.WebSocketSendQueueSize and never wait for the peer; a peer that
+// lets its queue overflow is closed with 1008. Broadcast sends one message
+// to many handlers with the frame encoded once. Keepalive pings
+// (Settings.WebSocketPingInterval) are sent by one goroutine per
+// Application, not one per connection.
+//
 // # Errors
 //
 // Verb methods, Prepare and the WebSocket hooks return error. An HTTPError
@@ -59,7 +83,8 @@
 // The Application is safe for concurrent use. A handler instance serves one
 // request and its methods must be called from that request's goroutine
 // (goroutines the handler starts must not touch it after the verb method
-// returns). Factories are called concurrently and must return a new value
+// returns); WebSocketHandler's write methods, listed above, are the
+// exception. Factories are called concurrently and must return a new value
 // each time.
 //
 // # Cookies, XSRF and users
