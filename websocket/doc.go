@@ -1,0 +1,104 @@
+// Package websocket implements the WebSocket protocol (RFC 6455) and its
+// permessage-deflate extension (RFC 7692), server and client, on net/http.
+// It knows nothing of tornago's handlers and can be used on its own.
+//
+// # Server and client
+//
+// Accept upgrades an HTTP request on any net/http server:
+//
+//	http.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+//		c, err := websocket.Accept(w, r, nil)
+//		if err != nil {
+//			return // the HTTP error has been sent
+//		}
+//		defer c.CloseNow()
+//		for {
+//			typ, msg, err := c.ReadMessage(r.Context())
+//			if err != nil {
+//				return
+//			}
+//			if err := c.WriteMessage(r.Context(), typ, msg); err != nil {
+//				return
+//			}
+//		}
+//	})
+//
+// Dial connects to a ws:// or wss:// URL and returns the same *Conn.
+//
+// # Origins
+//
+// A browser sends the page's origin with every WebSocket handshake, and
+// sends the user's cookies whatever the page, so a server that accepts any
+// origin lets any web site act as its logged-in users. Accept therefore
+// refuses cross-origin requests by default (DefaultCheckOrigin: a request
+// without Origin, which browsers always send, is allowed; otherwise the
+// Origin's host[:port] must equal the Host header) with 403. Set
+// AcceptOptions.CheckOrigin to allow others; never return true for all.
+//
+// # Concurrency
+//
+// Any number of goroutines may call WriteMessage, NextWriter,
+// WritePrepared, Ping, Close and CloseNow at the same time: messages are
+// written whole, one after the other, and control frames may go out
+// between the fragments of a message written with NextWriter. Reading
+// (ReadMessage, NextReader and the reader it returns) is for one goroutine
+// at a time. The reading goroutine answers pings and close frames, so a
+// connection should always have one; Close reads by itself when nobody
+// does.
+//
+// # Limits and defaults
+//
+//	what                           default                 setting                       on violation
+//	message size (after inflating) 10 MiB                  ConnOptions.ReadLimit         close 1009
+//	control frame payload          125 bytes               (RFC)                         close 1002
+//	closing handshake              5 s, then TCP closed    ConnOptions.CloseTimeout      —
+//	opening handshake (Dial)       30 s                    DialOptions.HandshakeTimeout  error
+//	text messages                  UTF-8 checked           (RFC)                         close 1007
+//	protocol errors                —                       —                             close 1002, TCP closed
+//
+// A frame's declared length is never allocated before its bytes arrive
+// (beyond 64 KiB a message buffer grows as data comes in), and 64-bit
+// lengths with the top bit set are refused. Every protocol violation is
+// answered with a close frame carrying the RFC's code and a short reason,
+// after which the TCP connection is closed; reads then return a
+// *ProtocolError (errors.Is ErrProtocol and ErrClosed; ErrMessageTooBig for
+// 1009). A close frame from the peer is answered and reported as a
+// *CloseError with its code and reason. The http.Server in front of Accept
+// should set ReadHeaderTimeout and MaxHeaderBytes; Accept clears the
+// deadlines the server left on the connection.
+//
+// # Contexts and deadlines
+//
+// ReadMessage, NextReader, WriteMessage, NextWriter, WritePrepared and Ping
+// take a context. When it ends during a read, the read returns its error
+// and the connection stays usable: the next read resumes the same message
+// (except inside a compressed message, where the inflater cannot resume and
+// the connection is closed). A write that the context interrupts before any
+// byte went out leaves the connection usable; one interrupted midway closes
+// it, since the peer could no longer find the frame boundaries.
+// context.Background costs nothing; a cancellable context costs two small
+// allocations per call.
+//
+// # Buffers
+//
+// A connection holds a 4 KiB read buffer and, from its first write, a 4 KiB
+// write buffer. Larger messages are not copied through them: reads go
+// straight into the message, and a server writes header and payload with one
+// writev call. A client masks through the write buffer in 4 KiB chunks.
+// PreparedMessage encodes a frame once for any number of server
+// connections (a broadcast).
+//
+// # Compression
+//
+// permessage-deflate is off unless AcceptOptions.Compression (or
+// DialOptions.Compression) is set; the server then accepts the first offer
+// it can honour and declines the others. With context takeover (the zero
+// CompressionOptions), a connection keeps a compressor of most of a
+// megabyte once it has sent a compressed message, until
+// ReleaseIdleCompressor or the close; ServerNoContextTakeover keeps none
+// and lets a PreparedMessage be compressed once for all receivers. Messages
+// under CompressionOptions.Threshold (128 bytes) are sent as they are, as
+// are messages written with NextWriter. The read limit counts decompressed
+// bytes and inflation stops as soon as it is exceeded, so a compressed
+// message cannot expand past the limit in memory.
+package websocket
