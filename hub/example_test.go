@@ -1,0 +1,52 @@
+package hub_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/hub"
+)
+
+// rooms is the application's hub; hub.New(hub.WithBroker(...)) connects it
+// to other processes.
+var rooms = hub.New()
+
+// ChatSocket is a connection that joins the room named in its URL
+// (/chat/(?P<room>[^/]+)) and the user's own set of connections.
+type ChatSocket struct{ tornago.WebSocketHandler }
+
+// Open joins before the handshake completes, so no message published
+// after the client connected is missed.
+func (s *ChatSocket) Open(args ...string) error {
+	rooms.Join(s.PathKwarg("room"), s)
+	if user, err := s.GetSecureCookie("user"); err == nil && user != "" {
+		rooms.JoinUser(user, s)
+	}
+	return nil
+}
+
+// OnMessage publishes what the member sent to everyone in its room, on
+// every node.
+func (s *ChatSocket) OnMessage(m tornago.Message) error {
+	return rooms.Publish(context.TODO(), s.PathKwarg("room"), m.Data, m.Binary)
+}
+
+// OnClose leaves every room.
+func (s *ChatSocket) OnClose() { rooms.LeaveAll(s) }
+
+func Example() {
+	app, err := tornago.NewApplication([]tornago.Route{{
+		Pattern: `/chat/(?P<room>[^/]+)`,
+		Handler: func() tornago.Handler { return &ChatSocket{} },
+	}}, tornago.Settings{CookieSecret: "change me"})
+	if err != nil {
+		panic(err)
+	}
+	_ = app // app.ListenAndServe(":8888")
+
+	// Elsewhere: notify all tabs of one user, wherever they are connected.
+	_ = rooms.SendToUser(context.TODO(), "ann", []byte(`{"notice":"new mail"}`), false)
+	fmt.Println(rooms.Presence("lobby"))
+	// Output: 0
+}
