@@ -311,6 +311,43 @@ func TestMembersSeeEachOther(t *testing.T) {
 	assert.Equal(t, "after bob left", receive(t, alice).Body)
 }
 
+// TestSameOrder checks that members sending at the same time see one
+// order, the cache's.
+func TestSameOrder(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	members := []*websocket.Conn{dial(t, s, nil), dial(t, s, nil), dial(t, s, nil)}
+	const each = 30
+	var wg sync.WaitGroup
+	for i, c := range members {
+		wg.Go(func() {
+			for j := range each {
+				msg := fmt.Sprintf(`{"body": "m%d-%02d"}`, i, j)
+				if err := c.WriteMessage(context.Background(), websocket.TextMessage, []byte(msg)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	orders := make([][]string, len(members))
+	for i, c := range members {
+		for range each * len(members) {
+			orders[i] = append(orders[i], receive(t, c).Body)
+		}
+	}
+	wg.Wait()
+	for i := 1; i < len(orders); i++ {
+		assert.Equal(t, orders[0], orders[i], "member %d", i)
+	}
+	_, page := get(t, s, "/")
+	var cached []string
+	for _, m := range regexp.MustCompile(`<div class="message" id="m[^"]+">([^<]*)</div>`).FindAllStringSubmatch(page, -1) {
+		cached = append(cached, m[1])
+	}
+	assert.Equal(t, orders[0], cached)
+}
+
 func TestHistory(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
