@@ -433,16 +433,28 @@ func TestOrigin(t *testing.T) {
 	}
 }
 
-func TestBadMessageCloses1003(t *testing.T) {
+func TestBadMessageCloses(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
-	for _, msg := range []string{"not json", `{"text": "no body"}`, `{"body": 7}`} {
+	tests := []struct {
+		name string
+		typ  websocket.MessageType
+		msg  string
+		want websocket.StatusCode
+	}{
+		{"not JSON", websocket.TextMessage, "not json", websocket.StatusUnsupportedData},
+		{"no body", websocket.TextMessage, `{"text": "no body"}`, websocket.StatusUnsupportedData},
+		{"body not a string", websocket.TextMessage, `{"body": 7}`, websocket.StatusUnsupportedData},
+		{"binary", websocket.BinaryMessage, `{"body": "x"}`, websocket.StatusUnsupportedData},
+		{"over 64 KiB", websocket.TextMessage, `{"body": "` + strings.Repeat("x", maxMessageSize) + `"}`, websocket.StatusMessageTooBig},
+	}
+	for _, tt := range tests {
 		c := dial(t, s, nil)
-		require.NoError(t, c.WriteMessage(context.Background(), websocket.TextMessage, []byte(msg)))
+		require.NoError(t, c.WriteMessage(context.Background(), tt.typ, []byte(tt.msg)), tt.name)
 		_, _, err := c.ReadMessage(readCtx(t))
 		var ce *websocket.CloseError
-		require.ErrorAs(t, err, &ce, msg)
-		assert.Equal(t, websocket.StatusUnsupportedData, ce.Code, msg)
+		require.ErrorAs(t, err, &ce, tt.name)
+		assert.Equal(t, tt.want, ce.Code, tt.name)
 	}
 	// Nothing bad was cached.
 	_, page := get(t, s, "/")
