@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tornago/tornago/websocket"
+)
+
+// ticksPerSecond is USER_HZ, the unit of utime and stime in /proc/PID/stat
+// (100 on every Linux architecture Go supports).
+const ticksPerSecond = 100
+
+// cpuSeconds returns the CPU time (user + system) pid has used so far.
+func cpuSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields after it do not.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
+	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	return float64(utime+stime) / ticksPerSecond, nil
+}
+
+// rss returns pid's resident set size in bytes (VmRSS).
+func rss(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// sourceCounter spreads connections over loopback source addresses, so
+// that tens of thousands of them do not exhaust one address's ports.
+var sourceCounter atomic.Uint32
+
+// netDial dials addr from the next loopback source address.
+func netDial(ctx context.Context, sources int, addr string) (net.Conn, error) {
+	i := sourceCounter.Add(1) % uint32(max(sources, 1))
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}}
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+// dialWS opens a WebSocket to cfg.url+path from the next source address.
+func dialWS(ctx context.Context, cfg config, path string) (*websocket.Conn, error) {
+	c, _, err := websocket.Dial(ctx, cfg.url+path, &websocket.DialOptions{
+		NetDialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return netDial(ctx, cfg.sources, addr)
+		},
+	})
+	return c, err
+}
+
+// hostPort is cfg.url without its scheme.
+func hostPort(cfg config) string {
+	_, hp, _ := strings.Cut(cfg.url, "://")
+	return hp
+}
+
+// readInto reads the rest of a message from r into buf and returns its length.
+func readInto(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for {
+		if n == len(buf) {
+			return n, fmt.Errorf("message longer than %d bytes", len(buf))
+		}
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// percentile returns the p-th percentile (0..1) of sorted durations, in µs.
+func percentile(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(p * float64(len(sorted)-1))
+	return float64(sorted[i]) / float64(time.Microsecond)
+}
+
+func sortDurations(d []time.Duration) {
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+}

@@ -1,0 +1,189 @@
+// Package bench holds tornago's side-by-side benchmarks against other
+// WebSocket servers (see README.md and run.sh). This test is the CI smoke
+// test of the harness: it asserts nothing about speed, only that every
+// server builds, starts and echoes, and that the load generator runs.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/tornago/tornago/internal/testenv"
+	"github.com/tornago/tornago/websocket"
+)
+
+// bin is where TestMain builds the servers and the load generator.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bench-smoke-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = dir
+	code := func() int {
+		// examples/echo belongs to the root module: it is built from there.
+		for _, b := range []struct {
+			dir  string
+			args []string
+		}{
+			{".", []string{"build", "-o", dir + "/", "./servers/...", "./load"}},
+			{"..", []string{"build", "-o", filepath.Join(dir, "tornago"), "./examples/echo"}},
+		} {
+			cmd := exec.Command("go", b.args...)
+			cmd.Dir = b.dir
+			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+			if err := cmd.Run(); err != nil {
+				fmt.Fprintln(os.Stderr, "building:", err)
+				return 1
+			}
+		}
+		return m.Run()
+	}()
+	os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// startServer runs a server with -addr 127.0.0.1:0 and returns its
+// address and process; the process is killed when the test ends.
+func startServer(t *testing.T, name string, args ...string) (string, *os.Process) {
+	t.Helper()
+	cmd := exec.Command(name, append(args, "-addr", "127.0.0.1:0")...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	exited := make(chan struct{})
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+				addrc <- a
+			}
+		}
+		cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", name, stderr.String())
+		}
+	})
+	select {
+	case a := <-addrc:
+		return a, cmd.Process
+	case <-exited:
+		t.Fatalf("%s exited before listening", name)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s did not print its address", name)
+	}
+	return "", nil
+}
+
+// TestServersEcho starts every server of the benchmarks and echoes one
+// text and one binary message through each (raw bytes for plain TCP).
+func TestServersEcho(t *testing.T) {
+	servers := []struct {
+		name string
+		cmd  func(t *testing.T) []string
+	}{
+		{"tornago", func(*testing.T) []string { return []string{filepath.Join(bin, "tornago")} }},
+		{"tornago-core", func(*testing.T) []string { return []string{filepath.Join(bin, "tornago"), "-core"} }},
+		{"gorilla", nil},
+		{"coder", nil},
+		{"gws", nil},
+		{"gobwas", nil},
+		{"tcp", nil},
+		{"tornagoprof", nil},
+		{"tornagoprof-core", func(*testing.T) []string { return []string{filepath.Join(bin, "tornagoprof"), "-core"} }},
+		{"tornado", func(t *testing.T) []string {
+			return []string{testenv.Python(t, "tornado"), filepath.Join("servers", "tornado", "server.py")}
+		}},
+	}
+	for _, s := range servers {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			argv := []string{filepath.Join(bin, s.name)}
+			if s.cmd != nil {
+				argv = s.cmd(t)
+			}
+			addr, _ := startServer(t, argv[0], argv[1:]...)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if s.name == "tcp" {
+				nc, err := net.Dial("tcp", addr)
+				require.NoError(t, err)
+				defer nc.Close()
+				_, err = nc.Write([]byte("ping"))
+				require.NoError(t, err)
+				got := make([]byte, 4)
+				_, err = io.ReadFull(nc, got)
+				require.NoError(t, err)
+				assert.Equal(t, "ping", string(got))
+				return
+			}
+			c, _, err := websocket.Dial(ctx, "ws://"+addr+"/echo", nil)
+			require.NoError(t, err)
+			defer c.CloseNow()
+			for _, m := range []struct {
+				typ  websocket.MessageType
+				data string
+			}{{websocket.TextMessage, "héllo"}, {websocket.BinaryMessage, strings.Repeat("\x00\xff", 5000)}} {
+				require.NoError(t, c.WriteMessage(ctx, m.typ, []byte(m.data)))
+				typ, got, err := c.ReadMessage(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, m.typ, typ)
+				assert.Equal(t, m.data, string(got))
+			}
+			assert.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+		})
+	}
+}
+
+// TestLoadGenerator runs each scenario of the load generator briefly
+// against the tornago server and turns the results into the report.
+func TestLoadGenerator(t *testing.T) {
+	addr, proc := startServer(t, filepath.Join(bin, "tornago"))
+	raw := filepath.Join(t.TempDir(), "raw.jsonl")
+	for _, args := range [][]string{
+		{"-mode", "echo", "-conns", "4", "-warmup", "50ms", "-duration", "200ms"},
+		{"-mode", "broadcast", "-conns", "8", "-warmup", "50ms", "-duration", "200ms"},
+		{"-mode", "idle", "-conns", "20", "-settle", "50ms"},
+		{"-mode", "handshake", "-count", "20", "-concurrency", "4"},
+	} {
+		cmd := exec.Command(filepath.Join(bin, "load"), append(args, "-url", "ws://"+addr, "-pid", fmt.Sprint(proc.Pid), "-server", "tornago", "-out", raw)...)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%v: %s", args, out)
+		var r map[string]any
+		require.NoError(t, json.Unmarshal(out, &r), "%s", out)
+		assert.EqualValues(t, 0, r["errors"], "%v: %s", args, out)
+	}
+	out, err := exec.Command(filepath.Join(bin, "load"), "report", "-in", raw).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "### Summary")
+}
