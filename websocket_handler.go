@@ -1,10 +1,12 @@
 package tornago
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -241,7 +243,12 @@ func (h *WebSocketHandler) serveWebSocket() {
 		rh.sendError(err)
 		return
 	}
-	defer rh.app.sockets.remove(s)
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			rh.app.sockets.remove(s)
+		}
+	}()
 	if err := hooks.Open(rh.args...); err != nil {
 		rh.sendError(err)
 		return
@@ -259,8 +266,38 @@ func (h *WebSocketHandler) serveWebSocket() {
 	rh.finished = true
 	rh.headersWritten = true
 	rh.logAccess()
-	s.run(conn, hooks, rh.app)
+
+	// The connection is ours now. Serving it on a goroutine of its own lets
+	// net/http's handler return, which frees the request goroutine's deep
+	// stack and the server's per-connection buffers for as long as the
+	// WebSocket lives. The request stays readable; its context, which
+	// net/http cancels when the handler returns, is replaced by one that
+	// ends when the WebSocket does.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(rh.r.Context()))
+	rh.r = rh.r.WithContext(ctx)
+	rh.w = hijackedWriter{}
+	handedOff = true
+	go func() {
+		defer rh.app.sockets.remove(s)
+		defer cancel()
+		defer func() {
+			if p := recover(); p != nil {
+				rh.app.logger.Error("tornago: panic serving a WebSocket", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				conn.CloseNow()
+			}
+		}()
+		s.run(conn, hooks, rh.app)
+	}()
 }
+
+// hijackedWriter stands in for the ResponseWriter once the connection has
+// been taken over, so that a stray call on the handler cannot reach
+// net/http's released response.
+type hijackedWriter struct{}
+
+func (hijackedWriter) Header() http.Header        { return http.Header{} }
+func (hijackedWriter) Write([]byte) (int, error)  { return 0, http.ErrHijacked }
+func (hijackedWriter) WriteHeader(statusCode int) {}
 
 // refuse answers a failed handshake check as Tornado does: the status and
 // the message as the body.

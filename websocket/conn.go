@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -55,6 +56,10 @@ type Conn struct {
 	// deflate is set when permessage-deflate was negotiated.
 	deflate *connDeflate
 
+	// raw reads the socket without a buffer while idle (buffers.go); nil
+	// for connections that are not plain sockets (TLS, pipes).
+	raw syscall.RawConn
+
 	// Deadlines set by the user; a context's deadline is applied on top of
 	// them for one call and then they are restored.
 	dlMu          sync.Mutex
@@ -98,8 +103,17 @@ func newConnDeflating(nc net.Conn, buffered []byte, server bool, subprotocol str
 		done:         make(chan struct{}),
 	}
 	c.readLimit.Store(opts.readLimit())
-	c.rd.buf = make([]byte, max(readBufferSize, len(buffered)))
-	c.rd.end = copy(c.rd.buf, buffered)
+	if len(buffered) > 0 {
+		// Bytes that came with the handshake; later reads use pooled
+		// buffers.
+		c.rd.buf = make([]byte, max(readBufferSize, len(buffered)))
+		c.rd.end = copy(c.rd.buf, buffered)
+	}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+		}
+	}
 	c.rd.reader.c = c
 	c.readCtx.init(c, false)
 	c.writeCtx.init(c, true)

@@ -101,6 +101,7 @@ func (c *Conn) readCompressedMessage(ctx context.Context) (MessageType, []byte, 
 			if err := c.endMessage(); err != nil {
 				return 0, nil, err
 			}
+			r.releaseReadBuf()
 			return r.typ, msg, nil
 		}
 		if err != nil {

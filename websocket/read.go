@@ -20,8 +20,9 @@ const exactGrowthLimit = 64 << 10
 // changes, so a read interrupted by a deadline or a context resumes where
 // it stopped.
 type readState struct {
-	buf      []byte
-	pos, end int // unread bytes are buf[pos:end]
+	buf      []byte                // nil while idle (see buffers.go)
+	pooled   *[readBufferSize]byte // buf's pooled array, if it is one
+	pos, end int                   // unread bytes are buf[pos:end]
 	err      error
 
 	// The current data frame.
@@ -92,6 +93,7 @@ func (c *Conn) ReadMessage(ctx context.Context) (MessageType, []byte, error) {
 				if err := c.endMessage(); err != nil {
 					return 0, nil, err
 				}
+				r.releaseReadBuf()
 				if msg == nil {
 					msg = []byte{}
 				}
@@ -202,6 +204,7 @@ func (m *messageReader) Read(p []byte) (int, error) {
 			if err := c.endMessage(); err != nil {
 				return 0, err
 			}
+			r.releaseReadBuf()
 			return 0, io.EOF
 		}
 		if err := c.advanceFrame(); err != nil {
@@ -288,7 +291,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 	case r.end > r.pos:
 		n = copy(p, r.buf[r.pos:r.end])
 		r.pos += n
-	case len(p) >= len(r.buf):
+	case len(p) >= readBufferSize:
 		// A large read goes straight from the socket into the message.
 		var err error
 		n, err = c.nc.Read(p)
@@ -331,6 +334,9 @@ func (c *Conn) fill(n int) error {
 	r := &c.rd
 	if r.end-r.pos >= n {
 		return nil
+	}
+	if r.buf == nil {
+		return c.fillFromIdle(n)
 	}
 	if r.pos == r.end {
 		r.pos, r.end = 0, 0

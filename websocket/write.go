@@ -12,7 +12,7 @@ import (
 // writeState is the writing side of a Conn, owned by the holder of
 // frameSem (keys too: only frame writers draw them).
 type writeState struct {
-	buf    []byte      // frame assembly; allocated on the first write
+	buf    []byte      // frame assembly: a pooled buffer while a frame is written
 	bufs   net.Buffers // header and payload for writev
 	vec    [2][]byte
 	batch  net.Buffers // frames of WritePreparedBatch
@@ -117,9 +117,12 @@ func (c *Conn) writeFrameLocked(fin bool, op opcode, compressed bool, payload []
 	if w.err != nil {
 		return w.err
 	}
-	if w.buf == nil {
-		w.buf = make([]byte, writeBufferSize)
-	}
+	// The buffer is pooled and held only for this frame, so an idle
+	// connection keeps none.
+	pooled := writeBufPool.Get().(*[writeBufferSize]byte)
+	defer writeBufPool.Put(pooled)
+	w.buf = pooled[:]
+	defer func() { w.buf = nil }()
 	h := header{fin: fin, rsv1: compressed, op: op, length: int64(len(payload))}
 	if !c.server {
 		h.masked = true

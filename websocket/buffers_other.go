@@ -1,0 +1,9 @@
+//go:build !unix
+
+package websocket
+
+// readIdle is not used where raw reads are unavailable: c.raw stays nil
+// and fillFromIdle takes a buffer before reading.
+func (c *Conn) readIdle() (*[readBufferSize]byte, int, error) {
+	panic("websocket: readIdle without raw connection support")
+}
