@@ -64,7 +64,8 @@ var ErrSendQueueFull = fmt.Errorf("%w: send queue full (peer too slow)", ErrClos
 //
 // The request helpers of RequestHandler (GetArgument, GetCookie,
 // GetSecureCookie, CurrentUser, Request, RemoteIP, ...) work in Open and
-// afterwards. WriteMessage, WriteText, WriteJSON, WritePrepared, Ping,
+// afterwards. Request().Context() lasts as long as the connection and is
+// cancelled when it closes, so work started for the socket can use it. WriteMessage, WriteText, WriteJSON, WritePrepared, Ping,
 // Flush and Close are safe from any goroutine; the other methods belong
 // to the handler's own goroutines (Open, OnMessage, OnClose).
 type WebSocketHandler struct {

@@ -173,3 +173,42 @@ func TestWebSocketHandlerShutdown(t *testing.T) {
 		assert.Equal(t, websocket.StatusGoingAway, code)
 	}
 }
+
+type ctxSocket struct {
+	tornago.WebSocketHandler
+	done chan error
+}
+
+func (h *ctxSocket) Open(args ...string) error {
+	ctx := h.Request().Context()
+	go func() {
+		<-ctx.Done()
+		h.done <- ctx.Err()
+	}()
+	return nil
+}
+
+func TestWebSocketHandlerRequestContextLastsForTheConnection(t *testing.T) {
+	done := make(chan error, 1)
+	app, err := tornago.NewApplication([]tornago.Route{{
+		Pattern: `/ws`,
+		Handler: func() tornago.Handler { return &ctxSocket{done: done} },
+	}}, tornago.Settings{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	srv := httptest.NewServer(app)
+	defer srv.Close()
+	c := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
+	select {
+	case err := <-done:
+		t.Fatalf("request context ended while the WebSocket is open: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(5 * time.Second):
+		t.Fatal("request context not cancelled after the WebSocket closed")
+	}
+	require.NoError(t, app.Shutdown(context.Background()))
+}
