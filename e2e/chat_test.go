@@ -1,0 +1,301 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/tornago/tornago/websocket"
+)
+
+// startChat runs examples/chat with its templates and static files from
+// the source tree.
+func startChat(t *testing.T, flags ...string) *server {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "examples", "chat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startExample(t, "chat", nil, append([]string{"-dir", dir}, flags...)...)
+}
+
+// openChat loads the chat page in p and waits until its socket is open.
+func openChat(p *page, s *server) {
+	p.t.Helper()
+	p.navigate(s.httpURL("/"))
+	p.waitJS(`updater.socket && updater.socket.readyState === WebSocket.OPEN`, "the chat socket to open")
+}
+
+// post types text into the page's message box and presses Enter, as a user
+// does; the page's submit handler sends it over the socket.
+func post(p *page, text string) {
+	p.t.Helper()
+	p.do(chromedp.SendKeys(chromedp.ID("message"), text+kb.Enter))
+}
+
+// chatMessage is one message element of the inbox.
+type chatMessage struct {
+	ID    string   `json:"id"`
+	Text  string   `json:"text"`
+	Links []string `json:"links"` // hrefs of the links in it
+	Tags  []string `json:"tags"`  // tag names of every element inside it
+}
+
+// inbox reads the page's messages, oldest first.
+func inbox(p *page) []chatMessage {
+	p.t.Helper()
+	return eval[[]chatMessage](p, `Array.from(document.querySelectorAll("#inbox .message"), (m) => ({
+		id: m.id,
+		text: m.textContent,
+		links: Array.from(m.querySelectorAll("a"), (a) => a.href),
+		tags: Array.from(m.querySelectorAll("*"), (e) => e.tagName.toLowerCase()),
+	}))`)
+}
+
+// waitInbox waits until some message of p's inbox has exactly text.
+func waitInbox(p *page, text string) {
+	p.t.Helper()
+	p.waitJS(fmt.Sprintf(`Array.from(document.querySelectorAll("#inbox .message")).some((m) => m.textContent === %q)`, text),
+		fmt.Sprintf("the message %q in the inbox", text))
+}
+
+// TestChatTwoTabs: two tabs on the chat page see each other's messages
+// (and their own) live, and a reloaded tab shows them from the server's
+// history, in order, with the same ids and the same escaping.
+func TestChatTwoTabs(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	s := startChat(t)
+	b := newBrowser(t)
+	a := b.newPage(t, "A")
+	bb := b.newPage(t, "B")
+	openChat(a, s)
+	openChat(bb, s)
+	if got := inbox(a); len(got) != 0 {
+		t.Fatalf("a new chat shows %d messages: %+v", len(got), got)
+	}
+
+	// Markup must arrive as text; the URL becomes a link (linkify).
+	first := `hello from A <b>not bold</b> & see http://example.com/x?a=1`
+	second := "réponse de B ✓"
+	post(a, first)
+	waitInbox(a, first)
+	waitInbox(bb, first)
+	if v := eval[string](a, `document.getElementById("message").value`); v != "" {
+		t.Errorf("A's input still holds %q after sending", v)
+	}
+	post(bb, second)
+	waitInbox(bb, second)
+	waitInbox(a, second)
+
+	live := inbox(a)
+	if fmt.Sprint(inbox(bb)) != fmt.Sprint(live) {
+		t.Errorf("the tabs disagree:\nA: %+v\nB: %+v", live, inbox(bb))
+	}
+	checkMessages(t, "live", live, first, second)
+
+	bb.do(chromedp.Reload())
+	waitInbox(bb, second)
+	history := inbox(bb)
+	checkMessages(t, "after reload", history, first, second)
+	for i := range min(len(live), len(history)) {
+		if live[i].ID != history[i].ID {
+			t.Errorf("message %d has id %q live and %q in the history", i, live[i].ID, history[i].ID)
+		}
+	}
+
+	// The reloaded tab is a member again: it sees new messages.
+	bb.waitJS(`updater.socket && updater.socket.readyState === WebSocket.OPEN`, "the chat socket to reopen")
+	third := "after the reload"
+	post(a, third)
+	waitInbox(bb, third)
+}
+
+// checkMessages checks msgs are exactly first and second, in order, with
+// the markup of first shown as text and its URL as the only link.
+func checkMessages(t *testing.T, when string, msgs []chatMessage, first, second string) {
+	t.Helper()
+	if len(msgs) != 2 {
+		t.Fatalf("%s: %d messages, want 2: %+v", when, len(msgs), msgs)
+	}
+	if msgs[0].Text != first || msgs[1].Text != second {
+		t.Errorf("%s: messages %q, %q; want %q, %q", when, msgs[0].Text, msgs[1].Text, first, second)
+	}
+	if want := []string{"a"}; fmt.Sprint(msgs[0].Tags) != fmt.Sprint(want) {
+		t.Errorf("%s: elements inside the first message %v, want %v (markup must be escaped)", when, msgs[0].Tags, want)
+	}
+	if want := []string{"http://example.com/x?a=1"}; fmt.Sprint(msgs[0].Links) != fmt.Sprint(want) {
+		t.Errorf("%s: links %v, want %v", when, msgs[0].Links, want)
+	}
+	for _, m := range msgs {
+		if !strings.HasPrefix(m.ID, "m") || len(m.ID) != 37 {
+			t.Errorf("%s: message id %q, want m + a UUID", when, m.ID)
+		}
+	}
+}
+
+// crossOriginPage opens a WebSocket to the URL in its query string and
+// records what the browser tells the page about it in window.outcome.
+const crossOriginPage = `<!DOCTYPE html>
+<title>another origin</title>
+<script>
+window.outcome = {events: []};
+const ws = new WebSocket(new URLSearchParams(location.search).get("ws"));
+ws.onopen = () => window.outcome.events.push("open");
+ws.onerror = () => window.outcome.events.push("error");
+ws.onclose = (e) => {
+	window.outcome.events.push("close");
+	window.outcome.code = e.code;
+	window.outcome.wasClean = e.wasClean;
+	window.outcome.done = true;
+};
+</script>`
+
+// outcome is what crossOriginPage (and the notify page checks) record.
+type outcome struct {
+	Events   []string `json:"events"`
+	Code     int      `json:"code"`
+	WasClean bool     `json:"wasClean"`
+	Done     bool     `json:"done"`
+}
+
+// TestChatCrossOriginRefused: a page from another origin (another port on
+// the same host) cannot open the chat socket. The browser sends its
+// Origin, the server answers 403, and the page only sees an error and
+// close code 1006; the status is read from the browser's console report
+// and from a Go client sending the same Origin.
+func TestChatCrossOriginRefused(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	s := startChat(t)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, crossOriginPage)
+	}))
+	t.Cleanup(other.Close)
+	b := newBrowser(t)
+	p := b.newPage(t, "other origin")
+
+	p.navigate(other.URL + "/?ws=" + s.wsURL("/chatsocket"))
+	p.waitJS(`window.outcome.done`, "the socket to close")
+	got := eval[outcome](p, `window.outcome`)
+	if fmt.Sprint(got.Events) != "[error close]" || got.Code != 1006 || got.WasClean {
+		t.Errorf("page saw %+v, want events [error close] and an unclean close 1006", got)
+	}
+
+	// Chromium writes the handshake's status to the page's console, and
+	// the server's access log has the refusal.
+	p.waitJSConsole("Error during WebSocket handshake: Unexpected response code: 403", "the browser's report of the 403")
+	s.waitLog(t, "403 GET /chatsocket")
+
+	status, body := dialStatus(t, s.wsURL("/chatsocket"), other.URL)
+	if status != http.StatusForbidden {
+		t.Errorf("Go client with Origin %s: status %d, want 403", other.URL, status)
+	}
+	if !strings.Contains(body, "Cross origin websockets not allowed") {
+		t.Errorf("403 body %q, want Tornado's message", body)
+	}
+	// The same origin as the page is let in (the control for the check above).
+	if status, _ := dialStatus(t, s.wsURL("/chatsocket"), s.httpURL("")); status != http.StatusSwitchingProtocols {
+		t.Errorf("Go client with the chat's own origin: status %d, want 101", status)
+	}
+}
+
+// waitJSConsole waits until the page's console has a line holding s.
+func (p *page) waitJSConsole(s, what string) {
+	p.t.Helper()
+	deadline := time.Now().Add(actionTimeout)
+	for !p.consoleContains(s) {
+		if time.Now().After(deadline) {
+			p.t.Errorf("page %s: waited %v for %s (%q in the console)", p.name, actionTimeout, what, s)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// dialStatus opens a WebSocket to url from Go with the given Origin (none
+// if empty) and cookie header, and returns the status of the answer and
+// its body; a successful handshake is closed at once.
+func dialStatus(t *testing.T, url, origin string, cookies ...*http.Cookie) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
+	defer cancel()
+	opts := &websocket.DialOptions{Header: http.Header{}}
+	if origin != "" {
+		opts.Header.Set("Origin", origin)
+	}
+	for _, c := range cookies {
+		opts.Header.Add("Cookie", c.String())
+	}
+	c, resp, err := websocket.Dial(ctx, url, opts)
+	if err == nil {
+		c.CloseNow()
+		return resp.StatusCode, ""
+	}
+	var de *websocket.DialError
+	if !errors.As(err, &de) || de.Response == nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	body, _ := io.ReadAll(de.Response.Body)
+	return de.Response.StatusCode, string(body)
+}
+
+// TestChatScreenshot saves a full-page PNG of the chat with a message in
+// it under the test's temp dir and checks that it decodes to an image that
+// is not one flat color.
+func TestChatScreenshot(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	s := startChat(t)
+	b := newBrowser(t)
+	p := b.newPage(t, "chat")
+	openChat(p, s)
+	post(p, "a message for the screenshot")
+	waitInbox(p, "a message for the screenshot")
+
+	shot := run(p, chromedp.FullScreenshot(100)) // quality 100 means PNG
+	path := filepath.Join(t.TempDir(), "chat.png")
+	if d := os.Getenv("E2E_SCREENSHOT_DIR"); d != "" {
+		path = filepath.Join(d, "chat.png") // kept for a person to look at
+	}
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(path)
+	if err != nil || info.Size() == 0 {
+		t.Fatalf("screenshot file: %v, %v", info, err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatalf("screenshot is not a PNG: %v", err)
+	}
+	bounds := img.Bounds()
+	if bounds.Dx() < 100 || bounds.Dy() < 100 {
+		t.Fatalf("screenshot is %v", bounds)
+	}
+	colors := map[[4]uint32]bool{}
+	for y := bounds.Min.Y; y < bounds.Max.Y && len(colors) < 2; y += 3 {
+		for x := bounds.Min.X; x < bounds.Max.X; x += 3 {
+			r, g, b, a := img.At(x, y).RGBA()
+			colors[[4]uint32{r, g, b, a}] = true
+		}
+	}
+	if len(colors) < 2 {
+		t.Errorf("screenshot %v is one flat color", bounds)
+	}
+	t.Logf("screenshot: %s (%d bytes, %dx%d)", path, info.Size(), bounds.Dx(), bounds.Dy())
+}

@@ -1,0 +1,270 @@
+// Package e2e drives tornago's examples from a real, headless Chromium: the
+// browser's own WebSocket client, origin policy, cookies and
+// permessage-deflate offer against the example servers, built from this
+// repository and started as separate processes.
+//
+// The tests need Debian's chromium (ci-install.sh installs it). Without it
+// they skip, unless TORNAGO_REQUIRE_EXTERNAL=1 (as .ci/run sets), which
+// makes them fail instead.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// requireEnv turns a missing browser into a failure instead of a skip, as
+// the root module's internal/testenv does (which another module cannot
+// import).
+const requireEnv = "TORNAGO_REQUIRE_EXTERNAL"
+
+// missing skips t because what is unavailable, or fails it under
+// TORNAGO_REQUIRE_EXTERNAL=1.
+func missing(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv(requireEnv) == "1" {
+		t.Fatalf("%s is required (%s=1) but unavailable", what, requireEnv)
+	}
+	t.Skipf("%s unavailable; run e2e/ci-install.sh (as .ci/run does) to run this test", what)
+}
+
+// examples are the example programs the tests run, built once per run.
+var examples = []string{"chat", "notify", "echo"}
+
+// built is closed when the examples are built; binDir then holds them,
+// unless buildErr says why not.
+var (
+	built    = make(chan struct{})
+	binDir   string
+	buildErr error
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "tornago-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binDir = dir
+	// The build overlaps with the first browser's start. Without a
+	// browser every test skips, so nothing is built.
+	go func() {
+		defer close(built)
+		if _, ok := findChromium(); ok {
+			buildErr = buildExamples(dir)
+		}
+	}()
+	code := m.Run()
+	<-built
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			return 1
+		}
+	}
+	return code
+}
+
+// buildExamples builds every example that exists into dir with one go
+// command (which links them in parallel), with the race detector when the
+// tests run with it.
+func buildExamples(dir string) error {
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	if raceEnabled() {
+		args = append(args, "-race")
+	}
+	n := 0
+	for _, name := range examples {
+		if _, err := os.Stat(filepath.Join("..", "examples", name, "main.go")); err == nil {
+			args = append(args, "./examples/"+name)
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// exampleBinary waits for the build and returns the path of examples/<name>.
+// An example that does not exist yet skips the test.
+func exampleBinary(t *testing.T, name string) string {
+	t.Helper()
+	select {
+	case <-built:
+	case <-time.After(5 * time.Minute):
+		t.Fatal("building the examples took over 5 minutes")
+	}
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	path := filepath.Join(binDir, name)
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("examples/%s does not exist yet: %v", name, err)
+	}
+	return path
+}
+
+// raceEnabled reports whether this test binary was built with -race.
+func raceEnabled() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// server is a running example process.
+type server struct {
+	name   string
+	addr   string // host:port it listens on
+	cmd    *exec.Cmd
+	log    *syncBuffer // stderr and any stdout after the address line
+	exited chan struct{}
+	err    error // from Wait, once exited is closed
+}
+
+// syncBuffer collects a process's output for several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startExample builds and runs examples/<name> on a free loopback port with
+// extra flags and environment, and stops it with SIGTERM when the test ends
+// (printing its log if the test failed).
+func startExample(t *testing.T, name string, env []string, flags ...string) *server {
+	t.Helper()
+	bin := exampleBinary(t, name)
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, flags...)...)
+	cmd.Env = append(os.Environ(), env...)
+	dieWithTests(cmd)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{name: name, cmd: cmd, log: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = s.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	addrs := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		found := false
+		for sc.Scan() {
+			line := sc.Text()
+			if addr, ok := strings.CutPrefix(line, "listening on "); ok && !found {
+				found = true
+				addrs <- strings.TrimSpace(addr)
+				continue
+			}
+			fmt.Fprintln(s.log, line)
+		}
+		close(addrs)
+		// Wait only after stdout is drained, as os/exec requires.
+		s.err = cmd.Wait()
+		close(s.exited)
+	}()
+	select {
+	case addr, ok := <-addrs:
+		if !ok {
+			<-s.exited
+			t.Fatalf("%s exited before listening: %v\n%s", name, s.err, s.log)
+		}
+		s.addr = addr
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-s.exited
+		t.Fatalf("%s did not print its address within 30s\n%s", name, s.log)
+	}
+	t.Cleanup(func() {
+		s.stop(t)
+		if t.Failed() {
+			t.Logf("%s log:\n%s", name, s.log)
+		}
+	})
+	return s
+}
+
+// stop sends SIGTERM and waits for the process to exit.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(15 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+		t.Errorf("%s did not exit within 15s of SIGTERM", s.name)
+	}
+	var ee *exec.ExitError
+	if s.err != nil && !errors.As(s.err, &ee) {
+		t.Errorf("%s: %v", s.name, s.err)
+	}
+}
+
+// httpURL is the server's http:// URL for path.
+func (s *server) httpURL(path string) string { return "http://" + s.addr + path }
+
+// wsURL is the server's ws:// URL for path.
+func (s *server) wsURL(path string) string { return "ws://" + s.addr + path }
+
+// waitLog waits (bounded) until the server's log has a line holding text.
+func (s *server) waitLog(t *testing.T, text string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.log.String(), text) {
+		if time.Now().After(deadline) {
+			t.Errorf("%s logged no %q within 10s", s.name, text)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,225 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// notifyToken is the API token the tests start examples/notify with.
+const notifyToken = "e2e-test-token"
+
+// startNotify runs examples/notify with a known token and cookie secret,
+// its templates and static files from the source tree.
+func startNotify(t *testing.T) *server {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "examples", "notify"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startExample(t, "notify", nil, "-dir", dir, "-token", notifyToken, "-cookie-secrets", "1=e2e-cookie-secret")
+}
+
+// signIn loads the site's page in p, which sends an anonymous visitor to
+// the sign-in form; it fills in name and submits the form as a user does
+// (Enter in the field), and checks that it lands on the user's page.
+func signIn(p *page, s *server, name string) {
+	p.t.Helper()
+	p.navigate(s.httpURL("/"))
+	if loc := run(p, chromedp.Location()); !strings.HasPrefix(loc, s.httpURL("/login")) {
+		p.t.Fatalf("page %s: an anonymous visit to / ended at %s, want /login", p.name, loc)
+	}
+	ctx, cancel := p.timeout()
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, chromedp.SendKeys(chromedp.CSS(`#loginform input[name="name"]`), name+kb.Enter))
+	if err != nil {
+		p.t.Fatalf("page %s: signing in: %v", p.name, err)
+	}
+	if resp.Status != http.StatusOK || resp.URL != s.httpURL("/") {
+		p.t.Fatalf("page %s: signing in ended at %s with status %d, want / with 200", p.name, resp.URL, resp.Status)
+	}
+	if user := run(p, chromedp.Text(chromedp.ID("user"))); user != name {
+		p.t.Fatalf("page %s: signed in as %q, want %q", p.name, user, name)
+	}
+}
+
+// waitUnread waits until p's socket is connected and the page shows n
+// unread notifications.
+func waitUnread(p *page, n int) {
+	p.t.Helper()
+	p.waitJS(fmt.Sprintf(`document.getElementById("status").textContent === "" &&
+		document.getElementById("unread").textContent === "%d"`, n),
+		fmt.Sprintf("the page to be connected with %d unread", n))
+}
+
+// notifyPage is what a notify page shows.
+type notifyPage struct {
+	Unread string   `json:"unread"`
+	Items  []string `json:"items"`    // the notifications' text, newest first
+	Markup int      `json:"elements"` // elements inside the notifications
+}
+
+func readNotifyPage(p *page) notifyPage {
+	p.t.Helper()
+	return eval[notifyPage](p, `({
+		unread: document.getElementById("unread").textContent,
+		items: Array.from(document.querySelectorAll("#notifications li"), (li) => li.textContent),
+		elements: document.querySelectorAll("#notifications li *").length,
+	})`)
+}
+
+// postNotify is the back end: POST /notify with the bearer token. It
+// returns the status and the decoded JSON answer.
+func postNotify(t *testing.T, s *server, token, user, text string) (int, map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"user": user, "text": text})
+	ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.httpURL("/notify"), strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Close = true // no idle connection left behind for goleak
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var answer map[string]any
+	if err := json.Unmarshal(raw, &answer); err != nil {
+		t.Fatalf("POST /notify: status %d, body %q is not JSON", resp.StatusCode, raw)
+	}
+	return resp.StatusCode, answer
+}
+
+// TestNotifyPush: a user signs in through the form, the page's socket
+// connects, and a back-end POST /notify reaches every open tab of the user
+// (shown as text, never markup); the unread count survives a reload; a
+// wrong token pushes nothing.
+func TestNotifyPush(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	s := startNotify(t)
+	b := newBrowser(t)
+	first := b.newPage(t, "alice 1")
+	signIn(first, s, "alice")
+	waitUnread(first, 0)
+	second := b.newPage(t, "alice 2") // same profile, so already signed in
+	second.navigate(s.httpURL("/"))
+	waitUnread(second, 0)
+
+	text := `<i>deploy</i> finished & "ok"`
+	status, answer := postNotify(t, s, notifyToken, "alice", text)
+	if status != http.StatusOK || answer["delivered"] != 2.0 || answer["unread"] != 1.0 {
+		t.Fatalf("POST /notify: %d %v, want 200 with 2 tabs delivered and 1 unread", status, answer)
+	}
+	for _, p := range []*page{first, second} {
+		waitUnread(p, 1)
+		got := readNotifyPage(p)
+		if len(got.Items) != 1 || got.Items[0] != text || got.Markup != 0 {
+			t.Errorf("page %s shows %+v, want the one notification %q as text", p.name, got, text)
+		}
+	}
+
+	if status, answer := postNotify(t, s, "wrong", "alice", "forged"); status != http.StatusUnauthorized {
+		t.Errorf("POST /notify with a wrong token: %d %v, want 401", status, answer)
+	}
+	if status, _ := postNotify(t, s, notifyToken, "bob", "for someone else"); status != http.StatusOK {
+		t.Errorf("POST /notify for bob: status %d", status)
+	}
+	status, answer = postNotify(t, s, notifyToken, "alice", "second")
+	if status != http.StatusOK || answer["unread"] != 2.0 {
+		t.Fatalf("POST /notify: %d %v, want 200 with 2 unread", status, answer)
+	}
+	waitUnread(first, 2)
+	if got := readNotifyPage(first); fmt.Sprint(got.Items) != fmt.Sprint([]string{"second", text}) {
+		t.Errorf("page shows %q, want the two notifications for alice, newest first", got.Items)
+	}
+
+	// The count lives on the server: a reloaded tab reconnects with it.
+	second.do(chromedp.Reload())
+	waitUnread(second, 2)
+}
+
+// TestNotifyAnonymousRefused: a page without the sign-in cookie that opens
+// the notification socket is refused with 401 before the 101. The page
+// sees only an error and close code 1006; Chromium's console report and a
+// Go client without the cookie show the 401, and the same Go client with
+// the browser's cookie is let in.
+func TestNotifyAnonymousRefused(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	s := startNotify(t)
+	b := newBrowser(t)
+	alice := b.newPage(t, "alice")
+	signIn(alice, s, "alice")
+	waitUnread(alice, 0)
+
+	// A separate browser context has its own, empty cookie jar.
+	anon := b.newPage(t, "anonymous", chromedp.WithNewBrowserContext())
+	anon.navigate(s.httpURL("/login")) // the site's origin, signed out
+	eval[chromedp.Void](anon, `(() => {
+		window.outcome = {events: []};
+		const ws = new WebSocket("ws://" + location.host + "/notifications");
+		ws.onopen = () => window.outcome.events.push("open");
+		ws.onmessage = (e) => window.outcome.events.push("message " + e.data);
+		ws.onerror = () => window.outcome.events.push("error");
+		ws.onclose = (e) => Object.assign(window.outcome, {code: e.code, wasClean: e.wasClean, done: true});
+	})()`)
+	anon.waitJS(`window.outcome.done`, "the socket to close")
+	got := eval[outcome](anon, `window.outcome`)
+	if fmt.Sprint(got.Events) != "[error]" || got.Code != 1006 || got.WasClean {
+		t.Errorf("anonymous page saw %+v, want an error and an unclean close 1006", got)
+	}
+	// Chromium's words for a 401 to a WebSocket handshake (it reports other
+	// refusals as "Unexpected response code: N").
+	anon.waitJSConsole("HTTP Authentication failed; no valid credentials available", "the browser's report of the 401")
+	s.waitLog(t, "401 GET /notifications")
+
+	origin := s.httpURL("")
+	if status, _ := dialStatus(t, s.wsURL("/notifications"), origin); status != http.StatusUnauthorized {
+		t.Errorf("Go client without a cookie: status %d, want 401", status)
+	}
+	cookies := browserCookies(t, alice, s.httpURL("/"))
+	if status, _ := dialStatus(t, s.wsURL("/notifications"), origin, cookies...); status != http.StatusSwitchingProtocols {
+		t.Errorf("Go client with the signed-in browser's cookies: status %d, want 101", status)
+	}
+}
+
+// browserCookies reads the cookies p's browser context holds for rawURL
+// (HttpOnly ones included, which the page's script cannot see).
+func browserCookies(t *testing.T, p *page, rawURL string) []*http.Cookie {
+	t.Helper()
+	if _, err := url.Parse(rawURL); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := p.timeout()
+	defer cancel()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{rawURL}})
+	if err != nil {
+		t.Fatalf("reading the browser's cookies: %v", err)
+	}
+	var cookies []*http.Cookie
+	for _, c := range res.Cookies {
+		cookies = append(cookies, &http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	if len(cookies) == 0 {
+		t.Fatal("the signed-in browser holds no cookies")
+	}
+	return cookies
+}

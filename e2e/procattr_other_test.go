@@ -1,0 +1,8 @@
+//go:build !linux
+
+package e2e
+
+import "os/exec"
+
+// dieWithTests does nothing where the kernel has no parent-death signal.
+func dieWithTests(cmd *exec.Cmd) {}
