@@ -244,9 +244,15 @@ func (h *WebSocketHandler) serveWebSocket() {
 		rh.sendError(err)
 		return
 	}
+	// The request's context must outlive net/http's handler, which
+	// returns once the connection is ours (below): from here on it is one
+	// that ends when the WebSocket does, so Open can already use it.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(rh.r.Context()))
+	rh.r = rh.r.WithContext(ctx)
 	handedOff := false
 	defer func() {
 		if !handedOff {
+			cancel()
 			rh.app.sockets.remove(s)
 		}
 	}()
@@ -271,11 +277,7 @@ func (h *WebSocketHandler) serveWebSocket() {
 	// The connection is ours now. Serving it on a goroutine of its own lets
 	// net/http's handler return, which frees the request goroutine's deep
 	// stack and the server's per-connection buffers for as long as the
-	// WebSocket lives. The request stays readable; its context, which
-	// net/http cancels when the handler returns, is replaced by one that
-	// ends when the WebSocket does.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(rh.r.Context()))
-	rh.r = rh.r.WithContext(ctx)
+	// WebSocket lives.
 	rh.w = hijackedWriter{}
 	handedOff = true
 	go func() {
