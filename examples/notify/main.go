@@ -147,7 +147,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // newApp routes the service's handlers.
 func newApp(settings tornago.Settings, reg *registry, token string) (*tornago.Application, error) {
 	return tornago.NewApplication([]tornago.Route{
-		{Pattern: `/`, Handler: tornago.Authenticated(func() tornago.Handler { return &mainHandler{reg: reg} })},
+		{Pattern: `/`, Handler: tornago.Authenticated(func() tornago.Handler { return &mainHandler{} })},
 		{Pattern: `/login`, Handler: func() tornago.Handler { return &loginHandler{} }},
 		{Pattern: `/logout`, Handler: func() tornago.Handler { return &logoutHandler{} }},
 		{Pattern: `/notifications`, Handler: func() tornago.Handler { return &notificationSocket{reg: reg} }},

@@ -160,6 +160,8 @@ type loginForm struct {
 	Next string `form:"next"`
 }
 
+// GetCurrentUser lets the XSRF cookie of a signed-in user last 30 days, as
+// Tornado's does.
 func (h *loginHandler) GetCurrentUser() (any, error) { return currentUser(h) }
 
 // Get shows the form.
@@ -211,10 +213,8 @@ func (h *logoutHandler) Post(args ...string) error {
 }
 
 // mainHandler is the signed-in user's page; the route is Authenticated.
-type mainHandler struct {
-	tornago.RequestHandler
-	reg *registry
-}
+// The unread count reaches the page over its socket.
+type mainHandler struct{ tornago.RequestHandler }
 
 func (h *mainHandler) GetCurrentUser() (any, error) { return currentUser(h) }
 
