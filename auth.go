@@ -10,8 +10,11 @@ import (
 
 // CurrentUser returns the authenticated user of this request: what the
 // handler's GetCurrentUser returns, called at most once per request (Tornado's
-// current_user property), or what SetCurrentUser stored. Nil (or a nil
-// pointer, map or slice) means nobody is logged in. Without a GetCurrentUser
+// current_user property), or what SetCurrentUser stored. As in Tornado,
+// where any falsy current_user means nobody, nil, a nil pointer, map or
+// slice, an empty string, slice or map, false and zero mean nobody is
+// logged in, so the direct port of `return self.get_secure_cookie("user")`
+// (GetSecureCookie returns "" for an anonymous visitor) is safe. Without a GetCurrentUser
 // method it is nil. An error from GetCurrentUser is returned on every call,
 // so return it from the handler to answer 500.
 func (h *RequestHandler) CurrentUser() (any, error) {
@@ -41,7 +44,8 @@ func (h *RequestHandler) SetCurrentUser(user any) {
 func (h *RequestHandler) GetLoginURL() string { return h.app.settings.LoginURL }
 
 // Authenticated wraps a Factory so that every verb of its handlers requires
-// a logged-in user (CurrentUser non-nil), as Tornado's @authenticated: after
+// a logged-in user (see CurrentUser for what counts as nobody), as
+// Tornado's @authenticated: after
 // Prepare, an anonymous GET or HEAD is redirected (302) to the login URL with
 // a "next" argument holding the requested URI (the full URL when the login
 // URL is absolute; nothing is added when it already has a query), and any
@@ -62,7 +66,7 @@ func (h *RequestHandler) authenticate() error {
 	if err != nil {
 		return err
 	}
-	if !isNil(u) {
+	if !isNobody(u) {
 		return nil
 	}
 	if h.r.Method != http.MethodGet && h.r.Method != http.MethodHead {
@@ -91,8 +95,26 @@ func (h *RequestHandler) fullURL() string {
 	return scheme + "://" + h.r.Host + h.requestURI()
 }
 
+// isNobody reports whether a current user v is Tornado's "not
+// current_user": nil, a nil or empty container, "", false or zero.
+func isNobody(v any) bool {
+	if isNil(v) {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.String, reflect.Slice, reflect.Map:
+		return rv.Len() == 0
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		return rv.IsZero()
+	}
+	return false
+}
+
 // isNil reports whether v is nil or a nil pointer, map, slice, interface,
-// channel or func: Tornado's "not current_user" for Go values.
+// channel or func.
 func isNil(v any) bool {
 	if v == nil {
 		return true

@@ -108,3 +108,47 @@ func (h *prepared) Get(...string) error {
 	u, _ := h.CurrentUser()
 	return h.Write("hi " + u.(string))
 }
+
+// cookieUser is the direct port of Tornado's
+// `return self.get_secure_cookie("user")`: an anonymous visitor's user is "".
+type cookieUser struct{ tornago.RequestHandler }
+
+func (h *cookieUser) GetCurrentUser() (any, error) {
+	name, _ := h.GetCookie("user")
+	return name, nil
+}
+
+func (h *cookieUser) Get(...string) error {
+	u, _ := h.CurrentUser()
+	return h.Write("hi " + u.(string))
+}
+
+// zeroUser returns a zero value of another kind for anonymous visitors.
+type zeroUser struct {
+	tornago.RequestHandler
+	zero any
+}
+
+func (h *zeroUser) GetCurrentUser() (any, error) { return h.zero, nil }
+
+func (h *zeroUser) Get(...string) error { return h.Write("in") }
+
+func TestAuthenticatedFalsyUserIsNobody(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, []tornago.Route{
+		{Pattern: `/me`, Handler: tornago.Authenticated(func() tornago.Handler { return &cookieUser{} })},
+	}, tornago.Settings{LoginURL: "/login"})
+	assert.Equal(t, 302, ta.get("/me").StatusCode, `"" is nobody, as Tornado's falsy current_user`)
+	assert.Equal(t, "hi ann", ta.get("/me", "Cookie", "user=ann").Body)
+
+	for _, zero := range []any{"", 0, false, []string{}, map[string]string{}, int64(0), 0.0} {
+		z := newTestApp(t, route(`/`, tornago.Authenticated(func() tornago.Handler { return &zeroUser{zero: zero} })),
+			tornago.Settings{LoginURL: "/login"})
+		assert.Equal(t, 302, z.get("/").StatusCode, "%T %v counts as nobody", zero, zero)
+	}
+	for _, user := range []any{"x", 1, true, []string{"a"}, struct{}{}} {
+		z := newTestApp(t, route(`/`, tornago.Authenticated(func() tornago.Handler { return &zeroUser{zero: user} })),
+			tornago.Settings{LoginURL: "/login"})
+		assert.Equal(t, 200, z.get("/").StatusCode, "%T %v is a user", user, user)
+	}
+}
