@@ -108,7 +108,8 @@ func (b *syncBuffer) String() string {
 func startServer(t *testing.T, env []string, flags ...string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"-addr", "127.0.0.1:0"}, flags...)...)
-	cmd.Env = append(os.Environ(), env...)
+	// A -race binary sleeps a second at exit unless told not to.
+	cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0"), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	s := &server{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
