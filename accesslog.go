@@ -3,7 +3,6 @@ package tornago
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 )
 
@@ -50,13 +49,7 @@ func (h *RequestHandler) requestURI() string {
 	return h.r.URL.RequestURI()
 }
 
-// RemoteIP returns the client's IP address, from the connection's peer
-// address (Tornado's remote_ip without xheaders; proxy headers such as
-// X-Forwarded-For are not trusted).
-func (h *RequestHandler) RemoteIP() string {
-	host, _, err := net.SplitHostPort(h.r.RemoteAddr)
-	if err != nil {
-		return h.r.RemoteAddr
-	}
-	return host
-}
+// RemoteIP returns the client's IP address (Tornado's remote_ip): the
+// connection's peer address, or, when the peer is one of
+// Settings.TrustedProxies, the client address it forwarded (proxy.go).
+func (h *RequestHandler) RemoteIP() string { return h.app.clientView(h.r).ip }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -50,6 +51,7 @@ type Application struct {
 	templates *templateCache
 	hashes    staticHashes
 	gzipPool  *sync.Pool
+	proxies   []netip.Prefix // Settings.TrustedProxies, parsed (proxy.go)
 
 	mu      sync.Mutex
 	servers []*http.Server
@@ -83,18 +85,26 @@ func NewApplication(routes []Route, settings Settings) (*Application, error) {
 		}
 		rules = append(rules, routing.Rule{Pattern: r.Pattern, Host: r.Host, Name: r.Name, Target: r.Handler})
 	}
-	router, err := routing.New(rules)
+	proxies, err := parseTrustedProxies(s.TrustedProxies)
 	if err != nil {
-		return nil, fmt.Errorf("tornago: routes: %w", err)
+		return nil, err
 	}
 	a := &Application{
 		settings:  s,
 		logger:    s.Logger,
-		router:    router,
 		codec:     codec,
 		validator: newValidator(),
 		hashes:    staticHashes{m: map[string]staticHash{}},
 		gzipPool:  newGzipPool(),
+		proxies:   proxies,
+	}
+	var ropts []routing.Option
+	if len(proxies) > 0 { // Host rules see the Host a trusted proxy forwards
+		ropts = append(ropts, routing.WithHostFunc(func(r *http.Request) string { return a.clientView(r).host }))
+	}
+	a.router, err = routing.New(rules, ropts...)
+	if err != nil {
+		return nil, fmt.Errorf("tornago: routes: %w", err)
 	}
 	if s.TemplatePath != "" {
 		a.templates = &templateCache{dir: s.TemplatePath, debug: s.Debug}

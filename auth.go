@@ -88,11 +88,8 @@ func (h *RequestHandler) authenticate() error {
 
 // fullURL is the request's absolute URL (Tornado's full_url).
 func (h *RequestHandler) fullURL() string {
-	scheme := "http"
-	if h.r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + h.r.Host + h.requestURI()
+	v := h.app.clientView(h.r)
+	return v.proto + "://" + v.host + h.requestURI()
 }
 
 // isNobody reports whether a current user v is Tornado's "not

@@ -72,6 +72,21 @@ type Settings struct {
 	// default 100 MiB); a larger body is answered with 413.
 	MaxBodySize int64
 
+	// TrustedProxies lists the reverse proxies, as CIDR prefixes
+	// ("10.0.0.0/8") or addresses ("127.0.0.1"), whose forwarding headers
+	// are believed: for a request whose TCP peer is one of them,
+	// X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host give
+	// RemoteIP, Protocol and Host, which the default CheckOrigin, absolute
+	// URLs and Route.Host use. Empty, the default, trusts no one (Tornado's
+	// xheaders=False); the headers of any other peer are ignored, since
+	// clients can forge them. See docs/deploy.md.
+	TrustedProxies []string
+	// UseForwardedHeader reads the RFC 7239 Forwarded header from trusted
+	// proxies instead of the X-Forwarded-* headers. Set it only if your
+	// proxies write Forwarded, since a proxy that passes the client's
+	// Forwarded through unchanged lets the client choose its address.
+	UseForwardedHeader bool
+
 	// WebSocketPingInterval, if positive, pings every WebSocket peer this
 	// often (default: no pings).
 	WebSocketPingInterval time.Duration

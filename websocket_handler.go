@@ -104,11 +104,12 @@ func (h *WebSocketHandler) OnClose() {}
 // CheckOrigin decides whether a browser's Origin may connect. It is not
 // called for requests without an Origin header (non-browser clients). The
 // default allows only the same origin: origin's host[:port] must equal
-// the Host header, compared case-insensitively. Override it to allow
+// the Host header (Host: a trusted proxy's X-Forwarded-Host, see
+// Settings.TrustedProxies), compared case-insensitively. Override it to allow
 // others; return true only for origins you trust, since a cross-site page
 // connecting with the user's cookies is the attack it prevents.
 func (h *WebSocketHandler) CheckOrigin(origin string) bool {
-	return websocket.SameOrigin(origin, h.r.Host)
+	return websocket.SameOrigin(origin, h.Host())
 }
 
 // SelectSubprotocol chooses one of the subprotocols the client offered
