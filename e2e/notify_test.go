@@ -19,15 +19,19 @@ import (
 // notifyToken is the API token the tests start examples/notify with.
 const notifyToken = "e2e-test-token"
 
-// startNotify runs examples/notify with a known token and cookie secret,
-// its templates and static files from the source tree.
-func startNotify(t *testing.T) *server {
+// startNotify runs examples/notify with a known token and cookie secrets
+// (default "1=e2e-cookie-secret"), its templates and static files from the
+// source tree, and any more flags.
+func startNotify(t *testing.T, secrets string, flags ...string) *server {
 	t.Helper()
 	dir, err := filepath.Abs(filepath.Join("..", "examples", "notify"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startExample(t, "notify", nil, "-dir", dir, "-token", notifyToken, "-cookie-secrets", "1=e2e-cookie-secret")
+	if secrets == "" {
+		secrets = "1=e2e-cookie-secret"
+	}
+	return startExample(t, "notify", nil, append([]string{"-dir", dir, "-token", notifyToken, "-cookie-secrets", secrets}, flags...)...)
 }
 
 // signIn loads the site's page in p, which sends an anonymous visitor to
@@ -114,7 +118,7 @@ func postNotify(t *testing.T, s *server, token, user, text string) (int, map[str
 func TestNotifyPush(t *testing.T) {
 	t.Parallel()
 	requireChromium(t)
-	s := startNotify(t)
+	s := startNotify(t, "")
 	b := newBrowser(t)
 	first := b.newPage(t, "alice 1")
 	signIn(first, s, "alice")
@@ -164,7 +168,7 @@ func TestNotifyPush(t *testing.T) {
 func TestNotifyAnonymousRefused(t *testing.T) {
 	t.Parallel()
 	requireChromium(t)
-	s := startNotify(t)
+	s := startNotify(t, "")
 	b := newBrowser(t)
 	alice := b.newPage(t, "alice")
 	signIn(alice, s, "alice")
@@ -222,4 +226,47 @@ func browserCookies(t *testing.T, p *page, rawURL string) []*http.Cookie {
 		t.Fatal("the signed-in browser holds no cookies")
 	}
 	return cookies
+}
+
+// TestNotifyKeyRotation: a browser signed in under cookie key 1 stays
+// signed in when the server restarts with keys 1 and 2 (its open page
+// reconnects by itself and gets pushes), and is signed out once key 1 is
+// retired: its cookie no longer opens the socket (401) and / sends it to
+// the sign-in form.
+func TestNotifyKeyRotation(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	const oldKey, newKey = "1=old-secret", "2=new-secret"
+	first := startNotify(t, oldKey)
+	addr := first.addr
+	b := newBrowser(t)
+	p := b.newPage(t, "alice")
+	signIn(p, first, "alice")
+	waitUnread(p, 0)
+	cookies := browserCookies(t, p, first.httpURL("/"))
+
+	// Restart on the same address with both keys; the page's script
+	// reconnects after its 1 s back-off.
+	first.stop(t)
+	p.waitJS(`document.getElementById("status").textContent !== ""`, "the page to notice the restart")
+	rotated := startNotify(t, oldKey+","+newKey, "-addr", addr)
+	waitUnread(p, 0)
+	if status, answer := postNotify(t, rotated, notifyToken, "alice", "after rotation"); status != http.StatusOK || answer["delivered"] != 1.0 {
+		t.Fatalf("POST /notify after the rotation: %d %v, want the reconnected tab to take it", status, answer)
+	}
+	waitUnread(p, 1)
+
+	// Key 1 retired: the same cookie is refused.
+	rotated.stop(t)
+	retired := startNotify(t, newKey, "-addr", addr)
+	if status, _ := dialStatus(t, retired.wsURL("/notifications"), retired.httpURL(""), cookies...); status != http.StatusUnauthorized {
+		t.Errorf("Go client with the key-1 cookie after key 1 was retired: status %d, want 401", status)
+	}
+	p.navigate(retired.httpURL("/"))
+	if loc := run(p, chromedp.Location()); !strings.HasPrefix(loc, retired.httpURL("/login")) {
+		t.Errorf("with key 1 retired, / ended at %s, want the sign-in form", loc)
+	}
+	retired.waitLog(t, "invalid user cookie")
+	signIn(p, retired, "alice")
+	waitUnread(p, 0)
 }
