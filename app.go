@@ -308,8 +308,9 @@ const (
 // ListenAndServe listens on the TCP address addr (":8888"; "" means ":http")
 // and serves the application until Shutdown, then returns nil. The server
 // reads request headers within 10 s and accepts at most 64 KiB of them;
-// for other limits or TLS, run your own http.Server with the Application
-// as its Handler (and still call Shutdown for the WebSocket connections).
+// ListenAndServeTLS and ServeTLS (tls.go) do the same over TLS. For other
+// limits, run your own http.Server with the Application as its Handler
+// (and still call Shutdown for the WebSocket connections).
 func (a *Application) ListenAndServe(addr string) error {
 	if addr == "" {
 		addr = ":http"

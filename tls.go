@@ -1,0 +1,44 @@
+package tornago
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+)
+
+// ListenAndServeTLS is ListenAndServe over TLS, for https:// and wss://
+// without a terminating proxy: certFile and keyFile are PEM files as
+// tls.LoadX509KeyPair reads them (certFile may hold the chain after the
+// leaf). addr "" means ":https". The files are read once; restart (or use
+// ServeTLS with GetCertificate) to pick up a renewed certificate.
+func (a *Application) ListenAndServeTLS(addr, certFile, keyFile string) error {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return fmt.Errorf("tornago: %w", err)
+	}
+	if addr == "" {
+		addr = ":https"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("tornago: %w", err)
+	}
+	return a.ServeTLS(l, &tls.Config{Certificates: []tls.Certificate{cert}})
+}
+
+// ServeTLS is Serve over TLS with cfg, which must provide a certificate
+// (Certificates or GetCertificate); it closes l. The server has Serve's
+// limits, the TLS handshake included in the 10 s allowed for request
+// headers. Only HTTP/1.1 is offered over ALPN, whatever cfg.NextProtos
+// says: a WebSocket handshake is an HTTP/1.1 upgrade, and a browser that
+// negotiated HTTP/2 could not make one.
+func (a *Application) ServeTLS(l net.Listener, cfg *tls.Config) error {
+	if cfg == nil || len(cfg.Certificates) == 0 && cfg.GetCertificate == nil && cfg.GetConfigForClient == nil {
+		_ = l.Close()
+		return errors.New("tornago: ServeTLS needs a tls.Config with a certificate")
+	}
+	cfg = cfg.Clone()
+	cfg.NextProtos = []string{"http/1.1"}
+	return a.Serve(tls.NewListener(l, cfg))
+}
