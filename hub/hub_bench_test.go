@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tornago/tornago/hub"
+	"github.com/tornago/tornago/hub/internal/hubtest"
 )
 
 // BenchmarkPublish publishes a 64-byte message to one room of n members
@@ -15,9 +16,9 @@ func BenchmarkPublish(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
 		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
 			h := hub.New()
-			ms := make([]*fakeMember, n)
+			ms := make([]*hubtest.Member, n)
 			for i := range ms {
-				ms[i] = &fakeMember{}
+				ms[i] = &hubtest.Member{}
 				h.Join("r", ms[i])
 			}
 			msg := make([]byte, 64)
@@ -40,7 +41,7 @@ func BenchmarkPublishParallel(b *testing.B) {
 	const rooms, members = 64, 1000
 	for r := range rooms {
 		for range members {
-			h.Join(fmt.Sprint(r), &fakeMember{})
+			h.Join(fmt.Sprint(r), &hubtest.Member{})
 		}
 	}
 	var next atomic.Int64
@@ -65,7 +66,7 @@ func BenchmarkJoinLeave(b *testing.B) {
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		m := &fakeMember{}
+		m := &hubtest.Member{}
 		room := fmt.Sprint(next.Add(1))
 		for pb.Next() {
 			h.Join(room, m)

@@ -14,39 +14,40 @@ import (
 
 	"github.com/tornago/tornago"
 	"github.com/tornago/tornago/hub"
+	"github.com/tornago/tornago/hub/internal/hubtest"
 	"github.com/tornago/tornago/websocket"
 )
 
 func TestJoinLeavePresence(t *testing.T) {
 	t.Parallel()
 	h := hub.New()
-	srv := startServer(t, h, tornago.Settings{})
-	a1 := srv.connect(t, "room=a")
-	a2 := srv.connect(t, "room=a&room=b")
-	b1 := srv.connect(t, "room=b&user=ann")
+	srv := hubtest.Start(t, h, tornago.Settings{})
+	a1 := srv.Connect(t, "room=a")
+	a2 := srv.Connect(t, "room=a&room=b")
+	b1 := srv.Connect(t, "room=b&user=ann")
 	assert.Equal(t, 2, h.Presence("a"))
 	assert.Equal(t, 2, h.Presence("b"))
 	assert.Equal(t, 0, h.Presence("c"))
 	assert.Equal(t, 1, h.UserConnections("ann"))
-	assert.Equal(t, []string{"a", "b"}, h.Rooms(a2.sock))
+	assert.Equal(t, []string{"a", "b"}, h.Rooms(a2.Sock))
 
-	h.Join("a", a2.sock) // again: no change
+	h.Join("a", a2.Sock) // again: no change
 	assert.Equal(t, 2, h.Presence("a"))
 
-	h.Leave("a", a2.sock)
+	h.Leave("a", a2.Sock)
 	assert.Equal(t, 1, h.Presence("a"))
-	assert.Equal(t, []string{"b"}, h.Rooms(a2.sock))
+	assert.Equal(t, []string{"b"}, h.Rooms(a2.Sock))
 	ctx := context.Background()
 	require.NoError(t, h.Publish(ctx, "a", []byte("to a"), false))
 	require.NoError(t, h.Publish(ctx, "b", []byte("to b"), false))
-	a1.expect(t, "to a")
-	a2.expect(t, "to b") // not "to a": it left
+	a1.Expect(t, "to a")
+	a2.Expect(t, "to b") // not "to a": it left
 
 	// A closed connection leaves its rooms through OnClose.
 	require.NoError(t, b1.Close(websocket.StatusNormalClosure, ""))
 	require.Eventually(t, func() bool { return h.Presence("b") == 1 && h.UserConnections("ann") == 0 },
 		5*time.Second, 5*time.Millisecond)
-	assert.Empty(t, h.Rooms(b1.sock))
+	assert.Empty(t, h.Rooms(b1.Sock))
 	a1.CloseNow()
 	require.Eventually(t, func() bool { return h.Presence("a") == 0 }, 5*time.Second, 5*time.Millisecond)
 }
@@ -54,31 +55,31 @@ func TestJoinLeavePresence(t *testing.T) {
 func TestPublishReachesEveryMemberOnceInOrder(t *testing.T) {
 	t.Parallel()
 	h := hub.New()
-	srv := startServer(t, h, tornago.Settings{})
-	var members []*client
+	srv := hubtest.Start(t, h, tornago.Settings{})
+	var members []*hubtest.Client
 	for range 5 {
-		members = append(members, srv.connect(t, "room=r"))
+		members = append(members, srv.Connect(t, "room=r"))
 	}
-	other := srv.connect(t, "room=other")
+	other := srv.Connect(t, "room=other")
 	ctx := context.Background()
 	const n = 300
-	for _, m := range seq("m", n) {
+	for _, m := range hubtest.Seq("m", n) {
 		require.NoError(t, h.Publish(ctx, "r", []byte(m), false))
 	}
 	require.NoError(t, h.Publish(ctx, "r", []byte("end"), false))
 	require.NoError(t, h.Publish(ctx, "other", []byte("other"), false))
-	want := append(seq("m", n), "end")
+	want := append(hubtest.Seq("m", n), "end")
 	for _, c := range members {
-		c.expect(t, want...) // in order; "end" right after the last: no duplicates
+		c.Expect(t, want...) // in order; "end" right after the last: no duplicates
 	}
-	other.expect(t, "other")
+	other.Expect(t, "other")
 }
 
 func TestPublishBinaryAndInvalidText(t *testing.T) {
 	t.Parallel()
 	h := hub.New()
-	srv := startServer(t, h, tornago.Settings{})
-	c := srv.connect(t, "room=r")
+	srv := hubtest.Start(t, h, tornago.Settings{})
+	c := srv.Connect(t, "room=r")
 	ctx := context.Background()
 	err := h.Publish(ctx, "r", []byte{0xff, 0xfe}, false)
 	require.ErrorIs(t, err, websocket.ErrInvalidUTF8)
@@ -92,27 +93,27 @@ func TestPublishBinaryAndInvalidText(t *testing.T) {
 func TestSendToUserReachesEveryTab(t *testing.T) {
 	t.Parallel()
 	h := hub.New()
-	srv := startServer(t, h, tornago.Settings{})
-	tabs := []*client{
-		srv.connect(t, "user=ann"),
-		srv.connect(t, "user=ann&room=x"),
-		srv.connect(t, "user=ann&room=y"),
+	srv := hubtest.Start(t, h, tornago.Settings{})
+	tabs := []*hubtest.Client{
+		srv.Connect(t, "user=ann"),
+		srv.Connect(t, "user=ann&room=x"),
+		srv.Connect(t, "user=ann&room=y"),
 	}
-	bob := srv.connect(t, "user=bob&room=x")
+	bob := srv.Connect(t, "user=bob&room=x")
 	ctx := context.Background()
 	require.NoError(t, h.SendToUser(ctx, "ann", []byte("hi ann"), false))
 	require.NoError(t, h.SendToUser(ctx, "bob", []byte("hi bob"), false))
 	for _, c := range tabs {
-		c.expect(t, "hi ann")
+		c.Expect(t, "hi ann")
 	}
-	bob.expect(t, "hi bob")
+	bob.Expect(t, "hi bob")
 	assert.Equal(t, 3, h.UserConnections("ann"))
 
-	require.NoError(t, h.SendTo(tabs[1].sock, []byte("just you"), false))
+	require.NoError(t, h.SendTo(tabs[1].Sock, []byte("just you"), false))
 	require.NoError(t, h.SendToUser(ctx, "ann", []byte("all again"), false))
-	tabs[0].expect(t, "all again")
-	tabs[1].expect(t, "just you", "all again")
-	tabs[2].expect(t, "all again")
+	tabs[0].Expect(t, "all again")
+	tabs[1].Expect(t, "just you", "all again")
+	tabs[2].Expect(t, "all again")
 }
 
 // A member that does not read overflows its own send queue and is closed
@@ -122,12 +123,12 @@ func TestSlowMemberDoesNotDelayOthers(t *testing.T) {
 	h := hub.New()
 	// The fast members get room for the whole burst (the race detector
 	// slows their reading down); the slow one gets 64 KiB.
-	srv := startServer(t, h, tornago.Settings{WebSocketSendQueueSize: 64 << 20})
+	srv := hubtest.Start(t, h, tornago.Settings{WebSocketSendQueueSize: 64 << 20})
 	const queue = 64 << 10
-	slow := srv.connect(t, fmt.Sprintf("room=r&queue=%d", queue))
-	var fast []*client
+	slow := srv.Connect(t, fmt.Sprintf("room=r&queue=%d", queue))
+	var fast []*hubtest.Client
 	for range 3 {
-		fast = append(fast, srv.connect(t, "room=r"))
+		fast = append(fast, srv.Connect(t, "room=r"))
 	}
 	msg := strings.Repeat("x", 16<<10)
 	const n = 600 // ~10 MB: more than the kernel buffers hold for the slow reader
@@ -164,8 +165,8 @@ func TestSlowMemberDoesNotDelayOthers(t *testing.T) {
 	t.Logf("slowest Publish of %d (16 KiB each, 4 members): %v", n, slowest)
 	assert.Less(t, slowest, time.Second, "Publish waited for a peer")
 	assert.Equal(t, 3, h.Presence("r"), "the slow member was removed")
-	assert.NotContains(t, h.Rooms(slow.sock), "r")
-	require.Eventually(t, func() bool { return srv.closed.Load() == 1 }, 5*time.Second, 5*time.Millisecond,
+	assert.NotContains(t, h.Rooms(slow.Sock), "r")
+	require.Eventually(t, func() bool { return srv.Closed.Load() == 1 }, 5*time.Second, 5*time.Millisecond,
 		"the slow member was closed")
 }
 
@@ -175,10 +176,10 @@ func TestBurst1000Members1000Messages(t *testing.T) {
 	t.Parallel()
 	const members, messages = 1000, 1000
 	h := hub.New()
-	srv := startServer(t, h, tornago.Settings{})
-	clients := make([]*client, members)
+	srv := hubtest.Start(t, h, tornago.Settings{})
+	clients := make([]*hubtest.Client, members)
 	for i := range clients {
-		clients[i] = srv.connect(t, "room=burst")
+		clients[i] = srv.Connect(t, "room=burst")
 	}
 	require.Equal(t, members, h.Presence("burst"))
 	ctx := context.Background()
@@ -223,7 +224,7 @@ func TestTwoHubsOverMemoryBrokers(t *testing.T) {
 	t.Parallel()
 	bs := hub.NewMemoryBrokers(2)
 	h1, h2 := hub.New(hub.WithBroker(bs[0])), hub.New(hub.WithBroker(bs[1]))
-	on1, on2 := &fakeMember{keep: true}, &fakeMember{keep: true}
+	on1, on2 := &hubtest.Member{Keep: true}, &hubtest.Member{Keep: true}
 	h1.Join("r", on1)
 	h2.Join("r", on2)
 	ctx := context.Background()
@@ -235,21 +236,21 @@ func TestTwoHubsOverMemoryBrokers(t *testing.T) {
 	for i := range 50 {
 		want = append(want, fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i))
 	}
-	assert.Equal(t, want, on1.received())
-	assert.Equal(t, want, on2.received())
+	assert.Equal(t, want, on1.Received())
+	assert.Equal(t, want, on2.Received())
 
 	// Users cross nodes too.
 	h2.JoinUser("ann", on2)
 	require.NoError(t, h1.SendToUser(ctx, "ann", []byte("hi"), false))
-	assert.Equal(t, "hi", on2.received()[len(want)])
+	assert.Equal(t, "hi", on2.Received()[len(want)])
 
 	// After leaving, node 2 gets nothing more (and has unsubscribed).
 	h2.LeaveAll(on2)
 	require.NoError(t, h1.Publish(ctx, "r", []byte("late"), false))
-	assert.Len(t, on2.received(), len(want)+1)
+	assert.Len(t, on2.Received(), len(want)+1)
 
 	// A member found closed is removed from all its rooms.
-	on1.closed.Store(true)
+	on1.Closed.Store(true)
 	h1.JoinUser("ann", on1)
 	require.NoError(t, h2.Publish(ctx, "r", []byte("to a closed member"), false))
 	assert.Equal(t, 0, h1.Presence("r"))
@@ -270,12 +271,12 @@ func (brokenBroker) Health() hub.Health                                 { return
 func TestPublishWithBrokerDownDeliversLocally(t *testing.T) {
 	t.Parallel()
 	h := hub.New(hub.WithBroker(brokenBroker{hub.NewMemoryBroker()}))
-	m := &fakeMember{keep: true}
+	m := &hubtest.Member{Keep: true}
 	h.Join("r", m)
 	err := h.Publish(context.Background(), "r", []byte("hi"), false)
 	require.ErrorIs(t, err, hub.ErrLocalOnly)
 	require.ErrorIs(t, err, errGone)
-	assert.Equal(t, []string{"hi"}, m.received())
+	assert.Equal(t, []string{"hi"}, m.Received())
 	st := h.Health()
 	assert.False(t, st.Up)
 	assert.Equal(t, uint64(1), st.FailedPublishes)
@@ -289,9 +290,9 @@ func TestConcurrentJoinLeavePublish(t *testing.T) {
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
-			ms := make([]*fakeMember, 50)
+			ms := make([]*hubtest.Member, 50)
 			for i := range ms {
-				ms[i] = &fakeMember{}
+				ms[i] = &hubtest.Member{}
 				h.Join(fmt.Sprintf("room%d", i%5), ms[i])
 				h.JoinUser(fmt.Sprintf("user%d", g), ms[i])
 			}
