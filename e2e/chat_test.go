@@ -352,3 +352,62 @@ func TestChatServerShutdown(t *testing.T) {
 		t.Errorf("chat exited with %v", s.err)
 	}
 }
+
+// TestChatRefusedMessages: what the chat does not accept closes the
+// sender's socket with the right code, as the browser reports it. The
+// 64 KiB limit counts inflated bytes: with -deflate the browser sends the
+// oversized message as a tiny compressed frame, and it is refused all the
+// same.
+func TestChatRefusedMessages(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	plain := startChat(t)
+	deflate := startChat(t, "-deflate")
+	b := newBrowser(t)
+	tests := []struct {
+		name string
+		s    *server
+		send string // JavaScript expression of what the page sends
+		code int
+	}{
+		{"oversized", plain, `"x".repeat(65 * 1024)`, 1009},
+		{"oversized compressed", deflate, `JSON.stringify({body: "x".repeat(65 * 1024)})`, 1009},
+		{"binary", plain, `new Uint8Array([123, 125])`, 1003},
+		{"not JSON", plain, `"hello"`, 1003},
+		{"no body", deflate, `JSON.stringify({text: "hello"})`, 1003},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := b.newPage(t, tt.name)
+			openChat(p, tt.s)
+			ext := eval[string](p, `updater.socket.extensions`)
+			if (tt.s == deflate) != strings.HasPrefix(ext, "permessage-deflate") {
+				t.Fatalf("socket extensions %q", ext)
+			}
+			eval[chromedp.Void](p, fmt.Sprintf(`(() => {
+				updater.socket.addEventListener("close", (e) => {
+					window.socketClosed = {code: e.code, reason: e.reason, wasClean: e.wasClean};
+				});
+				updater.socket.send(%s);
+			})()`, tt.send))
+			p.waitJS(`window.socketClosed`, "the socket to close")
+			got := eval[struct {
+				Code     int    `json:"code"`
+				Reason   string `json:"reason"`
+				WasClean bool   `json:"wasClean"`
+			}](p, `window.socketClosed`)
+			if got.Code != tt.code || !got.WasClean {
+				t.Errorf("page saw close %+v, want a clean %d", got, tt.code)
+			}
+			t.Logf("close %d %q", got.Code, got.Reason)
+		})
+	}
+	// Nothing refused reached the other members or the history.
+	p := b.newPage(t, "after")
+	for _, s := range []*server{plain, deflate} {
+		openChat(p, s)
+		if got := inbox(p); len(got) != 0 {
+			t.Errorf("%d messages in the history after refused ones: %+v", len(got), got)
+		}
+	}
+}
