@@ -9,12 +9,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago/hub"
@@ -123,16 +125,23 @@ func (r *redisServer) addr() string { return net.JoinHostPort("127.0.0.1", strco
 func (r *redisServer) start(t *testing.T) {
 	t.Helper()
 	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir, "--loglevel", "warning")
-	r.cmd.Stdout, r.cmd.Stderr = os.Stderr, os.Stderr
+		"--save", "", "--appendonly", "no", "--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"))
 	require.NoError(t, r.cmd.Start())
-	require.Eventually(t, func() bool {
+	up := assert.Eventually(t, func() bool {
 		c, err := net.DialTimeout("tcp", r.addr(), 100*time.Millisecond)
 		if err == nil {
 			c.Close()
 		}
 		return err == nil
-	}, 10*time.Second, 10*time.Millisecond, "redis-server did not start")
+	}, 10*time.Second, 10*time.Millisecond)
+	if !up {
+		t.Fatalf("redis-server did not start; its log:\n%s", r.log())
+	}
+}
+
+func (r *redisServer) log() string {
+	b, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
+	return string(b)
 }
 
 // kill ends the server with SIGKILL, as a crash.
