@@ -57,9 +57,9 @@ type browser struct {
 // newBrowser starts Chromium with the flags this closed network needs
 // (nothing of Chromium's own reaches out: no background networking,
 // component updates, sync or QUIC) and a new user data directory that
-// chromedp removes afterwards. The cleanup waits until the process and its
-// children have exited.
-func newBrowser(t *testing.T) *browser {
+// chromedp removes afterwards; extra adds allocator options. The cleanup
+// waits until the process and its children have exited.
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	b := &browser{output: &syncBuffer{}}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -73,6 +73,7 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.WindowSize(1024, 768),
 		chromedp.CombinedOutput(b.output),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {

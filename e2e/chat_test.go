@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,10 +37,15 @@ func startChat(t *testing.T, flags ...string) *server {
 	return startExample(t, "chat", nil, append([]string{"-dir", dir}, flags...)...)
 }
 
-// openChat loads the chat page in p and waits until its socket is open.
-func openChat(p *page, s *server) {
+// openChat loads the chat page of s in p (from base instead, if given: a
+// proxy's URL) and waits until its socket is open.
+func openChat(p *page, s *server, base ...string) {
 	p.t.Helper()
-	p.navigate(s.httpURL("/"))
+	where := s.httpURL("/")
+	if len(base) > 0 {
+		where = base[0] + "/"
+	}
+	p.navigate(where)
 	p.waitJS(`updater.socket && updater.socket.readyState === WebSocket.OPEN`, "the chat socket to open")
 }
 
@@ -410,4 +418,34 @@ func TestChatRefusedMessages(t *testing.T) {
 			t.Errorf("%d messages in the history after refused ones: %+v", len(got), got)
 		}
 	}
+}
+
+// TestChatOverHTTPS: behind a TLS-terminating reverse proxy (a common
+// deployment), the page's script dials wss: (Tornado's demo dials ws:,
+// which a browser blocks as mixed content) and the chat works; the origin
+// check passes because the proxy keeps the browser's Host.
+func TestChatOverHTTPS(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	s := startChat(t)
+	target, err := url.Parse(s.httpURL("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	transport := &http.Transport{}
+	t.Cleanup(transport.CloseIdleConnections)
+	rp.Transport = transport
+	proxy := httptest.NewUnstartedServer(rp)
+	proxy.Config.ErrorLog = log.New(io.Discard, "", 0) // the browser's aborted connections
+	proxy.StartTLS()
+	t.Cleanup(proxy.Close)
+	b := newBrowser(t, chromedp.IgnoreCertErrors) // the proxy's certificate is self-signed
+	p := b.newPage(t, "https")
+	openChat(p, s, proxy.URL)
+	if u := eval[string](p, `updater.socket.url`); !strings.HasPrefix(u, "wss://") {
+		t.Errorf("the page under https dialed %s, want wss:", u)
+	}
+	post(p, "over TLS")
+	waitInbox(p, "over TLS")
 }
