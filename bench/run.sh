@@ -31,6 +31,8 @@ LOG=results/run.log
 echo "building" | tee -a "$LOG"
 go build -o bin/ ./load ./servers/...
 (cd .. && go build -o bench/bin/tornago ./examples/echo)
+commit=$(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git -C .. status --porcelain -- websocket ':(glob)*.go' 2>/dev/null | awk '{print $2}' | tr '\n' ' ')
 if ! "$PYTHON" -c 'import tornado' 2>/dev/null; then
 	echo "no tornado module for $PYTHON: leaving the Tornado column out" | tee -a "$LOG"
 	SERVERS=${SERVERS//tornado /}
@@ -111,7 +113,7 @@ took=$(($(date -u +%s) - began))
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), took ${took} s"
 	echo "- machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs; $(uname -sr)"
-	echo "- $(go version | cut -d' ' -f3-); tornago at $(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	echo "- $(go version | cut -d' ' -f3-); tornago built at commit $commit; uncommitted changes then in websocket/ and the root package: ${dirty:-none}"
 	echo "- load average (1, 5, 15 min) before: $load_before; after: $load_after"
 	echo "- servers pinned to CPU 0, load generator to CPU 1; a fresh server per scenario; $ROUNDS round(s)"
 	echo "- command: \`ROUNDS=$ROUNDS bench/run.sh\`"

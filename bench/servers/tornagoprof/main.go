@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -68,11 +69,17 @@ func main() {
 	<-ctx.Done()
 }
 
+// writeHeap writes a heap profile to path (if set) and the runtime's
+// memory figures to standard error.
 func writeHeap(path string) {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	fmt.Fprintf(os.Stderr, "goroutines %d, heap in use %d KiB, heap idle %d KiB (released %d KiB), stacks %d KiB, other runtime %d KiB\n",
+		runtime.NumGoroutine(), m.HeapInuse>>10, m.HeapIdle>>10, m.HeapReleased>>10, m.StackInuse>>10, (m.MSpanInuse+m.MCacheInuse+m.BuckHashSys+m.GCSys+m.OtherSys)>>10)
 	if path == "" {
 		return
 	}
-	runtime.GC()
 	f, err := os.Create(path)
 	if err != nil {
 		log.Print(err)
@@ -163,7 +170,7 @@ func newFramework() http.Handler {
 	app, err := tornago.NewApplication([]tornago.Route{
 		{Pattern: `/echo`, Handler: func() tornago.Handler { return &echoSocket{} }},
 		{Pattern: `/broadcast`, Handler: func() tornago.Handler { return &broadcastSocket{members: members, update: update} }},
-	}, tornago.Settings{})
+	}, tornago.Settings{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}) // no access log
 	if err != nil {
 		log.Fatal(err)
 	}
