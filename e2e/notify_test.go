@@ -114,7 +114,8 @@ func postNotify(t *testing.T, s *server, token, user, text string) (int, map[str
 // TestNotifyPush: a user signs in through the form, the page's socket
 // connects, and a back-end POST /notify reaches every open tab of the user
 // (shown as text, never markup); the unread count survives a reload; a
-// wrong token pushes nothing.
+// wrong token pushes nothing; "Mark all read" (XSRF-protected) clears every
+// tab.
 func TestNotifyPush(t *testing.T) {
 	t.Parallel()
 	requireChromium(t)
@@ -158,6 +159,20 @@ func TestNotifyPush(t *testing.T) {
 	// The count lives on the server: a reloaded tab reconnects with it.
 	second.do(chromedp.Reload())
 	waitUnread(second, 2)
+
+	// "Mark all read" posts /read with the form's XSRF token; every tab
+	// hears of it.
+	first.do(chromedp.Click(chromedp.CSS(`#readform input[type="submit"]`)))
+	waitUnread(first, 0)
+	waitUnread(second, 0)
+	if n := eval[int](first, `document.querySelectorAll("#notifications li.new").length`); n != 0 {
+		t.Errorf("%d notifications still marked new after Mark all read", n)
+	}
+	s.waitLog(t, "204 POST /read")
+	// The same post from the page without the token is refused.
+	if status := eval[int](first, `fetch("/read", {method: "POST"}).then((r) => r.status)`); status != http.StatusForbidden {
+		t.Errorf("POST /read without the XSRF token: status %d, want 403", status)
+	}
 }
 
 // TestNotifyAnonymousRefused: a page without the sign-in cookie that opens
