@@ -28,7 +28,8 @@
 // never waits for the network. A member that does not keep up overflows
 // its own queue and is closed (1008) and removed; the others are not
 // delayed. Members receive one publisher's messages in the order it
-// published them, each exactly once. Members are removed by LeaveAll
+// published them, each exactly once, and the members of a room on one
+// process all see the same order. Members are removed by LeaveAll
 // (call it in OnClose) and also as soon as a write finds them closed.
 //
 // Rooms and members are spread over 32 locks by hash, so joins and

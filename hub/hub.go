@@ -71,7 +71,12 @@ func New(opts ...Option) *Hub {
 // (which must be valid UTF-8). The frame is encoded once per node and
 // queued on each member's send queue, so Publish never waits for a peer,
 // and a slow member (closed by its queue's bound) never delays the others.
-// Members see one publisher's messages in the order it published them.
+//
+// Order: members see one publisher's messages in the order it published
+// them (one goroutine's calls, one after another). The members of a room
+// on one node all see its messages in the same order, even from
+// concurrent publishers; members on different nodes may see the messages
+// of different publishers interleaved differently.
 //
 // The local members get the message even when the broker cannot carry it;
 // the error then matches ErrLocalOnly (nothing is buffered for later).

@@ -282,6 +282,43 @@ func TestPublishWithBrokerDownDeliversLocally(t *testing.T) {
 	assert.Equal(t, uint64(1), st.FailedPublishes)
 }
 
+// Concurrent publishers to one room: every member on the node sees the
+// same order, and each publisher's messages in its order.
+func TestConcurrentPublishersOneOrderPerNode(t *testing.T) {
+	t.Parallel()
+	h := hub.New()
+	ms := make([]*hubtest.Member, 20)
+	for i := range ms {
+		ms[i] = &hubtest.Member{Keep: true}
+		h.Join("r", ms[i])
+	}
+	const publishers, n = 4, 500
+	var wg sync.WaitGroup
+	for p := range publishers {
+		wg.Go(func() {
+			for _, m := range hubtest.Seq(fmt.Sprintf("p%d-", p), n) {
+				assert.NoError(t, h.Publish(context.Background(), "r", []byte(m), false))
+			}
+		})
+	}
+	wg.Wait()
+	first := ms[0].Received()
+	require.Len(t, first, publishers*n)
+	for _, m := range ms[1:] {
+		require.Equal(t, first, m.Received())
+	}
+	for p := range publishers {
+		prefix := fmt.Sprintf("p%d-", p)
+		var mine []string
+		for _, m := range first {
+			if strings.HasPrefix(m, prefix) {
+				mine = append(mine, m)
+			}
+		}
+		assert.Equal(t, hubtest.Seq(prefix, n), mine)
+	}
+}
+
 // Joins, leaves and publishes from many goroutines at once (run with -race).
 func TestConcurrentJoinLeavePublish(t *testing.T) {
 	t.Parallel()

@@ -21,8 +21,8 @@ func userTopic(user string) string { return userPrefix + user }
 
 // topicShard holds the topics whose names hash to it. Publishing holds the
 // read lock while it queues the frame on every member (which never blocks),
-// so publishes run in parallel and joins wait only for publishes to topics
-// of the same shard.
+// so publishes to different topics run in parallel and joins wait only for
+// publishes to topics of the same shard.
 type topicShard struct {
 	mu     sync.RWMutex
 	topics map[string]*topic
@@ -30,8 +30,10 @@ type topicShard struct {
 }
 
 // topic is one room or user on this node: its members, in a slice for
-// fan-out and an index for removal in constant time.
+// fan-out and an index for removal in constant time. Fan-outs to one topic
+// take turns (pub), so all its members here see its messages in one order.
 type topic struct {
+	pub     sync.Mutex
 	members []Member
 	index   map[Member]int
 }
@@ -193,11 +195,13 @@ func (h *Hub) fanout(name string, pm *websocket.PreparedMessage) {
 	ts := h.topicShard(name)
 	ts.mu.RLock()
 	if t := ts.topics[name]; t != nil {
+		t.pub.Lock()
 		for _, m := range t.members {
 			if err := m.WritePrepared(pm); err != nil && isClosed(err) {
 				closed = append(closed, m)
 			}
 		}
+		t.pub.Unlock()
 	}
 	ts.mu.RUnlock()
 	for _, m := range closed {
