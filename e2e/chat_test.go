@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"image/png"
 	"io"
@@ -22,6 +21,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago/websocket"
 )
@@ -31,9 +32,7 @@ import (
 func startChat(t *testing.T, flags ...string) *server {
 	t.Helper()
 	dir, err := filepath.Abs(filepath.Join("..", "examples", "chat"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return startExample(t, "chat", nil, append([]string{"-dir", dir}, flags...)...)
 }
 
@@ -82,6 +81,36 @@ func waitInbox(p *page, text string) {
 		fmt.Sprintf("the message %q in the inbox", text))
 }
 
+// closeEvent is a WebSocket CloseEvent as a page saw it.
+type closeEvent struct {
+	Code     int    `json:"code"`
+	Reason   string `json:"reason"`
+	WasClean bool   `json:"wasClean"`
+}
+
+// recordClose makes the chat socket of p keep its close event for
+// waitClose, then sends the JavaScript expression send on it, if any.
+func recordClose(p *page, send string) {
+	p.t.Helper()
+	if send == "" {
+		send = "undefined"
+	}
+	eval[chromedp.Void](p, fmt.Sprintf(`(() => {
+		updater.socket.addEventListener("close", (e) => {
+			window.socketClosed = {code: e.code, reason: e.reason, wasClean: e.wasClean};
+		});
+		const data = %s;
+		if (data !== undefined) updater.socket.send(data);
+	})()`, send))
+}
+
+// waitClose waits for the close event recordClose keeps and returns it.
+func waitClose(p *page) closeEvent {
+	p.t.Helper()
+	p.waitJS(`window.socketClosed`, "the socket to close")
+	return eval[closeEvent](p, `window.socketClosed`)
+}
+
 // TestChatTwoTabs: two tabs on the chat page see each other's messages
 // (and their own) live, and a reloaded tab shows them from the server's
 // history, in order, with the same ids and the same escaping.
@@ -94,9 +123,7 @@ func TestChatTwoTabs(t *testing.T) {
 	bb := b.newPage(t, "B")
 	openChat(a, s)
 	openChat(bb, s)
-	if got := inbox(a); len(got) != 0 {
-		t.Fatalf("a new chat shows %d messages: %+v", len(got), got)
-	}
+	require.Empty(t, inbox(a), "a new chat shows messages")
 
 	// Markup must arrive as text; the URL becomes a link (linkify).
 	first := `hello from A <b>not bold</b> & see http://example.com/x?a=1`
@@ -104,28 +131,20 @@ func TestChatTwoTabs(t *testing.T) {
 	post(a, first)
 	waitInbox(a, first)
 	waitInbox(bb, first)
-	if v := eval[string](a, `document.getElementById("message").value`); v != "" {
-		t.Errorf("A's input still holds %q after sending", v)
-	}
+	assert.Empty(t, eval[string](a, `document.getElementById("message").value`), "A's input after sending")
 	post(bb, second)
 	waitInbox(bb, second)
 	waitInbox(a, second)
 
 	live := inbox(a)
-	if fmt.Sprint(inbox(bb)) != fmt.Sprint(live) {
-		t.Errorf("the tabs disagree:\nA: %+v\nB: %+v", live, inbox(bb))
-	}
+	assert.Equal(t, live, inbox(bb), "the tabs disagree")
 	checkMessages(t, "live", live, first, second)
 
 	bb.do(chromedp.Reload())
 	waitInbox(bb, second)
 	history := inbox(bb)
 	checkMessages(t, "after reload", history, first, second)
-	for i := range min(len(live), len(history)) {
-		if live[i].ID != history[i].ID {
-			t.Errorf("message %d has id %q live and %q in the history", i, live[i].ID, history[i].ID)
-		}
-	}
+	assert.Equal(t, live, history, "the history differs from what the tabs saw live")
 
 	// The reloaded tab is a member again: it sees new messages.
 	bb.waitJS(`updater.socket && updater.socket.readyState === WebSocket.OPEN`, "the chat socket to reopen")
@@ -138,22 +157,14 @@ func TestChatTwoTabs(t *testing.T) {
 // the markup of first shown as text and its URL as the only link.
 func checkMessages(t *testing.T, when string, msgs []chatMessage, first, second string) {
 	t.Helper()
-	if len(msgs) != 2 {
-		t.Fatalf("%s: %d messages, want 2: %+v", when, len(msgs), msgs)
-	}
-	if msgs[0].Text != first || msgs[1].Text != second {
-		t.Errorf("%s: messages %q, %q; want %q, %q", when, msgs[0].Text, msgs[1].Text, first, second)
-	}
-	if want := []string{"a"}; fmt.Sprint(msgs[0].Tags) != fmt.Sprint(want) {
-		t.Errorf("%s: elements inside the first message %v, want %v (markup must be escaped)", when, msgs[0].Tags, want)
-	}
-	if want := []string{"http://example.com/x?a=1"}; fmt.Sprint(msgs[0].Links) != fmt.Sprint(want) {
-		t.Errorf("%s: links %v, want %v", when, msgs[0].Links, want)
-	}
+	require.Len(t, msgs, 2, "%s: %+v", when, msgs)
+	assert.Equal(t, first, msgs[0].Text, when)
+	assert.Equal(t, second, msgs[1].Text, when)
+	assert.Equal(t, []string{"a"}, msgs[0].Tags, "%s: elements inside the first message (markup must be escaped)", when)
+	assert.Equal(t, []string{"http://example.com/x?a=1"}, msgs[0].Links, "%s: links", when)
+	assert.Empty(t, msgs[1].Tags, when)
 	for _, m := range msgs {
-		if !strings.HasPrefix(m.ID, "m") || len(m.ID) != 37 {
-			t.Errorf("%s: message id %q, want m + a UUID", when, m.ID)
-		}
+		assert.Regexp(t, `^m[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, m.ID, "%s: id of m + a UUID v4", when)
 	}
 }
 
@@ -202,9 +213,8 @@ func TestChatCrossOriginRefused(t *testing.T) {
 	p.navigate(other.URL + "/?ws=" + s.wsURL("/chatsocket"))
 	p.waitJS(`window.outcome.done`, "the socket to close")
 	got := eval[outcome](p, `window.outcome`)
-	if fmt.Sprint(got.Events) != "[error close]" || got.Code != 1006 || got.WasClean {
-		t.Errorf("page saw %+v, want events [error close] and an unclean close 1006", got)
-	}
+	assert.Equal(t, outcome{Events: []string{"error", "close"}, Code: 1006, WasClean: false, Done: true}, got,
+		"the page sees a failed handshake only as an error and an unclean close")
 
 	// Chromium writes the handshake's status to the page's console, and
 	// the server's access log has the refusal.
@@ -212,16 +222,11 @@ func TestChatCrossOriginRefused(t *testing.T) {
 	s.waitLog(t, "403 GET /chatsocket")
 
 	status, body := dialStatus(t, s.wsURL("/chatsocket"), other.URL)
-	if status != http.StatusForbidden {
-		t.Errorf("Go client with Origin %s: status %d, want 403", other.URL, status)
-	}
-	if !strings.Contains(body, "Cross origin websockets not allowed") {
-		t.Errorf("403 body %q, want Tornado's message", body)
-	}
+	assert.Equal(t, http.StatusForbidden, status, "Go client with Origin %s", other.URL)
+	assert.Contains(t, body, "Cross origin websockets not allowed", "403 body")
 	// The same origin as the page is let in (the control for the check above).
-	if status, _ := dialStatus(t, s.wsURL("/chatsocket"), s.httpURL("")); status != http.StatusSwitchingProtocols {
-		t.Errorf("Go client with the chat's own origin: status %d, want 101", status)
-	}
+	status, _ = dialStatus(t, s.wsURL("/chatsocket"), s.httpURL(""))
+	assert.Equal(t, http.StatusSwitchingProtocols, status, "Go client with the chat's own origin")
 }
 
 // waitJSConsole waits until the page's console has a line holding s.
@@ -257,9 +262,8 @@ func dialStatus(t *testing.T, url, origin string, cookies ...*http.Cookie) (int,
 		return resp.StatusCode, ""
 	}
 	var de *websocket.DialError
-	if !errors.As(err, &de) || de.Response == nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
+	require.ErrorAs(t, err, &de, "dial %s", url)
+	require.NotNil(t, de.Response, "dial %s: %v", url, err)
 	body, _ := io.ReadAll(de.Response.Body)
 	return de.Response.StatusCode, string(body)
 }
@@ -282,21 +286,14 @@ func TestChatScreenshot(t *testing.T) {
 	if d := os.Getenv("E2E_SCREENSHOT_DIR"); d != "" {
 		path = filepath.Join(d, "chat.png") // kept for a person to look at
 	}
-	if err := os.WriteFile(path, shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, shot, 0o644))
 	info, err := os.Stat(path)
-	if err != nil || info.Size() == 0 {
-		t.Fatalf("screenshot file: %v, %v", info, err)
-	}
+	require.NoError(t, err)
+	require.NotZero(t, info.Size(), "screenshot file")
 	img, err := png.Decode(bytes.NewReader(shot))
-	if err != nil {
-		t.Fatalf("screenshot is not a PNG: %v", err)
-	}
+	require.NoError(t, err, "screenshot is not a PNG")
 	bounds := img.Bounds()
-	if bounds.Dx() < 100 || bounds.Dy() < 100 {
-		t.Fatalf("screenshot is %v", bounds)
-	}
+	require.True(t, bounds.Dx() >= 100 && bounds.Dy() >= 100, "screenshot is %v", bounds)
 	colors := map[[4]uint32]bool{}
 	for y := bounds.Min.Y; y < bounds.Max.Y && len(colors) < 2; y += 3 {
 		for x := bounds.Min.X; x < bounds.Max.X; x += 3 {
@@ -304,9 +301,7 @@ func TestChatScreenshot(t *testing.T) {
 			colors[[4]uint32{r, g, b, a}] = true
 		}
 	}
-	if len(colors) < 2 {
-		t.Errorf("screenshot %v is one flat color", bounds)
-	}
+	assert.Len(t, colors, 2, "screenshot %v is one flat color", bounds)
 	t.Logf("screenshot: %s (%d bytes, %dx%d)", path, info.Size(), bounds.Dx(), bounds.Dy())
 }
 
@@ -325,27 +320,14 @@ func TestChatServerShutdown(t *testing.T) {
 	p := b.newPage(t, "chat")
 	openChat(p, s)
 	spare, err := net.Dial("tcp", s.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer spare.Close()
-	eval[chromedp.Void](p, `updater.socket.addEventListener("close", (e) => {
-		window.socketClosed = {code: e.code, reason: e.reason, wasClean: e.wasClean};
-	})`)
+	recordClose(p, "")
 	start := time.Now()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	p.waitJS(`window.socketClosed`, "the socket to close")
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	got := waitClose(p)
 	elapsed := time.Since(start)
-	got := eval[struct {
-		Code     int    `json:"code"`
-		Reason   string `json:"reason"`
-		WasClean bool   `json:"wasClean"`
-	}](p, `window.socketClosed`)
-	if got.Code != 1001 || !got.WasClean || got.Reason != "server shutting down" {
-		t.Errorf("page saw close %+v, want a clean 1001 \"server shutting down\"", got)
-	}
+	assert.Equal(t, closeEvent{Code: 1001, Reason: "server shutting down", WasClean: true}, got)
 	if elapsed > 3*time.Second {
 		t.Errorf("the page's socket closed %v after SIGTERM: Application.Shutdown closes WebSockets only after "+
 			"http.Server.Shutdown returns, which waits up to 5 s for a connection that has sent no request", elapsed)
@@ -356,9 +338,7 @@ func TestChatServerShutdown(t *testing.T) {
 	case <-time.After(actionTimeout):
 		t.Fatalf("chat still running %v after SIGTERM", actionTimeout)
 	}
-	if s.err != nil {
-		t.Errorf("chat exited with %v", s.err)
-	}
+	assert.NoError(t, s.err, "chat's exit")
 }
 
 // TestChatRefusedMessages: what the chat does not accept closes the
@@ -389,24 +369,11 @@ func TestChatRefusedMessages(t *testing.T) {
 			p := b.newPage(t, tt.name)
 			openChat(p, tt.s)
 			ext := eval[string](p, `updater.socket.extensions`)
-			if (tt.s == deflate) != strings.HasPrefix(ext, "permessage-deflate") {
-				t.Fatalf("socket extensions %q", ext)
-			}
-			eval[chromedp.Void](p, fmt.Sprintf(`(() => {
-				updater.socket.addEventListener("close", (e) => {
-					window.socketClosed = {code: e.code, reason: e.reason, wasClean: e.wasClean};
-				});
-				updater.socket.send(%s);
-			})()`, tt.send))
-			p.waitJS(`window.socketClosed`, "the socket to close")
-			got := eval[struct {
-				Code     int    `json:"code"`
-				Reason   string `json:"reason"`
-				WasClean bool   `json:"wasClean"`
-			}](p, `window.socketClosed`)
-			if got.Code != tt.code || !got.WasClean {
-				t.Errorf("page saw close %+v, want a clean %d", got, tt.code)
-			}
+			require.Equal(t, tt.s == deflate, strings.HasPrefix(ext, "permessage-deflate"), "socket extensions %q", ext)
+			recordClose(p, tt.send)
+			got := waitClose(p)
+			assert.Equal(t, tt.code, got.Code, "%+v", got)
+			assert.True(t, got.WasClean, "%+v", got)
 			t.Logf("close %d %q", got.Code, got.Reason)
 		})
 	}
@@ -414,9 +381,7 @@ func TestChatRefusedMessages(t *testing.T) {
 	p := b.newPage(t, "after")
 	for _, s := range []*server{plain, deflate} {
 		openChat(p, s)
-		if got := inbox(p); len(got) != 0 {
-			t.Errorf("%d messages in the history after refused ones: %+v", len(got), got)
-		}
+		assert.Empty(t, inbox(p), "the history after refused messages")
 	}
 }
 
@@ -429,9 +394,7 @@ func TestChatOverHTTPS(t *testing.T) {
 	requireChromium(t)
 	s := startChat(t)
 	target, err := url.Parse(s.httpURL("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rp := httputil.NewSingleHostReverseProxy(target)
 	transport := &http.Transport{}
 	t.Cleanup(transport.CloseIdleConnections)
@@ -443,9 +406,7 @@ func TestChatOverHTTPS(t *testing.T) {
 	b := newBrowser(t, chromedp.IgnoreCertErrors) // the proxy's certificate is self-signed
 	p := b.newPage(t, "https")
 	openChat(p, s, proxy.URL)
-	if u := eval[string](p, `updater.socket.url`); !strings.HasPrefix(u, "wss://") {
-		t.Errorf("the page under https dialed %s, want wss:", u)
-	}
+	assert.True(t, strings.HasPrefix(eval[string](p, `updater.socket.url`), "wss://"), "the page under https dials wss:")
 	post(p, "over TLS")
 	waitInbox(p, "over TLS")
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // wsEcho is a script for a page on an echo server: it opens /echo on the
@@ -120,9 +122,7 @@ func TestDeflateBrowserOffer(t *testing.T) {
 			msg := strings.Repeat("compressible chat message ", 200)
 			got := eval[echoResult](p, fmt.Sprintf(wsEcho, msg))
 			h := wait("/echo")
-			if got.Data != msg {
-				t.Errorf("echo of %d bytes came back as %d bytes", len(msg), len(got.Data))
-			}
+			assert.Equal(t, msg, got.Data, "the echo")
 			checkDeflate(t, h, got.Extensions, tt.deflate)
 		})
 	}
@@ -153,24 +153,15 @@ func TestDeflateChatPage(t *testing.T) {
 func checkDeflate(t *testing.T, h handshake, pageExtensions string, want bool) {
 	t.Helper()
 	offer := header(h.request.Headers, "Sec-WebSocket-Extensions")
-	if !strings.Contains(offer, "permessage-deflate") {
-		t.Fatalf("the browser offered no permessage-deflate (Sec-WebSocket-Extensions: %q)", offer)
-	}
-	if h.response.Status != 101 {
-		t.Fatalf("handshake status %d, want 101", h.response.Status)
-	}
+	require.Contains(t, offer, "permessage-deflate", "the browser's Sec-WebSocket-Extensions")
+	require.EqualValues(t, 101, h.response.Status, "handshake status")
 	answer := header(h.response.Headers, "Sec-WebSocket-Extensions")
 	t.Logf("browser offered %q, server answered %q", offer, answer)
 	if !want {
-		if answer != "" || pageExtensions != "" {
-			t.Errorf("without -deflate the server negotiated %q (page sees %q)", answer, pageExtensions)
-		}
+		assert.Empty(t, answer, "the 101's Sec-WebSocket-Extensions without -deflate")
+		assert.Empty(t, pageExtensions, "ws.extensions without -deflate")
 		return
 	}
-	if !strings.HasPrefix(answer, "permessage-deflate") {
-		t.Errorf("101 Sec-WebSocket-Extensions = %q, want permessage-deflate", answer)
-	}
-	if pageExtensions != answer {
-		t.Errorf("page's ws.extensions = %q, 101 said %q", pageExtensions, answer)
-	}
+	assert.True(t, strings.HasPrefix(answer, "permessage-deflate"), "the 101's Sec-WebSocket-Extensions %q", answer)
+	assert.Equal(t, answer, pageExtensions, "the page's ws.extensions against the 101")
 }

@@ -7,6 +7,7 @@ replace github.com/tornago/tornago => ../
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/stretchr/testify v1.12.1
 	github.com/tornago/tornago v0.0.0-00010101000000-000000000000
 	go.uber.org/goleak v1.3.0
 )
@@ -14,4 +15,5 @@ require (
 require (
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )

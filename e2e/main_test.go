@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
@@ -168,14 +169,10 @@ func startExample(t *testing.T, name string, env []string, flags ...string) *ser
 	cmd.Env = append(os.Environ(), env...)
 	dieWithTests(cmd)
 	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	s := &server{name: name, cmd: cmd, log: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = s.log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cmd.Start())
 
 	addrs := make(chan string, 1)
 	go func() {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // notifyToken is the API token the tests start examples/notify with.
@@ -25,9 +26,7 @@ const notifyToken = "e2e-test-token"
 func startNotify(t *testing.T, secrets string, flags ...string) *server {
 	t.Helper()
 	dir, err := filepath.Abs(filepath.Join("..", "examples", "notify"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if secrets == "" {
 		secrets = "1=e2e-cookie-secret"
 	}
@@ -90,18 +89,14 @@ func postNotify(t *testing.T, s *server, token, user, text string) (int, map[str
 	ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.httpURL("/notify"), strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	req.Close = true // no idle connection left behind for goleak
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	var answer map[string]any
@@ -130,31 +125,23 @@ func TestNotifyPush(t *testing.T) {
 
 	text := `<i>deploy</i> finished & "ok"`
 	status, answer := postNotify(t, s, notifyToken, "alice", text)
-	if status != http.StatusOK || answer["delivered"] != 2.0 || answer["unread"] != 1.0 {
-		t.Fatalf("POST /notify: %d %v, want 200 with 2 tabs delivered and 1 unread", status, answer)
-	}
+	require.Equal(t, http.StatusOK, status, "POST /notify: %v", answer)
+	require.Equal(t, map[string]any{"delivered": 2.0, "unread": 1.0}, answer, "POST /notify to alice's two tabs")
 	for _, p := range []*page{first, second} {
 		waitUnread(p, 1)
-		got := readNotifyPage(p)
-		if len(got.Items) != 1 || got.Items[0] != text || got.Markup != 0 {
-			t.Errorf("page %s shows %+v, want the one notification %q as text", p.name, got, text)
-		}
+		assert.Equal(t, notifyPage{Unread: "1", Items: []string{text}}, readNotifyPage(p),
+			"page %s shows the notification as text", p.name)
 	}
 
-	if status, answer := postNotify(t, s, "wrong", "alice", "forged"); status != http.StatusUnauthorized {
-		t.Errorf("POST /notify with a wrong token: %d %v, want 401", status, answer)
-	}
-	if status, _ := postNotify(t, s, notifyToken, "bob", "for someone else"); status != http.StatusOK {
-		t.Errorf("POST /notify for bob: status %d", status)
-	}
+	status, answer = postNotify(t, s, "wrong", "alice", "forged")
+	assert.Equal(t, http.StatusUnauthorized, status, "POST /notify with a wrong token: %v", answer)
+	status, answer = postNotify(t, s, notifyToken, "bob", "for someone else")
+	assert.Equal(t, http.StatusOK, status, "POST /notify for bob: %v", answer)
 	status, answer = postNotify(t, s, notifyToken, "alice", "second")
-	if status != http.StatusOK || answer["unread"] != 2.0 {
-		t.Fatalf("POST /notify: %d %v, want 200 with 2 unread", status, answer)
-	}
+	require.Equal(t, http.StatusOK, status, "POST /notify: %v", answer)
+	require.Equal(t, 2.0, answer["unread"], "POST /notify: %v", answer)
 	waitUnread(first, 2)
-	if got := readNotifyPage(first); fmt.Sprint(got.Items) != fmt.Sprint([]string{"second", text}) {
-		t.Errorf("page shows %q, want the two notifications for alice, newest first", got.Items)
-	}
+	assert.Equal(t, []string{"second", text}, readNotifyPage(first).Items, "alice's notifications, newest first")
 
 	// The count lives on the server: a reloaded tab reconnects with it.
 	second.do(chromedp.Reload())
@@ -165,14 +152,12 @@ func TestNotifyPush(t *testing.T) {
 	first.do(chromedp.Click(chromedp.CSS(`#readform input[type="submit"]`)))
 	waitUnread(first, 0)
 	waitUnread(second, 0)
-	if n := eval[int](first, `document.querySelectorAll("#notifications li.new").length`); n != 0 {
-		t.Errorf("%d notifications still marked new after Mark all read", n)
-	}
+	assert.Zero(t, eval[int](first, `document.querySelectorAll("#notifications li.new").length`),
+		"notifications still marked new after Mark all read")
 	s.waitLog(t, "204 POST /read")
 	// The same post from the page without the token is refused.
-	if status := eval[int](first, `fetch("/read", {method: "POST"}).then((r) => r.status)`); status != http.StatusForbidden {
-		t.Errorf("POST /read without the XSRF token: status %d, want 403", status)
-	}
+	assert.Equal(t, http.StatusForbidden, eval[int](first, `fetch("/read", {method: "POST"}).then((r) => r.status)`),
+		"POST /read without the XSRF token")
 }
 
 // TestNotifyAnonymousRefused: a page without the sign-in cookie that opens
@@ -202,44 +187,34 @@ func TestNotifyAnonymousRefused(t *testing.T) {
 	})()`)
 	anon.waitJS(`window.outcome.done`, "the socket to close")
 	got := eval[outcome](anon, `window.outcome`)
-	if fmt.Sprint(got.Events) != "[error]" || got.Code != 1006 || got.WasClean {
-		t.Errorf("anonymous page saw %+v, want an error and an unclean close 1006", got)
-	}
+	assert.Equal(t, outcome{Events: []string{"error"}, Code: 1006, WasClean: false, Done: true}, got,
+		"the page sees the refusal only as an error and an unclean close")
 	// Chromium's words for a 401 to a WebSocket handshake (it reports other
 	// refusals as "Unexpected response code: N").
 	anon.waitJSConsole("HTTP Authentication failed; no valid credentials available", "the browser's report of the 401")
 	s.waitLog(t, "401 GET /notifications")
 
 	origin := s.httpURL("")
-	if status, _ := dialStatus(t, s.wsURL("/notifications"), origin); status != http.StatusUnauthorized {
-		t.Errorf("Go client without a cookie: status %d, want 401", status)
-	}
+	status, _ := dialStatus(t, s.wsURL("/notifications"), origin)
+	assert.Equal(t, http.StatusUnauthorized, status, "Go client without a cookie")
 	cookies := browserCookies(t, alice, s.httpURL("/"))
-	if status, _ := dialStatus(t, s.wsURL("/notifications"), origin, cookies...); status != http.StatusSwitchingProtocols {
-		t.Errorf("Go client with the signed-in browser's cookies: status %d, want 101", status)
-	}
+	status, _ = dialStatus(t, s.wsURL("/notifications"), origin, cookies...)
+	assert.Equal(t, http.StatusSwitchingProtocols, status, "Go client with the signed-in browser's cookies")
 }
 
 // browserCookies reads the cookies p's browser context holds for rawURL
 // (HttpOnly ones included, which the page's script cannot see).
 func browserCookies(t *testing.T, p *page, rawURL string) []*http.Cookie {
 	t.Helper()
-	if _, err := url.Parse(rawURL); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := p.timeout()
 	defer cancel()
 	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{rawURL}})
-	if err != nil {
-		t.Fatalf("reading the browser's cookies: %v", err)
-	}
+	require.NoError(t, err, "reading the browser's cookies")
 	var cookies []*http.Cookie
 	for _, c := range res.Cookies {
 		cookies = append(cookies, &http.Cookie{Name: c.Name, Value: c.Value})
 	}
-	if len(cookies) == 0 {
-		t.Fatal("the signed-in browser holds no cookies")
-	}
+	require.NotEmpty(t, cookies, "the signed-in browser's cookies")
 	return cookies
 }
 
@@ -266,21 +241,19 @@ func TestNotifyKeyRotation(t *testing.T) {
 	p.waitJS(`document.getElementById("status").textContent !== ""`, "the page to notice the restart")
 	rotated := startNotify(t, oldKey+","+newKey, "-addr", addr)
 	waitUnread(p, 0)
-	if status, answer := postNotify(t, rotated, notifyToken, "alice", "after rotation"); status != http.StatusOK || answer["delivered"] != 1.0 {
-		t.Fatalf("POST /notify after the rotation: %d %v, want the reconnected tab to take it", status, answer)
-	}
+	status, answer := postNotify(t, rotated, notifyToken, "alice", "after rotation")
+	require.Equal(t, http.StatusOK, status, "POST /notify after the rotation: %v", answer)
+	require.Equal(t, 1.0, answer["delivered"], "the reconnected tab takes the push: %v", answer)
 	waitUnread(p, 1)
 
 	// Key 1 retired: the same cookie is refused.
 	rotated.stop(t)
 	retired := startNotify(t, newKey, "-addr", addr)
-	if status, _ := dialStatus(t, retired.wsURL("/notifications"), retired.httpURL(""), cookies...); status != http.StatusUnauthorized {
-		t.Errorf("Go client with the key-1 cookie after key 1 was retired: status %d, want 401", status)
-	}
+	status, _ = dialStatus(t, retired.wsURL("/notifications"), retired.httpURL(""), cookies...)
+	assert.Equal(t, http.StatusUnauthorized, status, "Go client with the key-1 cookie after key 1 was retired")
 	p.navigate(retired.httpURL("/"))
-	if loc := run(p, chromedp.Location()); !strings.HasPrefix(loc, retired.httpURL("/login")) {
-		t.Errorf("with key 1 retired, / ended at %s, want the sign-in form", loc)
-	}
+	loc := run(p, chromedp.Location())
+	assert.True(t, strings.HasPrefix(loc, retired.httpURL("/login")), "with key 1 retired, / ended at %s, want the sign-in form", loc)
 	retired.waitLog(t, "invalid user cookie")
 	signIn(p, retired, "alice")
 	waitUnread(p, 0)
