@@ -1,0 +1,56 @@
+// harness.js drives js/reconnect.js from Node for reconnectjs_test.go:
+//
+//   node harness.js URL OPTIONS_JSON
+//
+// It prints one JSON line per event on stdout ({"event": "open"}, {"event":
+// "message", "data": ...}, {"event": "close", "code": ...}, {"event":
+// "reconnect"}, {"event": "connecting", "attempt": ..., "delay": ...}) and
+// takes commands on stdin, one per line: "send TEXT" and "close" (which
+// also exits). On "reconnect" it sends "resync", as a page would.
+
+"use strict";
+
+// Node has EventTarget, Event and MessageEvent; the WebSocket events it
+// lacks are plain Events with their fields.
+for (const name of ["CloseEvent", "ErrorEvent"]) {
+    if (typeof globalThis[name] === "undefined") {
+        globalThis[name] = class extends Event {
+            constructor(type, init) {
+                super(type);
+                Object.assign(this, init || {});
+            }
+        };
+    }
+}
+
+const ReconnectingWebSocket = require("../reconnect.js");
+const [url, optionsJSON] = process.argv.slice(2);
+const ws = new ReconnectingWebSocket(url, JSON.parse(optionsJSON || "{}"));
+const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+
+ws.onopen = () => out({event: "open"});
+ws.onmessage = (e) => out({event: "message", data: String(e.data)});
+ws.onclose = (e) => out({event: "close", code: e.code, reason: e.reason});
+ws.onconnecting = (e) => out({event: "connecting", attempt: e.detail.attempt, delay: e.detail.delay});
+ws.addEventListener("reconnect", () => {
+    out({event: "reconnect"});
+    ws.send("resync");
+});
+
+let buf = "";
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk) => {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line.startsWith("send ")) {
+            out({event: "sent", ok: ws.send(line.slice(5))});
+        } else if (line === "close") {
+            ws.close();
+            process.exit(0);
+        }
+    }
+});
+process.stdin.on("end", () => process.exit(0));

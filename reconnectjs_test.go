@@ -1,0 +1,288 @@
+package tornago_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/testenv"
+)
+
+func TestReconnectJSHandler(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(tornago.ReconnectJS)
+	defer srv.Close()
+	want, err := os.ReadFile("js/reconnect.js")
+	require.NoError(t, err)
+
+	get := func(path string, header http.Header) (*http.Response, string) {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		require.NoError(t, err)
+		if header != nil {
+			req.Header = header
+		}
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp, string(body)
+	}
+
+	resp, body := get("/reconnect.js", nil)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, string(want), body)
+	assert.Equal(t, "text/javascript; charset=utf-8", resp.Header.Get("Content-Type"))
+	assert.Equal(t, "no-cache", resp.Header.Get("Cache-Control"))
+	etag := resp.Header.Get("ETag")
+	assert.Equal(t, `"`+tornago.ReconnectJSVersion+`"`, etag)
+
+	resp, body = get("/reconnect.js?v="+tornago.ReconnectJSVersion, nil)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, string(want), body)
+	assert.Equal(t, "public, max-age=31536000, immutable", resp.Header.Get("Cache-Control"))
+
+	resp, body = get("/reconnect.js?v=stale", nil)
+	assert.Equal(t, "no-cache", resp.Header.Get("Cache-Control"), "an old version's URL must not be cached for good")
+	assert.Equal(t, string(want), body)
+
+	resp, body = get("/reconnect.js", http.Header{"If-None-Match": {etag}})
+	assert.Equal(t, http.StatusNotModified, resp.StatusCode)
+	assert.Empty(t, body)
+
+	resp, err = srv.Client().Post(srv.URL+"/reconnect.js", "text/plain", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+}
+
+// jsEcho echoes every message (so the script's heartbeat is answered).
+type jsEcho struct{ tornago.WebSocketHandler }
+
+func (h *jsEcho) OnMessage(m tornago.Message) error { return h.WriteMessage(m.Data, m.Binary) }
+
+// jsSilent never answers: a peer whose connection stays open but is dead.
+type jsSilent struct{ tornago.WebSocketHandler }
+
+// jsServer serves /echo and /silent on addr ("" for any port) until
+// stopped; stop is Application.Shutdown, which closes sockets with 1001.
+func jsServer(t *testing.T, addr string) (string, func()) {
+	t.Helper()
+	app, err := tornago.NewApplication([]tornago.Route{
+		{Pattern: `/echo`, Handler: func() tornago.Handler { return &jsEcho{} }},
+		{Pattern: `/silent`, Handler: func() tornago.Handler { return &jsSilent{} }},
+	}, tornago.Settings{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var l net.Listener
+	require.Eventually(t, func() bool { // the old server's port may linger
+		l, err = net.Listen("tcp", addr)
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond)
+	served := make(chan error, 1)
+	go func() { served <- app.Serve(l) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.NoError(t, app.Shutdown(ctx))
+		require.NoError(t, <-served)
+	}
+	t.Cleanup(stop)
+	return l.Addr().String(), stop
+}
+
+// jsEvent is one line of js/testdata/harness.js.
+type jsEvent struct {
+	Event   string `json:"event"`
+	Data    string `json:"data"`
+	Code    int    `json:"code"`
+	Reason  string `json:"reason"`
+	Attempt int    `json:"attempt"`
+	Delay   int    `json:"delay"`
+	OK      bool   `json:"ok"`
+}
+
+// jsClient runs js/reconnect.js in Node through the harness.
+type jsClient struct {
+	t      *testing.T
+	stdin  io.Writer
+	events chan jsEvent
+}
+
+// nodeWithWebSocket returns node and the flags that give it a global
+// WebSocket (built in from Node 22, behind a flag in 20.10+), or skips.
+func nodeWithWebSocket(t *testing.T) (string, []string) {
+	node := testenv.LookPath(t, "node")
+	const probe = `process.exit(typeof WebSocket === "function" ? 0 : 1)`
+	for _, flags := range [][]string{nil, {"--experimental-websocket"}} {
+		if exec.Command(node, append(append([]string{}, flags...), "-e", probe)...).Run() == nil {
+			return node, flags
+		}
+	}
+	testenv.Missing(t, "Node.js with a global WebSocket (20.10 or later)")
+	return "", nil
+}
+
+func startJSClient(t *testing.T, url string, options map[string]any) *jsClient {
+	t.Helper()
+	node, flags := nodeWithWebSocket(t)
+	opts, err := json.Marshal(options)
+	require.NoError(t, err)
+	cmd := exec.Command(node, append(flags, "js/testdata/harness.js", url, string(opts))...)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	c := &jsClient{t: t, stdin: stdin, events: make(chan jsEvent, 1000)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var e jsEvent
+			if json.Unmarshal(sc.Bytes(), &e) == nil {
+				c.events <- e
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		io.WriteString(stdin, "close\n")
+		stdin.Close()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		cmd.Wait()
+	})
+	return c
+}
+
+// next returns the next event that is not "connecting" (collected in
+// skipped, if not nil).
+func (c *jsClient) next(skipped *[]jsEvent) jsEvent {
+	c.t.Helper()
+	for {
+		select {
+		case e := <-c.events:
+			c.t.Logf("script: %+v", e)
+			if e.Event == "connecting" {
+				if skipped != nil {
+					*skipped = append(*skipped, e)
+				}
+				continue
+			}
+			return e
+		case <-time.After(10 * time.Second):
+			c.t.Fatal("no event from the script within 10 s")
+			return jsEvent{}
+		}
+	}
+}
+
+func (c *jsClient) send(text string) {
+	c.t.Helper()
+	_, err := io.WriteString(c.stdin, "send "+text+"\n")
+	require.NoError(c.t, err)
+}
+
+// TestReconnectJSServerRestart: the script reconnects by itself when the
+// server goes away and comes back, with growing jittered delays meanwhile,
+// sends what was queued while disconnected, and fires onreconnect for the
+// page to resync.
+func TestReconnectJSServerRestart(t *testing.T) {
+	t.Parallel()
+	addr, stop := jsServer(t, "")
+	c := startJSClient(t, "ws://"+addr+"/echo", map[string]any{"minDelay": 40, "maxDelay": 320})
+
+	require.Equal(t, "open", c.next(nil).Event)
+	c.send("hello")
+	assert.Equal(t, jsEvent{Event: "sent", OK: true}, c.next(nil))
+	assert.Equal(t, jsEvent{Event: "message", Data: "hello"}, c.next(nil))
+
+	stop() // closes with 1001, then refuses connections
+	e := c.next(nil)
+	assert.Equal(t, "close", e.Event)
+	assert.Equal(t, 1001, e.Code)
+	c.send("queued while down")
+	var connecting []jsEvent
+	assert.Equal(t, jsEvent{Event: "sent", OK: true}, c.next(&connecting))
+	time.Sleep(700 * time.Millisecond) // a few refused attempts
+
+	_, stop2 := jsServer(t, addr)
+	defer stop2()
+	var events []jsEvent
+	for len(events) < 4 {
+		e := c.next(&connecting)
+		if e.Event == "close" { // a refused attempt
+			continue
+		}
+		events = append(events, e)
+	}
+	assert.Equal(t, []jsEvent{
+		{Event: "open"},
+		{Event: "reconnect"},
+		{Event: "message", Data: "queued while down"},
+		{Event: "message", Data: "resync"},
+	}, events)
+
+	require.GreaterOrEqual(t, len(connecting), 3, "attempts while the server was down")
+	for i, e := range connecting {
+		assert.Equal(t, i+1, e.Attempt)
+		full := min(320, 40<<i)
+		assert.GreaterOrEqual(t, e.Delay, full/2, "attempt %d", e.Attempt)
+		assert.Less(t, e.Delay, full, "attempt %d", e.Attempt)
+	}
+}
+
+// TestReconnectJSHeartbeat: a connection whose peer stops answering is
+// dropped after heartbeatTimeout and reopened; one that answers is kept.
+func TestReconnectJSHeartbeat(t *testing.T) {
+	t.Parallel()
+	addr, _ := jsServer(t, "")
+	hb := map[string]any{"minDelay": 40, "heartbeatInterval": 100, "heartbeatTimeout": 150}
+
+	silent := startJSClient(t, "ws://"+addr+"/silent", hb)
+	require.Equal(t, "open", silent.next(nil).Event)
+	e := silent.next(nil)
+	assert.Equal(t, "close", e.Event)
+	assert.Equal(t, "heartbeat timeout", e.Reason)
+	assert.Equal(t, "open", silent.next(nil).Event)
+	assert.Equal(t, "reconnect", silent.next(nil).Event)
+
+	echo := startJSClient(t, "ws://"+addr+"/echo", hb)
+	require.Equal(t, "open", echo.next(nil).Event)
+	deadline := time.After(time.Second)
+	for {
+		select {
+		case e := <-echo.events:
+			require.Equal(t, jsEvent{Event: "message", Data: "ping"}, e, "the answered connection must stay open")
+			continue
+		case <-deadline:
+		}
+		break
+	}
+}
