@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,20 +40,46 @@ func startNotify(t *testing.T, secrets string, flags ...string) *server {
 func signIn(p *page, s *server, name string) {
 	p.t.Helper()
 	p.navigate(s.httpURL("/"))
-	if loc := run(p, chromedp.Location()); !strings.HasPrefix(loc, s.httpURL("/login")) {
-		p.t.Fatalf("page %s: an anonymous visit to / ended at %s, want /login", p.name, loc)
-	}
+	loc := run(p, chromedp.Location())
+	require.True(p.t, strings.HasPrefix(loc, s.httpURL("/login")), "page %s: an anonymous visit to / ended at %s, want /login", p.name, loc)
+	resp := submitSignIn(p, name)
+	require.EqualValues(p.t, http.StatusOK, resp.Status, "page %s: signing in", p.name)
+	require.Equal(p.t, s.httpURL("/"), resp.URL, "page %s: where signing in ends", p.name)
+	require.Equal(p.t, name, run(p, chromedp.Text(chromedp.ID("user"))), "page %s: the signed-in user", p.name)
+}
+
+// submitSignIn types name into the sign-in form on p and presses Enter,
+// and returns the response of the page the browser lands on.
+func submitSignIn(p *page, name string) *network.Response {
+	p.t.Helper()
 	ctx, cancel := p.timeout()
 	defer cancel()
 	resp, err := chromedp.RunResponse(ctx, chromedp.SendKeys(chromedp.CSS(`#loginform input[name="name"]`), name+kb.Enter))
-	if err != nil {
-		p.t.Fatalf("page %s: signing in: %v", p.name, err)
+	require.NoError(p.t, err, "page %s: signing in", p.name)
+	return resp
+}
+
+// TestNotifySignInRedirect: the sign-in form returns the browser to the
+// local page it came for, and never to another site, whatever form of
+// URL "next" holds (browsers read /\host as //host).
+func TestNotifySignInRedirect(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	s := startNotify(t, "")
+	b := newBrowser(t)
+	p := b.newPage(t, "sign-in")
+	tests := []struct{ next, want string }{
+		{"/?tab=2", "/?tab=2"},
+		{"//example.org/x", "/"},
+		{`/\example.org/x`, "/"},
+		{"https://example.org/", "/"},
+		{"javascript:alert(1)", "/"},
 	}
-	if resp.Status != http.StatusOK || resp.URL != s.httpURL("/") {
-		p.t.Fatalf("page %s: signing in ended at %s with status %d, want / with 200", p.name, resp.URL, resp.Status)
-	}
-	if user := run(p, chromedp.Text(chromedp.ID("user"))); user != name {
-		p.t.Fatalf("page %s: signed in as %q, want %q", p.name, user, name)
+	for _, tt := range tests {
+		p.navigate(s.httpURL("/login?next=" + url.QueryEscape(tt.next)))
+		resp := submitSignIn(p, "alice")
+		assert.Equal(t, s.httpURL(tt.want), resp.URL, "next=%s", tt.next)
+		assert.EqualValues(t, http.StatusOK, resp.Status, "next=%s", tt.next)
 	}
 }
 
