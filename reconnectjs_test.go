@@ -23,7 +23,19 @@ import (
 
 func TestReconnectJSHandler(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(tornago.ReconnectJS)
+	app, err := tornago.NewApplication([]tornago.Route{tornago.ReconnectJSRoute(`/reconnect\.js`)},
+		tornago.Settings{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	for name, h := range map[string]http.Handler{"http.Handler": tornago.ReconnectJS, "Route": app} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testReconnectJSServer(t, h)
+		})
+	}
+}
+
+func testReconnectJSServer(t *testing.T, h http.Handler) {
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	want, err := os.ReadFile("js/reconnect.js")
 	require.NoError(t, err)
@@ -62,6 +74,12 @@ func TestReconnectJSHandler(t *testing.T) {
 	resp, body = get("/reconnect.js", http.Header{"If-None-Match": {etag}})
 	assert.Equal(t, http.StatusNotModified, resp.StatusCode)
 	assert.Empty(t, body)
+
+	head, err := srv.Client().Head(srv.URL + "/reconnect.js")
+	require.NoError(t, err)
+	head.Body.Close()
+	assert.Equal(t, http.StatusOK, head.StatusCode)
+	assert.Equal(t, etag, head.Header.Get("ETag"))
 
 	resp, err = srv.Client().Post(srv.URL+"/reconnect.js", "text/plain", nil)
 	require.NoError(t, err)
