@@ -91,20 +91,30 @@ func TestChatThroughNginx(t *testing.T) {
 
 // TestOriginTrap: a proxy that rewrites Host makes every browser handshake
 // fail with 403; the documented Host line, or TrustedProxies with
-// X-Forwarded-Host, fixes it.
+// X-Forwarded-Host, fixes it. The other documented lines matter too:
+// without each, the handshake fails with tornago's 400.
 func TestOriginTrap(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name    string
-		hostSet string // replaces the documented Host line
-		trusted bool   // the app trusts nginx
+		edits   map[string]string // documented line -> replacement
+		trusted bool              // the app trusts nginx
 		status  int
+		body    string
 		ip      string // RemoteIP the app sees
 	}{
-		{"documented block", docHostLine, false, http.StatusSwitchingProtocols, "127.0.0.1"},
-		{"no Host line: nginx sends proxy_pass's host", "", false, http.StatusForbidden, "127.0.0.1"},
-		{"Host $host drops the port", "proxy_set_header Host $host;", false, http.StatusForbidden, "127.0.0.1"},
-		{"no Host line, TrustedProxies and X-Forwarded-Host", "", true, http.StatusSwitchingProtocols, "127.0.0.3"},
+		{"documented block", nil, false, http.StatusSwitchingProtocols, "", "127.0.0.1"},
+		{"no Host line: nginx sends proxy_pass's host", map[string]string{docHostLine: ""}, false,
+			http.StatusForbidden, "Cross origin websockets not allowed", "127.0.0.1"},
+		{"Host $host drops the port", map[string]string{docHostLine: "proxy_set_header Host $host;"}, false,
+			http.StatusForbidden, "Cross origin websockets not allowed", "127.0.0.1"},
+		{"no Host line, TrustedProxies and X-Forwarded-Host", map[string]string{docHostLine: ""}, true,
+			http.StatusSwitchingProtocols, "", "127.0.0.3"},
+		{"no proxy_http_version 1.1", map[string]string{"proxy_http_version 1.1;": ""}, false,
+			http.StatusBadRequest, "WebSocket requires HTTP/1.1", "127.0.0.1"},
+		{"no Upgrade and Connection", map[string]string{
+			"proxy_set_header Upgrade $http_upgrade;": "", `proxy_set_header Connection "upgrade";`: "",
+		}, false, http.StatusBadRequest, `Can "Upgrade" only to "WebSocket".`, "127.0.0.1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -113,7 +123,10 @@ func TestOriginTrap(t *testing.T) {
 				settings.TrustedProxies = []string{"127.0.0.1"}
 			}
 			upstream := serveApp(t, newEchoApp(t, settings, nil))
-			loc := replace(t, docBlock(t, "location"), docHostLine, tc.hostSet)
+			loc := docBlock(t, "location")
+			for old, repl := range tc.edits {
+				loc = replace(t, loc, old, repl)
+			}
 			p := startNginx(t, site{location: loc, upstream: upstream})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -125,7 +138,7 @@ func TestOriginTrap(t *testing.T) {
 				require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
 			} else {
 				body, _ := io.ReadAll(resp.Body)
-				assert.Equal(t, "Cross origin websockets not allowed", string(body))
+				assert.Equal(t, tc.body, string(body))
 			}
 
 			// X-Forwarded-For as nginx appends it: a forged entry on the
