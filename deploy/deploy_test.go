@@ -63,6 +63,7 @@ func jsonString(s string) string {
 // foreign Origin is still refused.
 func TestChatThroughNginx(t *testing.T) {
 	t.Parallel()
+	nginxBin(t) // skip (or fail in CI) before building or starting anything
 	p := startNginx(t, site{upstream: startChat(t)})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -95,6 +96,7 @@ func TestChatThroughNginx(t *testing.T) {
 // without each, the handshake fails with tornago's 400.
 func TestOriginTrap(t *testing.T) {
 	t.Parallel()
+	nginxBin(t) // skip (or fail in CI) before building or starting anything
 	for _, tc := range []struct {
 		name    string
 		edits   map[string]string // documented line -> replacement
@@ -163,6 +165,7 @@ func TestOriginTrap(t *testing.T) {
 // of silence.
 func TestReadTimeoutAndPings(t *testing.T) {
 	t.Parallel()
+	nginxBin(t) // skip (or fail in CI) before building or starting anything
 	start := func(t *testing.T, ping time.Duration) (*websocket.Conn, <-chan struct{}) {
 		closed := make(chan struct{}, 1)
 		upstream := serveApp(t, newEchoApp(t, tornago.Settings{WebSocketPingInterval: ping}, closed))
@@ -237,6 +240,7 @@ func TestReadTimeoutAndPings(t *testing.T) {
 // app sees the client's scheme, host and address.
 func TestWSSThroughNginx(t *testing.T) {
 	t.Parallel()
+	nginxBin(t) // skip (or fail in CI) before building or starting anything
 	cert := newTestCert(t)
 	tlsConfig := &tls.Config{RootCAs: cert.roots}
 
