@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -162,76 +161,92 @@ func TestOriginTrap(t *testing.T) {
 
 // TestReadTimeoutAndPings: with proxy_read_timeout 2s nginx cuts an idle
 // WebSocket without pings; a 1 s ping interval keeps one alive through 6 s
-// of silence.
+// of silence; a peer that stops answering pings is closed by the ping
+// timeout although nginx keeps its connection.
 func TestReadTimeoutAndPings(t *testing.T) {
 	t.Parallel()
 	nginxBin(t) // skip (or fail in CI) before building or starting anything
-	start := func(t *testing.T, ping time.Duration) (*websocket.Conn, <-chan struct{}) {
-		closed := make(chan struct{}, 1)
-		upstream := serveApp(t, newEchoApp(t, tornago.Settings{WebSocketPingInterval: ping}, closed))
+	// through starts nginx with the 2 s timeout in front of upstream and
+	// opens a WebSocket to path through it.
+	through := func(t *testing.T, upstream, path string) *websocket.Conn {
 		loc := replace(t, docBlock(t, "location"), docReadTimeout, "proxy_read_timeout 2s;")
 		p := startNginx(t, site{location: loc, upstream: upstream})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		c, _, err := dialWS(ctx, "ws://"+p.addr+"/ws", "http://"+p.addr, nil)
+		c, _, err := dialWS(ctx, "ws://"+p.addr+path, "http://"+p.addr, nil)
 		require.NoError(t, err)
 		t.Cleanup(func() { c.CloseNow() })
-		return c, closed
+		return c
+	}
+	app := func(t *testing.T, ping time.Duration) (string, <-chan struct{}) {
+		closed := make(chan struct{}, 1)
+		return serveApp(t, newEchoApp(t, tornago.Settings{WebSocketPingInterval: ping}, closed)), closed
 	}
 
-	t.Run("no pings: cut by nginx", func(t *testing.T) {
+	t.Run("app without pings: cut by nginx", func(t *testing.T) {
 		t.Parallel()
-		c, closed := start(t, 0)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		begin := time.Now()
-		_, _, err := c.ReadMessage(ctx)
-		elapsed := time.Since(begin)
-		require.Error(t, err)
-		require.NoError(t, ctx.Err(), "the connection was not cut")
-		assert.False(t, errors.Is(err, context.DeadlineExceeded))
-		assert.InDelta(t, 2.0, elapsed.Seconds(), 1.0, "cut after %v", elapsed)
+		upstream, closed := app(t, 0)
+		expectCut(t, through(t, upstream, "/ws"))
 		select {
 		case <-closed:
 		case <-time.After(5 * time.Second):
 			t.Error("the server's OnClose did not run")
 		}
 	})
-
-	t.Run("1 s pings: alive after 6 s idle", func(t *testing.T) {
+	t.Run("app with 1 s pings: alive after 6 s idle", func(t *testing.T) {
 		t.Parallel()
-		c, _ := start(t, time.Second)
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		read := make(chan error, 1)
-		msgs := make(chan string, 1)
-		go func() {
-			for {
-				_, m, err := c.ReadMessage(ctx)
-				if err != nil {
-					read <- err
-					return
-				}
-				msgs <- string(m)
-			}
-		}()
-		select {
-		case err := <-read:
-			t.Fatalf("connection ended while idle: %v", err)
-		case m := <-msgs:
-			t.Fatalf("unexpected message %q", m)
-		case <-time.After(6 * time.Second):
-		}
-		require.NoError(t, c.WriteMessage(ctx, websocket.TextMessage, []byte("still here")))
-		select {
-		case m := <-msgs:
-			assert.Equal(t, "still here", m)
-		case err := <-read:
-			t.Fatalf("connection ended: %v", err)
-		}
-		require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
-		<-read
+		upstream, _ := app(t, time.Second)
+		c := through(t, upstream, "/ws")
+		expectAlive(t, c, func(ctx context.Context) {
+			require.NoError(t, c.WriteMessage(ctx, websocket.TextMessage, []byte("still here")))
+			_, m, err := c.ReadMessage(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, "still here", string(m))
+		})
 	})
+	t.Run("app with pings, peer gone silent: closed by the ping timeout", func(t *testing.T) {
+		t.Parallel()
+		closed := make(chan struct{}, 1)
+		upstream := serveApp(t, newEchoApp(t, tornago.Settings{
+			WebSocketPingInterval: 300 * time.Millisecond, WebSocketPingTimeout: 600 * time.Millisecond,
+		}, closed))
+		// A client that never reads never answers a ping: to the server it
+		// is a phone that lost its network. nginx sees traffic (the pings)
+		// and keeps the connection; the ping timeout ends it.
+		_ = through(t, upstream, "/ws")
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Error("the silent peer was not closed within 5 s")
+		}
+	})
+}
+
+// expectCut reads from the idle c until nginx cuts it, about 2 s later.
+func expectCut(t *testing.T, c *websocket.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	begin := time.Now()
+	_, _, err := c.ReadMessage(ctx)
+	elapsed := time.Since(begin)
+	require.Error(t, err)
+	require.NoError(t, ctx.Err(), "the connection was not cut")
+	assert.InDelta(t, 2.0, elapsed.Seconds(), 1.0, "cut after %v", elapsed)
+}
+
+// expectAlive keeps c idle (reading: pings are answered, no message may
+// arrive) for 6 s, then runs use on it and closes it.
+func expectAlive(t *testing.T, c *websocket.Conn, use func(ctx context.Context)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	idle, stopIdle := context.WithTimeout(ctx, 6*time.Second)
+	defer stopIdle()
+	typ, m, err := c.ReadMessage(idle)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the idle connection ended or got %v %q", typ, m)
+	use(ctx)
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
 }
 
 // TestWSSThroughNginx: nginx terminates TLS with a test certificate (the

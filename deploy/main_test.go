@@ -43,9 +43,9 @@ var (
 	chatBuildErr error
 )
 
-// startChat builds examples/chat (once per run) and runs it on a loopback
-// port until the test ends; it returns the port's address.
-func startChat(t *testing.T) string {
+// startChat builds examples/chat (once per run) and runs it with flags on
+// a loopback port until the test ends; it returns the port's address.
+func startChat(t *testing.T, flags ...string) string {
 	t.Helper()
 	buildChat.Do(func() {
 		chatBin = filepath.Join(binDir, "chat")
@@ -57,7 +57,7 @@ func startChat(t *testing.T) string {
 	require.NoError(t, chatBuildErr)
 	src, err := filepath.Abs("../examples/chat")
 	require.NoError(t, err)
-	cmd := exec.Command(chatBin, "-addr", "127.0.0.1:0", "-dir", src)
+	cmd := exec.Command(chatBin, append([]string{"-addr", "127.0.0.1:0", "-dir", src}, flags...)...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	logs := &syncBuffer{}
