@@ -30,15 +30,22 @@ func (a *Application) ListenAndServeTLS(addr, certFile, keyFile string) error {
 // ServeTLS is Serve over TLS with cfg, which must provide a certificate
 // (Certificates or GetCertificate); it closes l. The server has Serve's
 // limits, the TLS handshake included in the 10 s allowed for request
-// headers. Only HTTP/1.1 is offered over ALPN, whatever cfg.NextProtos
-// says: a WebSocket handshake is an HTTP/1.1 upgrade, and a browser that
-// negotiated HTTP/2 could not make one.
+// headers. HTTP/2 ("h2") is taken out of cfg.NextProtos and "http/1.1"
+// put in: a WebSocket handshake is an HTTP/1.1 upgrade, and a browser that
+// negotiated HTTP/2 could not make one. Other protocols stay, such as
+// autocert's "acme-tls/1".
 func (a *Application) ServeTLS(l net.Listener, cfg *tls.Config) error {
 	if cfg == nil || len(cfg.Certificates) == 0 && cfg.GetCertificate == nil && cfg.GetConfigForClient == nil {
 		_ = l.Close()
 		return errors.New("tornago: ServeTLS needs a tls.Config with a certificate")
 	}
 	cfg = cfg.Clone()
-	cfg.NextProtos = []string{"http/1.1"}
+	protos := []string{"http/1.1"}
+	for _, p := range cfg.NextProtos {
+		if p != "h2" && p != "http/1.1" {
+			protos = append(protos, p)
+		}
+	}
+	cfg.NextProtos = protos
 	return a.Serve(tls.NewListener(l, cfg))
 }

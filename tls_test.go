@@ -101,7 +101,7 @@ func TestServeTLS(t *testing.T) {
 	app := tlsEchoApp(t)
 	// The server offers h2 in its config; ServeTLS must still speak
 	// HTTP/1.1 only, so that browsers can upgrade to WebSocket.
-	addr := serveTLS(t, app, &tls.Config{Certificates: []tls.Certificate{tc.cert}, NextProtos: []string{"h2", "http/1.1"}})
+	addr := serveTLS(t, app, &tls.Config{Certificates: []tls.Certificate{tc.cert}, NextProtos: []string{"h2", "http/1.1", "acme-tls/1"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -147,6 +147,19 @@ func TestServeTLS(t *testing.T) {
 		})
 		require.NoError(t, err)
 		require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+	})
+
+	t.Run("ALPN: h2 refused, other protocols kept", func(t *testing.T) {
+		for offer, want := range map[string]string{"h2": "", "http/1.1": "http/1.1", "acme-tls/1": "acme-tls/1"} {
+			c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: tc.roots, NextProtos: []string{offer}})
+			if want == "" { // no protocol in common: the handshake fails
+				require.Error(t, err, offer)
+				continue
+			}
+			require.NoError(t, err, offer)
+			assert.Equal(t, want, c.ConnectionState().NegotiatedProtocol)
+			require.NoError(t, c.Close())
+		}
 	})
 
 	t.Run("wss without the root is refused", func(t *testing.T) {
