@@ -263,3 +263,27 @@ func TestJitter(t *testing.T) {
 		require.Less(t, d, 100*time.Millisecond)
 	}
 }
+
+// A feed client that survives server restarts: every new connection
+// resubscribes from the last message it saw, then reads until it fails.
+func ExampleReconnector() {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	last := "0"
+	r := NewReconnector("wss://feed.example.com/updates", nil, func(ctx context.Context, c *Conn) error {
+		if err := c.WriteMessage(ctx, TextMessage, []byte(`{"since":`+last+`}`)); err != nil {
+			return err
+		}
+		for {
+			_, msg, err := c.ReadMessage(ctx)
+			if err != nil {
+				return err
+			}
+			last = string(msg) // the feed sends sequence numbers
+		}
+	})
+	r.OnError = func(err error, retryIn time.Duration) {
+		fmt.Printf("connection lost (%v); retrying in %v\n", err, retryIn)
+	}
+	_ = r.Run(ctx) // returns when ctx ends
+}
