@@ -12,7 +12,9 @@
 //     between attempts from minDelay doubling up to maxDelay (ms), each
 //     delay jittered into its upper half so that the clients of a
 //     restarted server do not return at once; the delay starts over after
-//     a connection has opened;
+//     a connection that stayed open for maxDelay or longer (one that
+//     closes sooner counts as a failed attempt, so a flapping server is
+//     not hammered);
 //   - "reconnect" (onreconnect): fired when a connection opens after the
 //     first, the place to resubscribe and fetch what was missed;
 //   - "connecting" (onconnecting): fired before each attempt after the
@@ -67,7 +69,8 @@
             this.onconnecting = null;
             this._ws = null;
             this._queue = [];
-            this._attempt = 0;     // failed attempts since the last open
+            this._attempt = 0;     // failed attempts since the last lasting connection
+            this._openedAt = 0;    // when the current connection opened
             this._opened = false;  // some connection has opened
             this._stopped = false; // close() was called
             this._timer = null;    // the pending reconnect
@@ -146,7 +149,7 @@
             var opened = false;
             ws.onopen = function (event) {
                 opened = true;
-                self._attempt = 0;
+                self._openedAt = Date.now();
                 var again = self._opened;
                 self._opened = true;
                 var queued = self._queue;
@@ -181,6 +184,7 @@
         // next one.
         _closed(code, reason, wasClean) {
             this._ws = null;
+            this._lasted();
             this._stopHeartbeat();
             this._emit("close", new CloseEvent("close", {code: code, reason: reason, wasClean: wasClean}));
             if (!this._stopped) this._schedule();
@@ -194,8 +198,16 @@
             ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
             try { ws.close(code, reason); } catch (err) { /* already closing */ }
             this._ws = null;
+            this._lasted();
             this._stopHeartbeat();
             this._emit("close", new CloseEvent("close", {code: 1006, reason: reason, wasClean: false}));
+        }
+
+        // _lasted starts the backoff over if the connection that just ended
+        // stayed open for maxDelay or longer.
+        _lasted() {
+            if (this._openedAt && Date.now() - this._openedAt >= this.options.maxDelay) this._attempt = 0;
+            this._openedAt = 0;
         }
 
         _schedule() {

@@ -18,7 +18,10 @@ const (
 // new connection to OnConnect, and when the connection ends (or a dial
 // fails) dials again after a delay that doubles from MinDelay up to
 // MaxDelay, with jitter so that clients dropped by one server restart do
-// not return all at once. A successful connection resets the delay.
+// not return all at once. The delay starts over from MinDelay after a
+// connection that stayed open for MaxDelay or longer; one that closes
+// sooner (a server that accepts and drops at once) counts as a failure, so
+// a flapping server is not hammered.
 //
 // OnConnect is where a client resubscribes or resyncs after a reconnect,
 // then reads until the connection fails:
@@ -88,10 +91,13 @@ func (r *Reconnector) Run(ctx context.Context) error {
 				return err
 			}
 		} else {
-			delay = minDelay
+			opened := time.Now()
 			err = r.serve(ctx, c)
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if time.Since(opened) >= maxDelay {
+				delay = minDelay
 			}
 		}
 		wait := jitter(delay)

@@ -255,6 +255,47 @@ func TestReconnectorCancelDuringConnection(t *testing.T) {
 	}
 }
 
+// TestReconnectorFlappingServer: a server that accepts and drops every
+// connection at once does not reset the backoff: the delays keep growing.
+func TestReconnectorFlappingServer(t *testing.T) {
+	var wg sync.WaitGroup
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wg.Add(1)
+		defer wg.Done()
+		if c, err := Accept(w, r, nil); err == nil {
+			c.CloseNow()
+		}
+	})}
+	go srv.Serve(l)
+	defer func() { srv.Close(); wg.Wait() }()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var delays []time.Duration
+	connects := 0
+	r := NewReconnector("ws://"+l.Addr().String()+"/", nil, func(ctx context.Context, c *Conn) error {
+		connects++
+		_, _, err := c.ReadMessage(ctx)
+		return err
+	})
+	r.MinDelay, r.MaxDelay = 10*time.Millisecond, time.Second
+	r.OnError = func(err error, retryIn time.Duration) {
+		delays = append(delays, retryIn)
+		if len(delays) == 5 {
+			cancel()
+		}
+	}
+	require.ErrorIs(t, r.Run(ctx), context.Canceled)
+	assert.Equal(t, 5, connects)
+	for i, d := range delays {
+		full := 10 * time.Millisecond << i
+		assert.GreaterOrEqual(t, d, full/2, "delay %d: %v", i, delays)
+		assert.Less(t, d, full, "delay %d: %v", i, delays)
+	}
+}
+
 func TestJitter(t *testing.T) {
 	t.Parallel()
 	for range 1000 {
