@@ -147,26 +147,57 @@ type jsClient struct {
 	events chan jsEvent
 }
 
-// nodeWithWebSocket returns node and the flags that give it a global
-// WebSocket (built in from Node 22, behind a flag in 20.10+), or skips.
-func nodeWithWebSocket(t *testing.T) (string, []string) {
+// wsImpl is a WebSocket implementation the harness can give the script:
+// Node's own (undici, from Node 22, behind a flag from 20.10) or the ws npm
+// package that .ci/run installs for the interop tests.
+type wsImpl struct {
+	name  string
+	flags []string // node's
+	env   string
+}
+
+// nodeWebSockets returns node and the implementations it can use, or
+// skips (fails in CI) if none.
+func nodeWebSockets(t *testing.T) (string, []wsImpl) {
+	t.Helper()
 	node := testenv.LookPath(t, "node")
+	var impls []wsImpl
 	const probe = `process.exit(typeof WebSocket === "function" ? 0 : 1)`
 	for _, flags := range [][]string{nil, {"--experimental-websocket"}} {
 		if exec.Command(node, append(append([]string{}, flags...), "-e", probe)...).Run() == nil {
-			return node, flags
+			impls = append(impls, wsImpl{name: "undici", flags: flags})
+			break
 		}
 	}
-	testenv.Missing(t, "Node.js with a global WebSocket (20.10 or later)")
-	return "", nil
+	if _, err := os.Stat("websocket/testdata/node/node_modules/ws/package.json"); err == nil {
+		impls = append(impls, wsImpl{name: "ws", env: "TORNAGO_WS_IMPL=ws"})
+	}
+	if len(impls) == 0 {
+		testenv.Missing(t, "a WebSocket for Node: Node 20.10 or later, or the ws package (npm ci --prefix websocket/testdata/node)")
+	}
+	return node, impls
 }
 
-func startJSClient(t *testing.T, url string, options map[string]any) *jsClient {
+// forEachWebSocket runs f as a subtest with each implementation.
+func forEachWebSocket(t *testing.T, f func(t *testing.T, node string, impl wsImpl)) {
+	node, impls := nodeWebSockets(t)
+	for _, impl := range impls {
+		t.Run(impl.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, node, impl)
+		})
+	}
+}
+
+func startJSClient(t *testing.T, node string, impl wsImpl, url string, options map[string]any) *jsClient {
 	t.Helper()
-	node, flags := nodeWithWebSocket(t)
 	opts, err := json.Marshal(options)
 	require.NoError(t, err)
-	cmd := exec.Command(node, append(flags, "js/testdata/harness.js", url, string(opts))...)
+	cmd := exec.Command(node, append(append([]string{}, impl.flags...), "js/testdata/harness.js", url, string(opts))...)
+	cmd.Env = os.Environ()
+	if impl.env != "" {
+		cmd.Env = append(cmd.Env, impl.env)
+	}
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
@@ -233,8 +264,12 @@ func (c *jsClient) send(text string) {
 // page to resync.
 func TestReconnectJSServerRestart(t *testing.T) {
 	t.Parallel()
+	forEachWebSocket(t, testReconnectJSServerRestart)
+}
+
+func testReconnectJSServerRestart(t *testing.T, node string, impl wsImpl) {
 	addr, stop := jsServer(t, "")
-	c := startJSClient(t, "ws://"+addr+"/echo", map[string]any{"minDelay": 40, "maxDelay": 320})
+	c := startJSClient(t, node, impl, "ws://"+addr+"/echo", map[string]any{"minDelay": 40, "maxDelay": 320})
 
 	require.Equal(t, "open", c.next(nil).Event)
 	c.send("hello")
@@ -280,10 +315,14 @@ func TestReconnectJSServerRestart(t *testing.T) {
 // dropped after heartbeatTimeout and reopened; one that answers is kept.
 func TestReconnectJSHeartbeat(t *testing.T) {
 	t.Parallel()
+	forEachWebSocket(t, testReconnectJSHeartbeat)
+}
+
+func testReconnectJSHeartbeat(t *testing.T, node string, impl wsImpl) {
 	addr, _ := jsServer(t, "")
 	hb := map[string]any{"minDelay": 40, "heartbeatInterval": 100, "heartbeatTimeout": 150}
 
-	silent := startJSClient(t, "ws://"+addr+"/silent", hb)
+	silent := startJSClient(t, node, impl, "ws://"+addr+"/silent", hb)
 	require.Equal(t, "open", silent.next(nil).Event)
 	e := silent.next(nil)
 	assert.Equal(t, "close", e.Event)
@@ -291,7 +330,7 @@ func TestReconnectJSHeartbeat(t *testing.T) {
 	assert.Equal(t, "open", silent.next(nil).Event)
 	assert.Equal(t, "reconnect", silent.next(nil).Event)
 
-	echo := startJSClient(t, "ws://"+addr+"/echo", hb)
+	echo := startJSClient(t, node, impl, "ws://"+addr+"/echo", hb)
 	require.Equal(t, "open", echo.next(nil).Event)
 	deadline := time.After(time.Second)
 	for {

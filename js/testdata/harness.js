@@ -2,6 +2,10 @@
 //
 //   node harness.js URL OPTIONS_JSON
 //
+// The WebSocket is Node's own (undici) unless TORNAGO_WS_IMPL=ws asks for
+// the ws npm package of websocket/testdata/node, which is also used when
+// Node has none (before 20.10, or 20.x without --experimental-websocket).
+//
 // It prints one JSON line per event on stdout ({"event": "open"}, {"event":
 // "message", "data": ...}, {"event": "close", "code": ...}, {"event":
 // "reconnect"}, {"event": "connecting", "attempt": ..., "delay": ...}) and
@@ -21,6 +25,10 @@ for (const name of ["CloseEvent", "ErrorEvent"]) {
             }
         };
     }
+}
+
+if (process.env.TORNAGO_WS_IMPL === "ws" || typeof globalThis.WebSocket === "undefined") {
+    globalThis.WebSocket = require("../../websocket/testdata/node/node_modules/ws");
 }
 
 const ReconnectingWebSocket = require("../reconnect.js");
