@@ -1557,14 +1557,11 @@ func TestWSFaultAuthenticated(t *testing.T) {
 	assert.Equal(t, int32(1), p.opens.Load())
 }
 
-// TestBug_FlushInOpenBlocksUntilContextEnds: nothing is sent before Open
-// returns (the 101 follows it), so a Flush called in Open can never
-// succeed; yet it waits for its ctx. With context.Background() (natural
-// for someone porting Tornado's `await self.write_message(...)` in open)
-// the connection hangs for good, and Application.Shutdown cannot finish
-// because the request never ends. Flush before the 101 should fail at once
-// (or Open's writes should count as flushed once the 101 is out).
-func TestBug_FlushInOpenBlocksUntilContextEnds(t *testing.T) {
+// TestWSFaultFlushInOpenReturnsAtOnce: nothing is sent before Open
+// returns (the 101 follows it), so Flush in Open fails at once with
+// ErrNotOpen instead of waiting for its context (with
+// context.Background() it would hang, and Shutdown with it).
+func TestWSFaultFlushInOpenReturnsAtOnce(t *testing.T) {
 	t.Parallel()
 	p := newProbe()
 	type result struct {
@@ -1581,6 +1578,9 @@ func TestBug_FlushInOpenBlocksUntilContextEnds(t *testing.T) {
 		start := time.Now()
 		err := h.Flush(ctx)
 		res <- result{err, time.Since(start)}
+		if !errors.Is(err, tornago.ErrNotOpen) {
+			return fmt.Errorf("Flush in Open: %w, want ErrNotOpen", err)
+		}
 		return nil
 	}
 	a := serveWS(t, tornago.Settings{}, p.route("/ws"))
@@ -1591,14 +1591,11 @@ func TestBug_FlushInOpenBlocksUntilContextEnds(t *testing.T) {
 	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
 }
 
-// TestBug_SubprotocolNotOfferedIsReported: when SelectSubprotocol returns a
-// name the client did not offer, the core rightly negotiates none (no
-// Sec-WebSocket-Protocol on the 101), but h.Subprotocol() still reports
-// the unoffered name in Open and afterwards, so the handler believes it
-// speaks a protocol the client never agreed to. (Tornado asserts that the
-// selection is one of the offered.) Subprotocol() should be "" here, or
-// the handshake refused.
-func TestBug_SubprotocolNotOfferedIsReported(t *testing.T) {
+// TestWSFaultUnofferedSubprotocolIsNone: when SelectSubprotocol returns a
+// name the client did not offer, nothing is negotiated (no
+// Sec-WebSocket-Protocol on the 101) and h.Subprotocol() says so, as
+// Tornado insists the selection be one of the offered.
+func TestWSFaultUnofferedSubprotocolIsNone(t *testing.T) {
 	t.Parallel()
 	p := newProbe()
 	p.subproto = func([]string) string { return "bogus" }
