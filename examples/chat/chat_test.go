@@ -1,20 +1,14 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/tornago/tornago/examples/chat/chatserver"
+	"github.com/tornago/tornago/examples/chat/internal/chattest"
 	"github.com/tornago/tornago/websocket"
 )
 
@@ -35,23 +31,13 @@ var binary string
 func TestMain(m *testing.M) { os.Exit(buildAndRun(m)) }
 
 func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "chat-test-")
+	bin, cleanup, err := chattest.Build()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "chat")
-	args := []string{"build", "-o", binary}
-	if raceEnabled() {
-		args = append(args, "-race")
-	}
-	cmd := exec.Command("go", append(args, ".")...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the chat server:", err)
-		return 1
-	}
+	defer cleanup()
+	binary = bin
 	code := m.Run()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
@@ -62,172 +48,10 @@ func buildAndRun(m *testing.M) int {
 	return code
 }
 
-func raceEnabled() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
-
-// raceEnv stops a -race binary from sleeping a second at exit (the race
-// runtime's default atexit_sleep_ms), which each test would pay.
-func raceEnv() string {
-	return "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
-}
-
-// server is a running chat process.
-type server struct {
-	addr   string
-	cmd    *exec.Cmd
-	log    *syncBuffer
-	exited chan struct{}
-	err    error // from Wait, once exited is closed
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startServer runs the binary on a free port (from another working
-// directory, as `go run ./examples/chat` from the repository root would)
-// and stops it with SIGTERM when the test ends.
-func startServer(t *testing.T, flags ...string) *server {
+// startServer runs the chat binary on a free port until the test ends.
+func startServer(t *testing.T, flags ...string) *chattest.Server {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"-addr", "127.0.0.1:0"}, flags...)...)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), raceEnv())
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	s := &server{cmd: cmd, log: &syncBuffer{}, exited: make(chan struct{})}
-	cmd.Stderr = s.log
-	require.NoError(t, cmd.Start())
-	addrs := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-				addrs <- addr
-			}
-		}
-		close(addrs)
-		s.err = cmd.Wait() // after stdout is drained, as os/exec requires
-		close(s.exited)
-	}()
-	select {
-	case addr, ok := <-addrs:
-		if !ok {
-			<-s.exited
-			t.Fatalf("server exited before listening: %v\n%s", s.err, s.log)
-		}
-		s.addr = addr
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		<-s.exited
-		t.Fatalf("server did not print its address\n%s", s.log)
-	}
-	t.Cleanup(func() {
-		s.stop(t)
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.log)
-		}
-	})
-	return s
-}
-
-func (s *server) stop(t *testing.T) {
-	t.Helper()
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(15 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-		t.Error("server did not exit within 15s of SIGTERM")
-	}
-}
-
-// origin is the page's origin, which a browser sends with the handshake.
-func (s *server) origin() string { return "http://" + s.addr }
-
-// get fetches path and returns the response with its body read.
-func get(t *testing.T, s *server, path string) (*http.Response, string) {
-	t.Helper()
-	resp, err := http.Get(s.origin() + path)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp, string(body)
-}
-
-// dial opens /chatsocket as the page's script does: with the page's Origin.
-func dial(t *testing.T, s *server, opts *websocket.DialOptions) *websocket.Conn {
-	t.Helper()
-	if opts == nil {
-		opts = &websocket.DialOptions{}
-	}
-	if opts.Header == nil {
-		opts.Header = http.Header{"Origin": {s.origin()}}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws://"+s.addr+"/chatsocket", opts)
-	require.NoError(t, err)
-	t.Cleanup(func() { c.CloseNow() })
-	return c
-}
-
-func readCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// send posts body as the page's form does: {"body": ..., "_xsrf": ...}.
-func send(t *testing.T, c *websocket.Conn, body string) {
-	t.Helper()
-	msg, err := json.Marshal(map[string]string{"body": body, "_xsrf": "2|00000000|00|0"})
-	require.NoError(t, err)
-	require.NoError(t, c.WriteMessage(context.Background(), websocket.TextMessage, msg))
-}
-
-// receive reads one chat message and checks its shape: exactly the keys
-// id, body and html.
-func receive(t *testing.T, c *websocket.Conn) message {
-	t.Helper()
-	typ, data, err := c.ReadMessage(readCtx(t))
-	require.NoError(t, err)
-	require.Equal(t, websocket.TextMessage, typ)
-	var fields map[string]any
-	require.NoError(t, json.Unmarshal(data, &fields), "%s", data)
-	require.Len(t, fields, 3, "%s", data)
-	var m message
-	require.NoError(t, json.Unmarshal(data, &m))
-	return m
+	return chattest.Start(t, binary, flags...)
 }
 
 var uuid4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -235,7 +59,7 @@ var uuid4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9
 func TestPage(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
-	resp, page := get(t, s, "/")
+	resp, page := s.Get(t, "/")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "text/html; charset=UTF-8", resp.Header.Get("Content-Type"))
 	assert.Contains(t, page, `<div id="inbox">`)
@@ -255,23 +79,23 @@ func TestPage(t *testing.T) {
 	for _, name := range []string{"chat.css", "chat.js"} {
 		link := regexp.MustCompile(`"(/static/` + regexp.QuoteMeta(name) + `\?v=[0-9a-f]{128})"`).FindStringSubmatch(page)
 		require.NotNil(t, link, "%s linked with static_url", name)
-		resp, body := get(t, s, link[1])
+		resp, body := s.Get(t, link[1])
 		assert.Equal(t, http.StatusOK, resp.StatusCode, name)
 		assert.Contains(t, resp.Header.Get("Cache-Control"), "max-age=", name)
 		assert.NotEmpty(t, body, name)
 	}
 	// The script picks wss: under https, unlike Tornado's demo.
-	_, js := get(t, s, "/static/chat.js")
+	_, js := s.Get(t, "/static/chat.js")
 	assert.Contains(t, js, `(location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/chatsocket"`)
 
 	// XSRF is on: a POST without the token is refused before any handler
 	// sees it; with the cookie's token it passes the check (and / has no
 	// Post: 405).
-	resp, err := http.PostForm(s.origin()+"/", url.Values{"body": {"x"}})
+	resp, err := http.PostForm(s.Origin()+"/", url.Values{"body": {"x"}})
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
-	req, err := http.NewRequest(http.MethodPost, s.origin()+"/", strings.NewReader(url.Values{"_xsrf": {field[1]}}.Encode()))
+	req, err := http.NewRequest(http.MethodPost, s.Origin()+"/", strings.NewReader(url.Values{"_xsrf": {field[1]}}.Encode()))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: "_xsrf", Value: cookie})
@@ -284,13 +108,13 @@ func TestPage(t *testing.T) {
 func TestMembersSeeEachOther(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
-	alice, bob := dial(t, s, nil), dial(t, s, nil)
+	alice, bob := s.Dial(t, nil), s.Dial(t, nil)
 
 	const body = `<b>hi</b> & "you" see http://example.com/a?x=1&y=2.`
-	send(t, alice, body)
+	chattest.Send(t, alice, body)
 	var ids []string
 	for _, c := range []*websocket.Conn{alice, bob} { // the sender too
-		m := receive(t, c)
+		m := chattest.Receive(t, c)
 		assert.Regexp(t, uuid4, m.ID)
 		assert.Equal(t, body, m.Body)
 		assert.Equal(t, `<div class="message" id="m`+m.ID+`">&lt;b&gt;hi&lt;/b&gt; &amp; &#34;you&#34; see `+
@@ -299,16 +123,16 @@ func TestMembersSeeEachOther(t *testing.T) {
 	}
 	assert.Equal(t, ids[0], ids[1], "one message, one id")
 
-	send(t, bob, "reply")
-	a, b := receive(t, alice), receive(t, bob)
+	chattest.Send(t, bob, "reply")
+	a, b := chattest.Receive(t, alice), chattest.Receive(t, bob)
 	assert.Equal(t, "reply", a.Body)
 	assert.Equal(t, a, b)
 	assert.NotEqual(t, ids[0], a.ID)
 
 	// A member that left is no longer sent to; the others still are.
 	require.NoError(t, bob.Close(websocket.StatusNormalClosure, ""))
-	send(t, alice, "after bob left")
-	assert.Equal(t, "after bob left", receive(t, alice).Body)
+	chattest.Send(t, alice, "after bob left")
+	assert.Equal(t, "after bob left", chattest.Receive(t, alice).Body)
 }
 
 // TestSameOrder checks that members sending at the same time see one
@@ -316,7 +140,7 @@ func TestMembersSeeEachOther(t *testing.T) {
 func TestSameOrder(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
-	members := []*websocket.Conn{dial(t, s, nil), dial(t, s, nil), dial(t, s, nil)}
+	members := []*websocket.Conn{s.Dial(t, nil), s.Dial(t, nil), s.Dial(t, nil)}
 	const each = 30
 	var wg sync.WaitGroup
 	for i, c := range members {
@@ -333,34 +157,29 @@ func TestSameOrder(t *testing.T) {
 	orders := make([][]string, len(members))
 	for i, c := range members {
 		for range each * len(members) {
-			orders[i] = append(orders[i], receive(t, c).Body)
+			orders[i] = append(orders[i], chattest.Receive(t, c).Body)
 		}
 	}
 	wg.Wait()
 	for i := 1; i < len(orders); i++ {
 		assert.Equal(t, orders[0], orders[i], "member %d", i)
 	}
-	_, page := get(t, s, "/")
-	var cached []string
-	for _, m := range regexp.MustCompile(`<div class="message" id="m[^"]+">([^<]*)</div>`).FindAllStringSubmatch(page, -1) {
-		cached = append(cached, m[1])
-	}
-	assert.Equal(t, orders[0], cached)
+	assert.Equal(t, orders[0], s.Cached(t))
 }
 
 func TestHistory(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
-	c := dial(t, s, nil)
-	var sent []message
+	c := s.Dial(t, nil)
+	var sent []chattest.Message
 	for _, body := range []string{"first", "second <3", "www.example.org"} {
-		send(t, c, body)
-		sent = append(sent, receive(t, c))
+		chattest.Send(t, c, body)
+		sent = append(sent, chattest.Receive(t, c))
 	}
 	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
 
 	// A reload shows the messages, oldest first, rendered as they were sent.
-	_, page := get(t, s, "/")
+	_, page := s.Get(t, "/")
 	last := 0
 	for _, m := range sent {
 		i := strings.Index(page, m.HTML)
@@ -371,22 +190,22 @@ func TestHistory(t *testing.T) {
 	assert.Contains(t, page, `<a href="http://www.example.org">www.example.org</a>`)
 
 	// The reconnected page's socket takes part again.
-	c = dial(t, s, nil)
-	send(t, c, "back")
-	assert.Equal(t, "back", receive(t, c).Body)
+	c = s.Dial(t, nil)
+	chattest.Send(t, c, "back")
+	assert.Equal(t, "back", chattest.Receive(t, c).Body)
 }
 
 func TestCacheKeepsLast200(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
-	c := dial(t, s, nil)
-	const total = cacheSize + 5
+	c := s.Dial(t, nil)
+	const total = chatserver.CacheSize + 5
 	for i := range total {
-		send(t, c, fmt.Sprintf("msg-%03d", i))
-		require.Equal(t, fmt.Sprintf("msg-%03d", i), receive(t, c).Body)
+		chattest.Send(t, c, fmt.Sprintf("msg-%03d", i))
+		require.Equal(t, fmt.Sprintf("msg-%03d", i), chattest.Receive(t, c).Body)
 	}
-	_, page := get(t, s, "/")
-	assert.Equal(t, cacheSize, strings.Count(page, `<div class="message"`))
+	_, page := s.Get(t, "/")
+	assert.Equal(t, chatserver.CacheSize, strings.Count(page, `<div class="message"`))
 	assert.NotContains(t, page, ">msg-004<")
 	assert.Contains(t, page, ">msg-005<")
 	assert.Contains(t, page, fmt.Sprintf(">msg-%03d<", total-1))
@@ -394,13 +213,13 @@ func TestCacheKeepsLast200(t *testing.T) {
 
 // dialStatus dials with origin and returns the HTTP status and body of the
 // answer; a successful handshake is closed at once.
-func dialStatus(t *testing.T, s *server, origin string) (int, string) {
+func dialStatus(t *testing.T, s *chattest.Server, origin string) (int, string) {
 	t.Helper()
 	opts := &websocket.DialOptions{Header: http.Header{}}
 	if origin != "" {
 		opts.Header.Set("Origin", origin)
 	}
-	c, resp, err := websocket.Dial(context.Background(), "ws://"+s.addr+"/chatsocket", opts)
+	c, resp, err := websocket.Dial(context.Background(), "ws://"+s.Addr+"/chatsocket", opts)
 	if err == nil {
 		require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
 		return resp.StatusCode, ""
@@ -419,7 +238,7 @@ func TestOrigin(t *testing.T) {
 		name, origin string
 		want         int
 	}{
-		{"the page's origin", s.origin(), http.StatusSwitchingProtocols},
+		{"the page's origin", s.Origin(), http.StatusSwitchingProtocols},
 		{"no Origin (not a browser)", "", http.StatusSwitchingProtocols},
 		{"another site", "http://evil.example", http.StatusForbidden},
 		{"another port", "http://127.0.0.1:1", http.StatusForbidden},
@@ -446,18 +265,18 @@ func TestBadMessageCloses(t *testing.T) {
 		{"no body", websocket.TextMessage, `{"text": "no body"}`, websocket.StatusUnsupportedData},
 		{"body not a string", websocket.TextMessage, `{"body": 7}`, websocket.StatusUnsupportedData},
 		{"binary", websocket.BinaryMessage, `{"body": "x"}`, websocket.StatusUnsupportedData},
-		{"over 64 KiB", websocket.TextMessage, `{"body": "` + strings.Repeat("x", maxMessageSize) + `"}`, websocket.StatusMessageTooBig},
+		{"over 64 KiB", websocket.TextMessage, `{"body": "` + strings.Repeat("x", chatserver.MaxMessageSize) + `"}`, websocket.StatusMessageTooBig},
 	}
 	for _, tt := range tests {
-		c := dial(t, s, nil)
+		c := s.Dial(t, nil)
 		require.NoError(t, c.WriteMessage(context.Background(), tt.typ, []byte(tt.msg)), tt.name)
-		_, _, err := c.ReadMessage(readCtx(t))
+		_, _, err := c.ReadMessage(chattest.ReadCtx(t))
 		var ce *websocket.CloseError
 		require.ErrorAs(t, err, &ce, tt.name)
 		assert.Equal(t, tt.want, ce.Code, tt.name)
 	}
 	// Nothing bad was cached.
-	_, page := get(t, s, "/")
+	_, page := s.Get(t, "/")
 	assert.NotContains(t, page, `class="message"`)
 }
 
@@ -465,33 +284,33 @@ func TestDeflate(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "-deflate")
 	offer := &websocket.DialOptions{Compression: &websocket.CompressionOptions{}}
-	a, b := dial(t, s, offer), dial(t, s, &websocket.DialOptions{Compression: &websocket.CompressionOptions{}})
-	plain := dial(t, s, nil)
+	a, b := s.Dial(t, offer), s.Dial(t, &websocket.DialOptions{Compression: &websocket.CompressionOptions{}})
+	plain := s.Dial(t, nil)
 	require.True(t, a.Compressed())
 	require.True(t, b.Compressed())
 	require.False(t, plain.Compressed())
 	body := strings.Repeat("compressible ", 500)
-	send(t, a, body)
+	chattest.Send(t, a, body)
 	for _, c := range []*websocket.Conn{a, b, plain} {
-		assert.Equal(t, body, receive(t, c).Body)
+		assert.Equal(t, body, chattest.Receive(t, c).Body)
 	}
 }
 
 func TestShutdown(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
-	c := dial(t, s, nil)
-	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
-	_, _, err := c.ReadMessage(readCtx(t))
+	c := s.Dial(t, nil)
+	require.NoError(t, s.Cmd.Process.Signal(syscall.SIGTERM))
+	_, _, err := c.ReadMessage(chattest.ReadCtx(t))
 	var ce *websocket.CloseError
 	require.True(t, errors.As(err, &ce), "%v", err)
 	assert.Equal(t, websocket.StatusGoingAway, ce.Code)
 	select {
-	case <-s.exited:
+	case <-s.Exited:
 	case <-time.After(10 * time.Second):
 		t.Fatal("server still running 10s after SIGTERM")
 	}
-	require.NoError(t, s.err, "exit status")
-	assert.NotContains(t, s.log.String(), "level=ERROR")
-	assert.Contains(t, s.log.String(), `msg="chat: stopped"`)
+	require.NoError(t, s.Err, "exit status")
+	assert.NotContains(t, s.Log.String(), "level=ERROR")
+	assert.Contains(t, s.Log.String(), `msg="chat: stopped"`)
 }
