@@ -7,6 +7,7 @@
 #
 #   bench/run.sh                 # ROUNDS=2 (the default)
 #   ROUNDS=1 SERVERS="tornago gorilla" bench/run.sh
+#   KEEP=1 bench/run.sh          # add to the last run's results instead of starting over
 #
 # Needs Go, taskset (util-linux) and, for the Tornado column, Debian's
 # python3-tornado under /usr/bin/python3 (the column is left out without it).
@@ -25,7 +26,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 RAW=results/raw.jsonl
 LOG=results/run.log
-: >"$RAW"
+RUNS=results/runs.txt # one line per run that contributed to raw.jsonl
+if [ "${KEEP:-0}" != 1 ]; then
+	: >"$RAW"
+	: >"$RUNS"
+fi
 : >"$LOG"
 
 echo "building" | tee -a "$LOG"
@@ -107,16 +112,16 @@ if [ "$SCALE_CONNS" -gt 0 ]; then
 fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 took=$(($(date -u +%s) - began))
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'): $ROUNDS round(s) in ${took} s; tornago built at commit $commit, uncommitted changes then in websocket/ and the root package: ${dirty:-none}; load average (1, 5, 15 min) before $load_before, after $load_after" >>"$RUNS"
 
 {
 	echo "# Peer benchmarks: latest run"
 	echo
-	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), took ${took} s"
-	echo "- machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs; $(uname -sr)"
-	echo "- $(go version | cut -d' ' -f3-); tornago built at commit $commit; uncommitted changes then in websocket/ and the root package: ${dirty:-none}"
-	echo "- load average (1, 5, 15 min) before: $load_before; after: $load_after"
-	echo "- servers pinned to CPU 0, load generator to CPU 1; a fresh server per scenario; $ROUNDS round(s)"
-	echo "- command: \`ROUNDS=$ROUNDS bench/run.sh\`"
+	echo "- machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs; $(uname -sr); $(go version | cut -d' ' -f3-)"
+	echo "- servers pinned to CPU 0, load generator to CPU 1; a fresh server per scenario"
+	echo "- command: \`bench/run.sh\` (ROUNDS=$ROUNDS), then \`KEEP=1 bench/run.sh\` for each further run below"
+	echo "- runs whose measurements are in results/raw.jsonl:"
+	sed 's/^/  - /' "$RUNS"
 	echo
 	bin/load report -in "$RAW"
 } >results/latest.md

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,3 +189,45 @@ func TestLoadGenerator(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), "### Summary")
 }
+
+// BenchmarkAccept measures websocket.Accept (and CloseNow) on its own,
+// net/http's request parsing left out: a stub ResponseWriter hands over a
+// connection that discards writes. Its allocs/op is the "allocations per
+// upgrade" figure of BENCHMARKS.md.
+//
+//	go test -run '^$' -bench Accept -benchmem
+func BenchmarkAccept(b *testing.B) {
+	r := httptest.NewRequest(http.MethodGet, "http://example.com/echo", nil)
+	r.Header.Set("Upgrade", "websocket")
+	r.Header.Set("Connection", "Upgrade")
+	r.Header.Set("Sec-WebSocket-Version", "13")
+	r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	w := &hijacker{ResponseWriter: httptest.NewRecorder(), brw: bufio.NewReadWriter(bufio.NewReader(nil), bufio.NewWriter(nil))}
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.CloseNow()
+	}
+}
+
+// hijacker is a ResponseWriter whose Hijack returns a discardConn.
+type hijacker struct {
+	http.ResponseWriter
+	brw *bufio.ReadWriter
+}
+
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) { return discardConn{}, h.brw, nil }
+
+// discardConn accepts every write and every deadline; it is never read.
+type discardConn struct{ net.Conn }
+
+func (discardConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (discardConn) Close() error                     { return nil }
+func (discardConn) SetDeadline(time.Time) error      { return nil }
+func (discardConn) SetReadDeadline(time.Time) error  { return nil }
+func (discardConn) SetWriteDeadline(time.Time) error { return nil }
+func (discardConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (discardConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
