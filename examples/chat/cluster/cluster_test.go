@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -63,22 +64,28 @@ func redisAddr(t *testing.T) string {
 // startCluster runs n chat processes sharing the Redis server at addr,
 // under a prefix of the test's own, and waits until each has subscribed
 // to the chat's channel (before that, messages from the others would not
-// reach it).
-func startCluster(t *testing.T, addr string, n int) []*chattest.Server {
+// reach it). It returns the processes and the channel.
+func startCluster(t *testing.T, addr string, n int) ([]*chattest.Server, string) {
 	t.Helper()
 	prefix := "test:chat:" + rand.Text()[:10] + ":"
 	servers := make([]*chattest.Server, n)
 	for i := range servers {
 		servers[i] = chattest.Start(t, binary, "-redis", addr, "-prefix", prefix)
 	}
+	channel := prefix + "room:chat"
+	waitSubscribers(t, addr, channel, n)
+	return servers, channel
+}
+
+// waitSubscribers waits until n connections subscribe to channel.
+func waitSubscribers(t *testing.T, addr, channel string, n int) {
+	t.Helper()
 	client := redis.NewClient(&redis.Options{Addr: addr})
 	defer client.Close()
-	channel := prefix + "room:chat"
 	require.Eventually(t, func() bool {
 		got, err := client.PubSubNumSub(context.Background(), channel).Result()
 		return err == nil && got[channel] == int64(n)
-	}, 10*time.Second, 5*time.Millisecond, "every process subscribes to %s", channel)
-	return servers
+	}, 10*time.Second, 5*time.Millisecond, "%d processes subscribe to %s", n, channel)
 }
 
 // receiveBodies reads n messages from c and returns their bodies.
@@ -101,7 +108,7 @@ func expectNext(t *testing.T, c *websocket.Conn, marker string) {
 func TestMessagesCrossProcesses(t *testing.T) {
 	t.Parallel()
 	addr := redisAddr(t)
-	servers := startCluster(t, addr, 2)
+	servers, _ := startCluster(t, addr, 2)
 	a, b := servers[0], servers[1]
 	alice, bob := a.Dial(t, nil), b.Dial(t, nil) // each with its own page's Origin
 
@@ -156,7 +163,7 @@ func TestMessagesCrossProcesses(t *testing.T) {
 func TestConcurrentSendersAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	addr := redisAddr(t)
-	servers := startCluster(t, addr, 2)
+	servers, _ := startCluster(t, addr, 2)
 	type member struct {
 		s *chattest.Server
 		c *websocket.Conn
@@ -229,8 +236,11 @@ func TestRedisUnreachable(t *testing.T) {
 	assert.Equal(t, "still open", chattest.Receive(t, alice).Body)
 	assert.Equal(t, "still open", chattest.Receive(t, bob).Body)
 	assert.Equal(t, []string{"local only", "still open"}, s.Cached(t))
-	assert.Contains(t, s.Log.String(), "error sending message to other processes")
-	assert.Contains(t, s.Log.String(), "delivered on this node only")
+	// The publish to Redis, and so its error, comes after the local
+	// delivery.
+	assert.Eventually(t, func() bool {
+		return strings.Count(s.Log.String(), `msg="error sending message to other processes" error="hub: delivered on this node only`) == 2
+	}, 10*time.Second, 10*time.Millisecond, "both failed publishes logged")
 }
 
 func TestRedisRequired(t *testing.T) {
@@ -242,4 +252,80 @@ func TestRedisRequired(t *testing.T) {
 	require.ErrorAs(t, err, &ee, "%s", out)
 	assert.Equal(t, 2, ee.ExitCode())
 	assert.Contains(t, string(out), "-redis (or $REDIS_ADDR) is required")
+}
+
+// redisServer is a redis-server process of the test's own, which it can
+// kill and start again on the same port.
+type redisServer struct {
+	bin, addr string
+	cmd       *exec.Cmd
+}
+
+func startRedis(t *testing.T) *redisServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	r := &redisServer{bin: testenv.LookPath(t, "redis-server"), addr: ln.Addr().String()}
+	require.NoError(t, ln.Close())
+	r.start(t)
+	t.Cleanup(r.kill)
+	return r
+}
+
+func (r *redisServer) start(t *testing.T) {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(r.addr)
+	r.cmd = exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	require.NoError(t, r.cmd.Start())
+	client := redis.NewClient(&redis.Options{Addr: r.addr})
+	defer client.Close()
+	require.Eventually(t, func() bool { return client.Ping(context.Background()).Err() == nil },
+		10*time.Second, 10*time.Millisecond, "redis-server answers on %s", r.addr)
+}
+
+func (r *redisServer) kill() {
+	if r.cmd != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+// TestRedisGoesAwayAndComesBack: while Redis is down each process serves
+// its own members and logs the publishes that reached no other; once it is
+// back, messages cross processes again, without a restart.
+func TestRedisGoesAwayAndComesBack(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	servers, channel := startCluster(t, r.addr, 2)
+	a, b := servers[0], servers[1]
+	alice, bob := a.Dial(t, nil), b.Dial(t, nil)
+	chattest.Send(t, alice, "before")
+	assert.Equal(t, "before", chattest.Receive(t, alice).Body)
+	assert.Equal(t, "before", chattest.Receive(t, bob).Body)
+
+	r.kill()
+	for _, s := range servers {
+		require.Eventually(t, func() bool { return strings.Contains(s.Log.String(), "level=WARN") },
+			10*time.Second, 10*time.Millisecond, "%s notices Redis is gone", s.Addr)
+	}
+	chattest.Send(t, alice, "during, on A")
+	assert.Equal(t, "during, on A", chattest.Receive(t, alice).Body)
+	chattest.Send(t, bob, "during, on B")
+	assert.Equal(t, "during, on B", chattest.Receive(t, bob).Body, "B's member gets B's message, not A's")
+	// The publish to Redis, and so its error, comes after the local
+	// delivery.
+	for _, s := range servers {
+		assert.Eventually(t, func() bool { return strings.Contains(s.Log.String(), "error sending message to other processes") },
+			10*time.Second, 10*time.Millisecond, "%s logs the failed publish", s.Addr)
+	}
+
+	r.start(t)
+	waitSubscribers(t, r.addr, channel, 2) // the brokers subscribe again by themselves
+	chattest.Send(t, bob, "after")
+	assert.Equal(t, "after", chattest.Receive(t, bob).Body)
+	assert.Equal(t, "after", chattest.Receive(t, alice).Body, "the next message A's member gets is B's, posted after Redis came back")
+	// Each page shows what its process delivered: Redis replays nothing.
+	assert.Equal(t, []string{"before", "during, on A", "after"}, a.Cached(t))
+	assert.Equal(t, []string{"before", "during, on B", "after"}, b.Cached(t))
 }
