@@ -12,12 +12,12 @@ import (
 	"time"
 )
 
-// Buffer sizes. A connection owns one read buffer from the start and a
-// write buffer from its first write; messages larger than the buffers pass
+// Buffer sizes. Both buffers are pooled and held only while bytes are
+// read or a frame is written (buffers.go); messages larger than them pass
 // through them without being copied whole (reads go straight into the
 // message, server writes use writev).
 const (
-	readBufferSize  = 4096
+	readBufferSize  = 8192
 	writeBufferSize = 4096
 )
 

@@ -81,12 +81,14 @@
 //
 // # Buffers
 //
-// A connection holds a 4 KiB read buffer and, from its first write, a 4 KiB
-// write buffer. Larger messages are not copied through them: reads go
-// straight into the message, and a server writes header and payload with one
-// writev call. A client masks through the write buffer in 4 KiB chunks.
-// PreparedMessage encodes a frame once for any number of server
-// connections (a broadcast).
+// An idle connection holds no buffer: on a plain TCP connection the reader
+// waits for bytes through the runtime's poller and only then takes an 8 KiB
+// buffer from a pool, which goes back once a message has been read; a
+// frame is written through a pooled 4 KiB buffer. Larger messages are not
+// copied through them: reads go straight into the message, and a server
+// writes header and payload with one writev call. A client masks through
+// the write buffer in 4 KiB chunks. PreparedMessage encodes a frame once
+// for any number of server connections (a broadcast).
 //
 // # Compression
 //
