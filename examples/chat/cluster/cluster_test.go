@@ -15,36 +15,17 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/tornago/tornago/examples/chat/internal/chattest"
 	"github.com/tornago/tornago/internal/testenv"
 	"github.com/tornago/tornago/websocket"
 )
 
-// binary is the cluster chat server, built once for all tests (with -race
-// when the tests run with it).
+// binary is the cluster chat server, built once for all tests (with -race when the
+// tests run with it).
 var binary string
 
-func TestMain(m *testing.M) { os.Exit(buildAndRun(m)) }
-
-func buildAndRun(m *testing.M) int {
-	bin, cleanup, err := chattest.Build()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer cleanup()
-	binary = bin
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			return 1
-		}
-	}
-	return code
-}
+func TestMain(m *testing.M) { chattest.Main(m, &binary) }
 
 // addrEnv names the variable holding the address of the Redis server the
 // tests share (.ci/run starts one with hub/redisbroker/ci-start-redis.sh).

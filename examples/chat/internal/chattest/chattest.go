@@ -23,9 +23,35 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/tornago/tornago/websocket"
 )
+
+// Main builds the command of the package under test, stores its path in
+// *binary, runs the tests, checks for leaked goroutines, and exits: the
+// TestMain of a chat command.
+func Main(m *testing.M, binary *string) {
+	os.Exit(run(m, binary))
+}
+
+func run(m *testing.M, binary *string) int {
+	bin, cleanup, err := Build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer cleanup()
+	*binary = bin
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			return 1
+		}
+	}
+	return code
+}
 
 // Build builds the command in the working directory (with -race when the
 // tests run with it) into a temporary directory, and returns the binary
@@ -83,12 +109,14 @@ type SyncBuffer struct {
 	buf bytes.Buffer
 }
 
+// Write appends p.
 func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
+// String returns what was written so far.
 func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -1,0 +1,135 @@
+package chatserver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/hub"
+	"github.com/tornago/tornago/websocket"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// node is one Application of the chat over a hub, served over TCP until
+// the test ends.
+type node struct {
+	url string // http://127.0.0.1:PORT
+}
+
+func startNode(t *testing.T, h *hub.Hub) *node {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	app, err := NewApp(tornago.Settings{
+		TemplatePath: filepath.Join(DefaultDir(), "templates"),
+		StaticPath:   filepath.Join(DefaultDir(), "static"),
+		Logger:       logger,
+	}, NewHubRoom(h, logger))
+	require.NoError(t, err)
+	hs := httptest.NewServer(app)
+	t.Cleanup(func() {
+		hs.Close()
+		require.NoError(t, app.Shutdown(context.Background()))
+		require.NoError(t, h.Close())
+	})
+	return &node{url: hs.URL}
+}
+
+func (n *node) dial(t *testing.T) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(n.url, "http")+"/chatsocket",
+		&websocket.DialOptions{Header: http.Header{"Origin": {n.url}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+func (n *node) cached(t *testing.T) []string {
+	t.Helper()
+	resp, err := http.Get(n.url + "/")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	page, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var bodies []string
+	for _, m := range regexp.MustCompile(`<div class="message" id="m[^"]+">([^<]*)</div>`).FindAllSubmatch(page, -1) {
+		bodies = append(bodies, string(m[1]))
+	}
+	return bodies
+}
+
+func post(t *testing.T, c *websocket.Conn, body string) {
+	t.Helper()
+	require.NoError(t, c.WriteMessage(context.Background(), websocket.TextMessage, fmt.Appendf(nil, `{"body": %q}`, body)))
+}
+
+func next(t *testing.T, c *websocket.Conn) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, data, err := c.ReadMessage(ctx)
+	require.NoError(t, err)
+	m := regexp.MustCompile(`"body":"([^"]*)"`).FindSubmatch(data)
+	require.NotNil(t, m, "%s", data)
+	return string(m[1])
+}
+
+// TestHubRoomAcrossNodes runs two Applications over hubs joined by memory
+// brokers, which deliver synchronously inside Publish: the cache, a member
+// of the room, is written while the publish is under way, so post must
+// not hold the cache's lock (it would deadlock) nor write the cache itself
+// (each message would be cached twice on the sender's node).
+func TestHubRoomAcrossNodes(t *testing.T) {
+	t.Parallel()
+	brokers := hub.NewMemoryBrokers(2)
+	a := startNode(t, hub.New(hub.WithBroker(brokers[0])))
+	b := startNode(t, hub.New(hub.WithBroker(brokers[1])))
+	alice, bob := a.dial(t), b.dial(t)
+
+	var want []string
+	for i := range 3 {
+		for _, from := range []*websocket.Conn{alice, bob} {
+			body := fmt.Sprintf("m%d from %p", i, from)
+			post(t, from, body)
+			assert.Equal(t, body, next(t, alice))
+			assert.Equal(t, body, next(t, bob))
+			want = append(want, body)
+		}
+	}
+	assert.Equal(t, want, a.cached(t))
+	assert.Equal(t, want, b.cached(t))
+}
+
+// TestCacheMemberIgnoresOthers: a message that is not a chat message, such
+// as one published to the room by other code, is not cached.
+func TestCacheMemberIgnoresOthers(t *testing.T) {
+	t.Parallel()
+	h := hub.New()
+	defer h.Close()
+	c := newChat(NewHubRoom(h, slog.New(slog.DiscardHandler)))
+	require.NoError(t, h.Publish(context.Background(), roomName, []byte("not json"), false))
+	require.NoError(t, c.post(message{ID: "1", Body: "hello"}))
+	assert.Equal(t, []message{{ID: "1", Body: "hello"}}, c.messages())
+
+	for i := range CacheSize + 1 {
+		require.NoError(t, c.post(message{ID: fmt.Sprint(i)}))
+	}
+	got := c.messages()
+	assert.Len(t, got, CacheSize)
+	assert.Equal(t, "1", got[0].ID, "the oldest dropped")
+}
