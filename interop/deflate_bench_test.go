@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -20,14 +21,19 @@ import (
 
 	coder "github.com/coder/websocket"
 	gorilla "github.com/gorilla/websocket"
+	"github.com/lxzan/gws"
 
 	"github.com/tornago/tornago/websocket"
 )
 
 // Benchmarks of permessage-deflate in tornago, gorilla/websocket (which
-// compresses only without context takeover) and coder/websocket, each
-// talking to itself over loopback TCP at its default compression level
-// (1, BestSpeed, for all three):
+// compresses only without context takeover), coder/websocket and
+// lxzan/gws, each talking to itself over loopback TCP at its default
+// compression level (1, BestSpeed, for all four) and otherwise with its
+// defaults. gws's server answers a context-takeover offer with 4 KiB
+// windows (server_max_window_bits=12, client_max_window_bits=12), and it
+// delivers messages to a callback rather than to a read call: see gwsConn
+// for how that is bridged.
 //
 //	cd interop && go test -run '^$' -bench 'Deflate' -benchtime 2000x .
 //
@@ -53,6 +59,9 @@ var benchLibs = []benchLib{
 	{"coder", "off"},
 	{"coder", "no-context-takeover"},
 	{"coder", "context-takeover"},
+	{"gws", "off"},
+	{"gws", "no-context-takeover"},
+	{"gws", "context-takeover"},
 }
 
 // tornagoCompression returns our options for a mode (nil: off).
@@ -76,11 +85,24 @@ func coderMode(mode string) coder.CompressionMode {
 	return coder.CompressionDisabled
 }
 
+// gwsDeflate returns gws's compression settings for a mode, the rest at
+// gws's defaults.
+func gwsDeflate(mode string) gws.PermessageDeflate {
+	takeover := mode == "context-takeover"
+	return gws.PermessageDeflate{Enabled: mode != "off", ServerContextTakeover: takeover, ClientContextTakeover: takeover}
+}
+
 // benchEnd is one end of a benchmark connection.
 type benchEnd struct {
 	write func(ctx context.Context, p []byte) error
 	read  func(ctx context.Context) ([]byte, error)
 	close func()
+	// serve, when set, is how an idle server connection of
+	// BenchmarkDeflateIdleConnMemory answers one message with its echo
+	// and then waits for the client to go, instead of read, write, read:
+	// a library that calls back with messages echoes from the callback on
+	// the one goroutine that serves the connection.
+	serve func()
 }
 
 func tornagoEnd(c *websocket.Conn) benchEnd {
@@ -117,7 +139,113 @@ func coderEnd(c *coder.Conn) benchEnd {
 	}
 }
 
-// benchUpgrade is the server side of lib.
+// gwsSessionKey is where a gws connection's session keeps its gwsConn.
+const gwsSessionKey = "bench"
+
+// gwsConn bridges gws, which runs each connection's reads in ReadLoop and
+// hands every message to the event handler's OnMessage, to benchEnd's
+// read. OnMessage passes the message over an unbuffered channel, so
+// ReadLoop reads at most one message ahead of the reader; the message's
+// buffer goes back to gws's pool at the next read, as a gws handler
+// would release it when done. The hand-over costs one goroutine switch
+// per message that a gws program echoing from OnMessage would not pay.
+type gwsConn struct {
+	c     *gws.Conn
+	msgs  chan *gws.Message
+	done  chan struct{} // closed by close: OnMessage stops waiting
+	gone  chan struct{} // closed by OnClose, after err is set
+	err   error
+	start sync.Once
+	last  *gws.Message
+	// echo makes OnMessage write every message back and release it.
+	echo bool
+	once sync.Once
+}
+
+// gwsHandler is the event handler of every gws connection here; it finds
+// the connection's gwsConn in its session.
+type gwsHandler struct{ gws.BuiltinEventHandler }
+
+func gwsState(socket *gws.Conn) *gwsConn {
+	v, _ := socket.Session().Load(gwsSessionKey)
+	return v.(*gwsConn)
+}
+
+// OnMessage hands m to the reader, or echoes it in echo mode.
+func (gwsHandler) OnMessage(socket *gws.Conn, m *gws.Message) {
+	g := gwsState(socket)
+	if g.echo {
+		_ = socket.WriteMessage(m.Opcode, m.Bytes())
+		_ = m.Close()
+		return
+	}
+	select {
+	case g.msgs <- m:
+	case <-g.done:
+		_ = m.Close()
+	}
+}
+
+// OnClose lets a waiting reader see why ReadLoop ended.
+func (gwsHandler) OnClose(socket *gws.Conn, err error) {
+	g := gwsState(socket)
+	g.err = err
+	if g.err == nil {
+		g.err = io.EOF
+	}
+	close(g.gone)
+}
+
+func gwsEnd(c *gws.Conn) benchEnd {
+	g := &gwsConn{c: c, msgs: make(chan *gws.Message), done: make(chan struct{}), gone: make(chan struct{})}
+	c.Session().Store(gwsSessionKey, g)
+	return benchEnd{
+		write: func(_ context.Context, p []byte) error { return c.WriteMessage(gws.OpcodeText, p) },
+		read: func(ctx context.Context) ([]byte, error) {
+			g.start.Do(func() { go c.ReadLoop() })
+			if g.last != nil {
+				_ = g.last.Close()
+				g.last = nil
+			}
+			select {
+			case m := <-g.msgs:
+				g.last = m
+				return m.Bytes(), nil
+			case <-g.gone:
+				return nil, g.err
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		},
+		close: func() {
+			g.once.Do(func() { close(g.done) })
+			_ = c.NetConn().Close()
+		},
+		serve: func() {
+			g.echo = true
+			g.start.Do(c.ReadLoop)
+		},
+	}
+}
+
+// benchUpgrader returns the server side of lib. A gws server shares a pool
+// of compressors (32 by default) among the connections of one Upgrader,
+// made with it, so one is made per server, here.
+func benchUpgrader(lib benchLib) func(w http.ResponseWriter, r *http.Request) (benchEnd, error) {
+	if lib.name == "gws" {
+		u := gws.NewUpgrader(gwsHandler{}, &gws.ServerOption{PermessageDeflate: gwsDeflate(lib.mode)})
+		return func(w http.ResponseWriter, r *http.Request) (benchEnd, error) {
+			c, err := u.Upgrade(w, r)
+			if err != nil {
+				return benchEnd{}, err
+			}
+			return gwsEnd(c), nil
+		}
+	}
+	return func(w http.ResponseWriter, r *http.Request) (benchEnd, error) { return benchUpgrade(lib, w, r) }
+}
+
+// benchUpgrade is the server side of lib, for the libraries other than gws.
 func benchUpgrade(lib benchLib, w http.ResponseWriter, r *http.Request) (benchEnd, error) {
 	switch lib.name {
 	case "tornago":
@@ -169,6 +297,20 @@ func benchDial(ctx context.Context, lib benchLib, url string, netDial func(ctx c
 			return benchEnd{}, err
 		}
 		return gorillaEnd(c), nil
+	case "gws":
+		u, err := neturl.Parse(url)
+		if err != nil {
+			return benchEnd{}, err
+		}
+		nc, err := netDial(ctx, "tcp", u.Host)
+		if err != nil {
+			return benchEnd{}, err
+		}
+		c, _, err := gws.NewClientFromConn(gwsHandler{}, &gws.ClientOption{Addr: url, PermessageDeflate: gwsDeflate(lib.mode)}, nc)
+		if err != nil {
+			return benchEnd{}, err
+		}
+		return gwsEnd(c), nil
 	default:
 		hc := &http.Client{Transport: &http.Transport{DialContext: netDial}}
 		c, _, err := coder.Dial(ctx, url, &coder.DialOptions{CompressionMode: coderMode(lib.mode), HTTPClient: hc})
@@ -203,8 +345,9 @@ func BenchmarkDeflateMessage(b *testing.B) {
 			b.Run(fmt.Sprintf("size=%d/%s/%s", size, lib.name, lib.mode), func(b *testing.B) {
 				ctx := context.Background()
 				ends := make(chan benchEnd, 1)
+				upgrade := benchUpgrader(lib)
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if e, err := benchUpgrade(lib, w, r); err == nil {
+					if e, err := upgrade(w, r); err == nil {
 						ends <- e
 					}
 				}))
@@ -272,37 +415,64 @@ const idleConns = 1000
 // BenchmarkDeflateIdleConnMemory opens idleConns connections to a server
 // of each library and mode. Each connection carries one 4 KiB compressed
 // message each way, then idles with its server goroutine parked in a
-// read, as a chat server's connections mostly are. It reports the heap
-// and goroutine stacks the server process keeps per connection, after two
-// collections have emptied the sync.Pools. Run it with -benchtime 1x.
+// read (gws: in ReadLoop), as a chat server's connections mostly are. It
+// reports the heap and goroutine stacks the server process keeps per
+// connection, after two collections have emptied the sync.Pools, and, as
+// shared-B, the heap the server holds for all its connections before the
+// first one comes (gws's pool of compressors). Run it with -benchtime 1x.
 func BenchmarkDeflateIdleConnMemory(b *testing.B) {
 	for _, lib := range benchLibs {
 		b.Run(lib.name+"/"+lib.mode, func(b *testing.B) {
 			for b.Loop() {
-				heap, stack, goroutines := measureIdleConns(b, lib)
-				b.ReportMetric(heap, "heap-B/conn")
-				b.ReportMetric(stack, "stack-B/conn")
-				b.ReportMetric(heap+stack, "B/conn")
-				b.ReportMetric(goroutines, "goroutines/conn")
+				m := measureIdleConns(b, lib)
+				b.ReportMetric(m.heap, "heap-B/conn")
+				b.ReportMetric(m.stack, "stack-B/conn")
+				b.ReportMetric(m.heap+m.stack, "B/conn")
+				b.ReportMetric(m.goroutines, "goroutines/conn")
+				b.ReportMetric(m.shared, "shared-B")
 			}
 		})
 	}
 }
 
-func measureIdleConns(b *testing.B, lib benchLib) (heap, stack, goroutines float64) {
+// idleMemory is what measureIdleConns finds: per connection, and shared.
+type idleMemory struct {
+	heap, stack, goroutines float64
+	shared                  float64
+}
+
+// heapAfterGC returns the live heap after two collections.
+func heapAfterGC() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+func measureIdleConns(b *testing.B, lib benchLib) idleMemory {
+	var m idleMemory
+	heap0 := heapAfterGC()
+	upgrade := benchUpgrader(lib)
+	m.shared = float64(int64(heapAfterGC()) - int64(heap0))
+
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var servers []benchEnd
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		wg.Add(1)
 		defer wg.Done()
-		e, err := benchUpgrade(lib, w, r)
+		e, err := upgrade(w, r)
 		if err != nil {
 			return
 		}
 		mu.Lock()
 		servers = append(servers, e)
 		mu.Unlock()
+		if e.serve != nil {
+			e.serve()
+			return
+		}
 		// One message each way, then idle in a read until the client
 		// goes.
 		ctx := context.Background()
@@ -369,10 +539,10 @@ func measureIdleConns(b *testing.B, lib benchLib) (heap, stack, goroutines float
 	if n != idleConns {
 		b.Fatalf("%d server connections, want %d", n, idleConns)
 	}
-	heap = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
-	stack = float64(int64(after.StackInuse)-int64(before.StackInuse)) / float64(n)
-	goroutines = float64(g1-g0) / float64(n)
-	return heap, stack, goroutines
+	m.heap = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
+	m.stack = float64(int64(after.StackInuse)-int64(before.StackInuse)) / float64(n)
+	m.goroutines = float64(g1-g0) / float64(n)
+	return m
 }
 
 // TestDeflateIdleClients is the client process of
