@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -244,7 +245,12 @@ func expectAlive(t *testing.T, c *websocket.Conn, use func(ctx context.Context))
 	idle, stopIdle := context.WithTimeout(ctx, 6*time.Second)
 	defer stopIdle()
 	typ, m, err := c.ReadMessage(idle)
-	require.ErrorIs(t, err, context.DeadlineExceeded, "the idle connection ended or got %v %q", typ, m)
+	// The read must end by the deadline. (The core sometimes reports it as
+	// a raw "i/o timeout" rather than context.DeadlineExceeded; either way
+	// the connection stays usable, which use checks.)
+	var ne net.Error
+	require.True(t, errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout(),
+		"the idle connection ended (%v) or got %v %q", err, typ, m)
 	use(ctx)
 	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
 }
