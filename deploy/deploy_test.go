@@ -244,7 +244,9 @@ func expectAlive(t *testing.T, c *websocket.Conn, use func(ctx context.Context))
 	defer cancel()
 	idle, stopIdle := context.WithTimeout(ctx, 6*time.Second)
 	defer stopIdle()
+	begin := time.Now()
 	typ, m, err := c.ReadMessage(idle)
+	require.GreaterOrEqual(t, time.Since(begin), 5900*time.Millisecond, "the idle read ended early: %v", err)
 	// The read must end by the deadline. (The core sometimes reports it as
 	// a raw "i/o timeout" rather than context.DeadlineExceeded; either way
 	// the connection stays usable, which use checks.)
