@@ -109,7 +109,6 @@ func NewApplication(routes []Route, settings Settings) (*Application, error) {
 	if s.TemplatePath != "" {
 		a.templates = &templateCache{dir: s.TemplatePath, debug: s.Debug}
 	}
-	a.onShutdown(a.sockets.shutdown)
 	return a, nil
 }
 
@@ -347,10 +346,12 @@ func (a *Application) Serve(l net.Listener) error {
 
 // Shutdown stops the servers started by ListenAndServe and Serve
 // gracefully (http.Server.Shutdown: no new connections, in-flight requests
-// finish), then closes what the HTTP server does not track, such as
-// WebSocket connections. ctx bounds the wait; its error is returned if it
-// expires. Call it also when serving the Application from your own server,
-// after that server's Shutdown.
+// finish) and, at the same time, closes what the HTTP server does not
+// track: every WebSocket gets 1001 after what is already queued for it,
+// and Shutdown waits for each one's OnClose (a handler still in Open
+// finishes it and is closed right after its 101). ctx bounds the wait;
+// its error is returned if it expires, and the WebSockets left are dropped.
+// Call it also when serving the Application from your own server.
 func (a *Application) Shutdown(ctx context.Context) error {
 	a.mu.Lock()
 	a.closed = true
@@ -359,11 +360,16 @@ func (a *Application) Shutdown(ctx context.Context) error {
 	hooks := a.hooks
 	a.mu.Unlock()
 
-	errs := make([]error, len(servers))
+	// The WebSockets are closed while the HTTP servers shut down, not
+	// after: http.Server.Shutdown can wait seconds for connections that
+	// never sent a request (browsers open spare ones), and a WebSocket
+	// peer should hear 1001 at once. New upgrades are refused from here on.
+	errs := make([]error, len(servers)+1)
 	var wg sync.WaitGroup
 	for i, srv := range servers {
 		wg.Go(func() { errs[i] = srv.Shutdown(ctx) })
 	}
+	wg.Go(func() { errs[len(servers)] = a.sockets.shutdown(ctx) })
 	wg.Wait()
 	for _, f := range hooks {
 		errs = append(errs, f(ctx))

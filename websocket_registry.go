@@ -145,7 +145,7 @@ func (r *socketRegistry) shutdown(ctx context.Context) error {
 	r.kaWG.Wait()
 
 	for _, s := range list {
-		s.close(websocket.StatusGoingAway, "server shutting down")
+		s.closeForShutdown(websocket.StatusGoingAway, "server shutting down")
 	}
 	for i, s := range list {
 		select {

@@ -112,6 +112,22 @@ func (s *wsState) enqueue(it sendItem, size int) error {
 	return nil
 }
 
+// closeForShutdown is close for Application.Shutdown: a connection still
+// in Open may finish it, writes included, and is closed right after its
+// 101.
+func (s *wsState) closeForShutdown(code websocket.StatusCode, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing || s.closeReq != nil {
+		return
+	}
+	s.closeReq = &closeRequest{code: code, reason: reason}
+	if s.conn.Load() != nil {
+		s.closing = true
+		s.startFlusherLocked()
+	}
+}
+
 // close queues the closing handshake behind the queued messages.
 func (s *wsState) close(code websocket.StatusCode, reason string) {
 	s.mu.Lock()

@@ -141,6 +141,9 @@ func (s *wsState) run(conn *websocket.Conn, hooks webSocketHooks, app *Applicati
 		s.nextPing.Store(time.Now().Add(s.pingInterval).UnixNano())
 	}
 	s.mu.Lock()
+	if s.closeReq != nil {
+		s.closing = true // a Shutdown that came during Open
+	}
 	s.startFlusherLocked() // messages written in Open, or a Close from Open
 	s.mu.Unlock()
 	s.lastSend.Store(time.Now().UnixNano())
