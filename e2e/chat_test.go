@@ -327,6 +327,7 @@ func TestChatServerShutdown(t *testing.T) {
 	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
 	got := waitClose(p)
 	elapsed := time.Since(start)
+	spare.Close() // net/http's Shutdown may still wait for it before the process exits
 	assert.Equal(t, closeEvent{Code: 1001, Reason: "server shutting down", WasClean: true}, got)
 	if elapsed > 3*time.Second {
 		t.Errorf("the page's socket closed %v after SIGTERM: Application.Shutdown closes WebSockets only after "+
