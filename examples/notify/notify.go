@@ -267,7 +267,10 @@ func (h *notificationSocket) Open(args ...string) error {
 		return err
 	}
 	if u == nil {
-		return tornago.HTTPError{Code: http.StatusUnauthorized}
+		// RFC 9110 requires a challenge with every 401; sign-in by cookie
+		// has no registered scheme, so the challenge names the form.
+		return tornago.HTTPError{Code: http.StatusUnauthorized,
+			Header: http.Header{"WWW-Authenticate": {`Cookie realm="notify", form="/login"`}}}
 	}
 	h.user = u.(string)
 	return h.reg.join(h.user, h)

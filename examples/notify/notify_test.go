@@ -278,6 +278,7 @@ func TestAnonymousSocketGets401(t *testing.T) {
 		require.ErrorAs(t, err, &de, tt.name)
 		require.NotNil(t, de.Response, tt.name)
 		assert.Equal(t, http.StatusUnauthorized, de.Response.StatusCode, tt.name)
+		assert.NotEmpty(t, de.Response.Header.Get("WWW-Authenticate"), "%s: a 401 carries a challenge", tt.name)
 	}
 	// Signed in, the handshake succeeds.
 	_, unread := openTab(t, s, user)
