@@ -162,8 +162,9 @@ func TestOriginTrap(t *testing.T) {
 
 // TestReadTimeoutAndPings: with proxy_read_timeout 2s nginx cuts an idle
 // WebSocket without pings; a 1 s ping interval keeps one alive through 6 s
-// of silence; a peer that stops answering pings is closed by the ping
-// timeout although nginx keeps its connection.
+// of silence, both an application's and examples/chat's (-ping 1s); a
+// peer that stops answering pings is closed by the ping timeout although
+// nginx keeps its connection.
 func TestReadTimeoutAndPings(t *testing.T) {
 	t.Parallel()
 	nginxBin(t) // skip (or fail in CI) before building or starting anything
@@ -204,6 +205,15 @@ func TestReadTimeoutAndPings(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, "still here", string(m))
 		})
+	})
+	t.Run("chat without pings: cut by nginx", func(t *testing.T) {
+		t.Parallel()
+		expectCut(t, through(t, startChat(t), "/chatsocket"))
+	})
+	t.Run("chat with -ping 1s: alive after 6 s idle", func(t *testing.T) {
+		t.Parallel()
+		c := through(t, startChat(t, "-ping", "1s"), "/chatsocket")
+		expectAlive(t, c, func(ctx context.Context) { chatRoundTrip(ctx, t, c, "still here") })
 	})
 	t.Run("app with pings, peer gone silent: closed by the ping timeout", func(t *testing.T) {
 		t.Parallel()

@@ -163,7 +163,10 @@ type mainHandler struct {
 
 // Get renders index.html with the cached messages.
 func (h *mainHandler) Get(args ...string) error {
-	return h.Render("index.html", struct{ Messages []message }{h.chat.messages()})
+	return h.Render("index.html", struct {
+		Messages           []message
+		ReconnectJSVersion string
+	}{h.chat.messages(), tornago.ReconnectJSVersion})
 }
 
 // chatSocket is one member's connection (ChatSocketHandler).

@@ -75,6 +75,7 @@ func (cmd Command) Run(ctx context.Context, args []string, getenv func(string) s
 	fs.StringVar(&addr, "addr", addr, "listen address (default: $ADDR, else "+defaultAddr+")")
 	deflate := fs.Bool("deflate", false, "negotiate permessage-deflate with clients that offer it (browsers do), as the Tornado demo does")
 	dir := fs.String("dir", DefaultDir(), "directory holding templates/ and static/")
+	ping := fs.Duration("ping", 0, "ping every WebSocket peer this often, to keep idle sockets open through proxies (0: no pings)")
 	if cmd.Flags != nil {
 		cmd.Flags(fs)
 	}
@@ -103,6 +104,7 @@ func (cmd Command) Run(ctx context.Context, args []string, getenv func(string) s
 		XSRFCookies:             true,
 		Logger:                  logger,
 		WebSocketMaxMessageSize: MaxMessageSize,
+		WebSocketPingInterval:   *ping,
 	}
 	if *deflate {
 		// Without server context takeover a connection keeps no
@@ -157,6 +159,7 @@ func NewApp(settings tornago.Settings, room Room) (*tornago.Application, error) 
 	return tornago.NewApplication([]tornago.Route{
 		{Pattern: `/`, Handler: func() tornago.Handler { return &mainHandler{chat: c} }},
 		{Pattern: `/chatsocket`, Handler: func() tornago.Handler { return &chatSocket{chat: c} }},
+		tornago.ReconnectJSRoute(`/reconnect\.js`), // the page's reconnecting WebSocket
 	}, settings)
 }
 

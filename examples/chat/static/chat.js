@@ -41,10 +41,37 @@ var updater = {
         // URL would be blocked as mixed content (Tornado's demo always
         // uses ws:).
         var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/chatsocket";
-        updater.socket = new WebSocket(url);
+        // ReconnectingWebSocket (/reconnect.js, tornago.ReconnectJS)
+        // reopens the socket after a server restart or a network drop, with
+        // backoff; the demo's plain WebSocket stayed closed until reload.
+        updater.socket = new ReconnectingWebSocket(url);
         updater.socket.onmessage = function (event) {
             updater.showMessage(JSON.parse(event.data));
         };
+        updater.socket.onreconnect = updater.resync;
+    },
+
+    // resync adds the messages that were posted while the socket was down,
+    // from a fresh copy of the page, each in its place in the server's order.
+    resync: function () {
+        fetch(location.href, {credentials: "same-origin"}).then(function (response) {
+            return response.text();
+        }).then(function (html) {
+            var fresh = new DOMParser().parseFromString(html, "text/html");
+            var inbox = document.getElementById("inbox");
+            var next = null; // the node that follows, walking backwards
+            Array.from(fresh.querySelectorAll("#inbox .message")).reverse().forEach(function (node) {
+                var have = document.getElementById(node.id);
+                if (have) {
+                    next = have;
+                    return;
+                }
+                node = document.importNode(node, true);
+                node.classList.add("new");
+                inbox.insertBefore(node, next);
+                next = node;
+            });
+        });
     },
 
     showMessage: function (message) {
