@@ -232,13 +232,16 @@ type ctxWatch struct {
 	c         *Conn
 	write     bool
 	mu        sync.Mutex
+	fired     sync.Cond // signalled when expire has run
 	armed     bool
+	didFire   bool
 	stop      func() bool
 	interrupt func() // w.expire, bound once
 }
 
 func (w *ctxWatch) init(c *Conn, write bool) {
 	w.c, w.write = c, write
+	w.fired.L = &w.mu
 	w.interrupt = w.expire
 }
 
@@ -266,6 +269,8 @@ func (w *ctxWatch) expire() {
 	if w.armed {
 		w.setDeadline(aLongTimeAgo)
 	}
+	w.didFire = true
+	w.fired.Broadcast()
 }
 
 // arm applies ctx until disarm and reports whether disarm is needed.
@@ -287,12 +292,18 @@ func (w *ctxWatch) arm(ctx context.Context) bool {
 	return true
 }
 
-// disarm detaches the context and restores the user's deadline.
+// disarm detaches the context and restores the user's deadline. If the
+// context ended meanwhile, it first waits for expire to finish, so that a
+// late expire cannot reach the next call's deadline.
 func (w *ctxWatch) disarm() {
-	w.stop()
+	started := !w.stop()
 	w.stop = nil
 	w.mu.Lock()
+	for started && !w.didFire {
+		w.fired.Wait()
+	}
 	w.armed = false
+	w.didFire = false
 	w.mu.Unlock()
 	w.c.dlMu.Lock()
 	w.setDeadline(w.userDeadline())

@@ -171,3 +171,21 @@ func TestCloseWithoutReader(t *testing.T) {
 	assert.Less(t, time.Since(start), time.Second)
 	assert.ErrorIs(t, c.WriteMessage(context.Background(), TextMessage, []byte("x")), ErrClosed)
 }
+
+// TestReadContextExpiryDoesNotReachTheNextRead: a context that ends as a
+// read returns must not leave its interruption for the next read (the
+// watcher's callback used to run late and move the next read's deadline
+// into the past, giving a raw i/o timeout there).
+func TestReadContextExpiryDoesNotReachTheNextRead(t *testing.T) {
+	c := dialT(t, echoServer(t, nil), nil)
+	for i := range 200 {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Millisecond)
+		_, _, err := c.ReadMessage(ctx)
+		cancel()
+		require.ErrorIs(t, err, context.DeadlineExceeded, "read %d", i)
+	}
+	require.NoError(t, c.WriteMessage(context.Background(), TextMessage, []byte("alive")))
+	_, got, err := c.ReadMessage(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "alive", string(got))
+}
