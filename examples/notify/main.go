@@ -151,6 +151,7 @@ func newApp(settings tornago.Settings, reg *registry, token string) (*tornago.Ap
 		{Pattern: `/login`, Handler: func() tornago.Handler { return &loginHandler{} }},
 		{Pattern: `/logout`, Handler: func() tornago.Handler { return &logoutHandler{} }},
 		{Pattern: `/notifications`, Handler: func() tornago.Handler { return &notificationSocket{reg: reg} }},
+		tornago.ReconnectJSRoute(`/reconnect\.js`), // the page's reconnecting WebSocket
 		{Pattern: `/notify`, Handler: func() tornago.Handler { return &notifyHandler{reg: reg, token: token} }},
 		{Pattern: `/read`, Handler: tornago.Authenticated(func() tornago.Handler { return &readHandler{reg: reg} })},
 	}, settings)

@@ -224,7 +224,7 @@ func (h *mainHandler) Get(args ...string) error {
 	if err != nil {
 		return err
 	}
-	return h.Render("index.html", struct{ User string }{u.(string)})
+	return h.Render("index.html", struct{ User, ReconnectJSVersion string }{u.(string), tornago.ReconnectJSVersion})
 }
 
 // readHandler marks the user's notifications read; the route is

@@ -216,8 +216,12 @@ func TestLogin(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, page, `<span id="user">&lt;alice &amp; &#34;bob&#34;&gt;</span>`)
 	assert.Regexp(t, `src="/static/notify\.js\?v=[0-9a-f]+"`, page)
+	assert.Regexp(t, `src="/reconnect\.js\?v=[0-9a-f]+"`, page, "the page loads tornago's reconnecting client")
 	_, js := get(t, s, "/static/notify.js")
-	assert.Contains(t, js, `(location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/notifications"`)
+	assert.Contains(t, js, `new ReconnectingWebSocket("/notifications"`)
+	resp, rjs := get(t, s, "/reconnect.js")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, rjs, "class ReconnectingWebSocket")
 
 	// A forged cookie is nobody.
 	forged := *user

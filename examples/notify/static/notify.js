@@ -1,17 +1,17 @@
 // The page side of notify: one WebSocket per tab on /notifications, which
 // sends {"unread": N} first and then {"text": ..., "unread": N} for each
-// notification; reconnects with backoff; "Mark all read" posts /read.
+// notification; reconnects by itself (tornago's reconnect.js); "Mark all
+// read" posts /read.
 
 "use strict";
 
-var retryDelay = 1000;
-
 function connect() {
-    // wss: under https, where a ws: URL would be blocked as mixed content.
-    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/notifications";
-    var socket = new WebSocket(url);
+    // tornago's ReconnectingWebSocket (/reconnect.js): reconnects with
+    // backoff and jitter, and builds a wss: URL under https. The server
+    // sends the unread count first on every connection, so a reconnect
+    // needs no resync of its own.
+    var socket = new ReconnectingWebSocket("/notifications", {minDelay: 1000, maxDelay: 30000});
     socket.onopen = function () {
-        retryDelay = 1000;
         setStatus("");
     };
     socket.onmessage = function (event) {
@@ -30,16 +30,16 @@ function connect() {
             list.insertBefore(li, list.firstChild);
         }
     };
-    socket.onclose = function (event) {
-        // A refused handshake (401 once the sign-in expired) looks like
-        // close code 1006 here; the page reload sends the user to /login.
-        if (event.code === 1006 && !event.wasClean && retryDelay > 8000) {
-            location.reload();
-            return;
-        }
+    socket.onclose = function () {
         setStatus("reconnecting…");
-        setTimeout(connect, retryDelay);
-        retryDelay = Math.min(retryDelay * 2, 30000);
+    };
+    socket.onconnecting = function (event) {
+        // A refused handshake (401 once the sign-in expired) looks like a
+        // lost connection here; after a few attempts, reloading the page
+        // sends the user to /login if that is the reason.
+        if (event.detail.attempt > 4) {
+            location.reload();
+        }
     };
 }
 
