@@ -56,7 +56,6 @@ type Application struct {
 	mu      sync.Mutex
 	servers []*http.Server
 	closed  bool
-	hooks   []func(context.Context) error
 
 	sockets socketRegistry // open WebSocket connections
 }
@@ -357,7 +356,6 @@ func (a *Application) Shutdown(ctx context.Context) error {
 	a.closed = true
 	servers := a.servers
 	a.servers = nil
-	hooks := a.hooks
 	a.mu.Unlock()
 
 	// The WebSockets are closed while the HTTP servers shut down, not
@@ -371,19 +369,8 @@ func (a *Application) Shutdown(ctx context.Context) error {
 	}
 	wg.Go(func() { errs[len(servers)] = a.sockets.shutdown(ctx) })
 	wg.Wait()
-	for _, f := range hooks {
-		errs = append(errs, f(ctx))
-	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("tornago: shutdown: %w", err)
 	}
 	return nil
-}
-
-// onShutdown registers f to run in Shutdown after the HTTP servers
-// stopped; see the comment at the top of handler.go.
-func (a *Application) onShutdown(f func(context.Context) error) {
-	a.mu.Lock()
-	a.hooks = append(a.hooks, f)
-	a.mu.Unlock()
 }

@@ -3,8 +3,6 @@ package tornago
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -33,19 +31,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func TestShutdownHooks(t *testing.T) {
-	t.Parallel()
-	app, err := NewApplication(nil, Settings{Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	var order []string
-	app.onShutdown(func(context.Context) error { order = append(order, "first"); return nil })
-	boom := errors.New("boom")
-	app.onShutdown(func(context.Context) error { order = append(order, "second"); return boom })
-	err = app.Shutdown(context.Background())
-	assert.ErrorIs(t, err, boom)
-	assert.Equal(t, []string{"first", "second"}, order)
 }
 
 // fakeWS stands in for WebSocketHandler: it uses the hooks documented at

@@ -32,8 +32,6 @@ package tornago
 //	type webSocketServer interface{ Handler; serveWebSocket() }  (app.go)
 //	    Application.serve calls serveWebSocket instead of the HTTP verb path
 //	    when the handler has it; init has run, runPrepare has not.
-//	func (a *Application) onShutdown(f func(context.Context) error)  (app.go)
-//	    Registers f to run in Shutdown after the HTTP servers stopped.
 
 import (
 	"log/slog"
