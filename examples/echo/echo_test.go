@@ -5,24 +5,20 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime/debug"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
+	"github.com/tornago/tornago/internal/exampletest"
 	"github.com/tornago/tornago/websocket"
 )
 
@@ -30,77 +26,15 @@ import (
 // detector when the tests run with it.
 var binary string
 
-func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "echo-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "echo")
-	args := []string{"build", "-o", binary}
-	if raceEnabled() {
-		args = append(args, "-race")
-	}
-	cmd := exec.Command("go", append(args, ".")...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the echo server:", err)
-		return 1
-	}
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			return 1
-		}
-	}
-	return code
-}
-
-// raceEnabled reports whether this test binary was built with -race.
-func raceEnabled() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
+func TestMain(m *testing.M) { exampletest.Main(m, &binary) }
 
 // server is a running echo process.
 type server struct {
 	addr   string // host:port it listens on
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *exampletest.SyncBuffer
 	exited chan struct{}
 	err    error // from Wait, once exited is closed
-}
-
-// syncBuffer collects the server's log.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // startServer runs the echo binary on a free port with extra environment
@@ -109,10 +43,10 @@ func startServer(t *testing.T, env []string, flags ...string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"-addr", "127.0.0.1:0"}, flags...)...)
 	// A -race binary sleeps a second at exit unless told not to.
-	cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0"), env...)
+	cmd.Env = append(append(os.Environ(), exampletest.RaceEnv()), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	s := &server{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	s := &server{cmd: cmd, stderr: &exampletest.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = s.stderr
 	require.NoError(t, cmd.Start())
 

@@ -5,94 +5,32 @@ package chattest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
+	"github.com/tornago/tornago/internal/exampletest"
 	"github.com/tornago/tornago/websocket"
 )
 
 // Main builds the command of the package under test, stores its path in
 // *binary, runs the tests, checks for leaked goroutines, and exits: the
 // TestMain of a chat command.
-func Main(m *testing.M, binary *string) {
-	os.Exit(run(m, binary))
-}
+func Main(m *testing.M, binary *string) { exampletest.Main(m, binary) }
 
-func run(m *testing.M, binary *string) int {
-	bin, cleanup, err := Build()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer cleanup()
-	*binary = bin
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			return 1
-		}
-	}
-	return code
-}
-
-// Build builds the command in the working directory (with -race when the
-// tests run with it) into a temporary directory, and returns the binary
-// and a function that removes it.
-func Build() (binary string, cleanup func(), err error) {
-	dir, err := os.MkdirTemp("", "chat-test-")
-	if err != nil {
-		return "", nil, err
-	}
-	binary = filepath.Join(dir, "chat")
-	args := []string{"build", "-o", binary}
-	if raceEnabled() {
-		args = append(args, "-race")
-	}
-	cmd := exec.Command("go", append(args, ".")...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("building the chat server: %w", err)
-	}
-	return binary, func() { os.RemoveAll(dir) }, nil
-}
-
-func raceEnabled() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
-
-// raceEnv stops a -race binary from sleeping a second at exit (the race
-// runtime's default atexit_sleep_ms), which each test would pay.
-func raceEnv() string {
-	return "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
-}
+// Build builds the command in the working directory; see
+// exampletest.Build.
+func Build() (binary string, cleanup func(), err error) { return exampletest.Build() }
 
 // Server is a running chat process.
 type Server struct {
@@ -104,24 +42,7 @@ type Server struct {
 }
 
 // SyncBuffer collects output from several goroutines.
-type SyncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *SyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns what was written so far.
-func (b *SyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type SyncBuffer = exampletest.SyncBuffer
 
 // Start runs binary on a free port (from another working directory, as
 // `go run ./examples/chat` from the repository root would) and stops it
@@ -130,7 +51,7 @@ func Start(t *testing.T, binary string, flags ...string) *Server {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"-addr", "127.0.0.1:0"}, flags...)...)
 	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), raceEnv())
+	cmd.Env = append(os.Environ(), exampletest.RaceEnv())
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	s := &Server{Cmd: cmd, Log: &SyncBuffer{}, Exited: make(chan struct{})}
