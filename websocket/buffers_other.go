@@ -2,6 +2,9 @@
 
 package websocket
 
+// idleRead is unused where raw reads are unavailable.
+type idleRead struct{}
+
 // readIdle is not used where raw reads are unavailable: c.raw stays nil
 // and fillFromIdle takes a buffer before reading.
 func (c *Conn) readIdle() (*[readBufferSize]byte, int, error) {

@@ -23,6 +23,7 @@ type readState struct {
 	buf      []byte                // nil while idle (see buffers.go)
 	pooled   *[readBufferSize]byte // buf's pooled array, if it is one
 	pos, end int                   // unread bytes are buf[pos:end]
+	idle     idleRead              // readIdle's state (buffers_unix.go)
 	err      error
 
 	// The current data frame.
