@@ -75,6 +75,9 @@ type Conn struct {
 	peerClose atomic.Pointer[CloseError]
 	closeOnce sync.Once
 	done      chan struct{} // closed when the TCP connection is closed
+
+	// park is the connection's wait in a Poller, if any (poller.go).
+	park parkState
 }
 
 // newConn wraps nc, an established connection after the opening handshake.
@@ -190,6 +193,7 @@ func (c *Conn) closeTCP() bool {
 		c.nc.Close()
 		close(c.done)
 		c.releaseCompression()
+		c.wakeParked(0) // a closed socket gives its poller no event
 	})
 	return did
 }

@@ -1,0 +1,15 @@
+//go:build !linux
+
+package websocket
+
+// pollerSupported is false: Wait reports false and callers read.
+const pollerSupported = false
+
+// pollerSys has nothing to do where Wait never parks.
+type pollerSys struct{}
+
+func (s *pollerSys) begin(*Poller) error                       { return errPollerClosed }
+func (s *pollerSys) end()                                      {}
+func (s *pollerSys) newID() uint64                             { return 0 }
+func (s *pollerSys) arm(fd uintptr, id uint64, add bool) error { return errPollerClosed }
+func (s *pollerSys) close() error                              { return nil }
