@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"slices"
 	"time"
 
@@ -281,17 +280,10 @@ func (h *WebSocketHandler) serveWebSocket() {
 	// WebSocket lives.
 	rh.w = hijackedWriter{}
 	handedOff = true
-	go func() {
-		defer rh.app.sockets.remove(s)
-		defer cancel()
-		defer func() {
-			if p := recover(); p != nil {
-				rh.app.logger.Error("tornago: panic serving a WebSocket", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				conn.CloseNow()
-			}
-		}()
-		s.run(conn, hooks, rh.app)
-	}()
+	go s.run(conn, hooks, rh.app, func() {
+		cancel()
+		rh.app.sockets.remove(s)
+	})
 }
 
 // hijackedWriter stands in for the ResponseWriter once the connection has

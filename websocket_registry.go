@@ -18,6 +18,10 @@ type socketRegistry struct {
 	conns   map[*wsState]struct{}
 	closing bool
 
+	// poller holds the readers of quiet connections (websocket_read.go);
+	// nil where the platform has none.
+	poller *websocket.Poller
+
 	// The keepalive goroutine runs while some connection pings.
 	kaRunning bool
 	kaTick    time.Duration
@@ -44,6 +48,9 @@ func (r *socketRegistry) add(s *wsState) error {
 	}
 	if r.conns == nil {
 		r.conns = map[*wsState]struct{}{}
+		if websocket.PollerSupported {
+			r.poller = websocket.NewPoller()
+		}
 	}
 	r.conns[s] = struct{}{}
 	return nil
@@ -109,7 +116,7 @@ func (r *socketRegistry) keepalive(tick time.Duration, wake, stop chan struct{})
 			r.mu.Lock()
 			for s := range r.conns {
 				// Settings are final once the connection is stored.
-				if c := s.connection(); c != nil && (s.pingInterval > 0 || c.Compressed()) {
+				if s.needsKeepalive() {
 					due = append(due, s)
 				}
 			}
@@ -147,6 +154,11 @@ func (r *socketRegistry) shutdown(ctx context.Context) error {
 	for _, s := range list {
 		s.closeForShutdown(websocket.StatusGoingAway, "server shutting down")
 	}
+	// Parked readers are woken by their connections' closing; the
+	// poller's goroutine is not needed after them.
+	if r.poller != nil {
+		defer r.poller.Close()
+	}
 	for i, s := range list {
 		select {
 		case <-s.done:
@@ -168,6 +180,7 @@ func (r *socketRegistry) shutdown(ctx context.Context) error {
 // compressor of a connection that has been quiet for a while.
 func (s *wsState) keepalive(now time.Time) {
 	n := now.UnixNano()
+	s.parkIfQuiet(n)
 	if c := s.connection(); c.Compressed() && n-s.lastSend.Load() > int64(compressorIdleTime) {
 		c.ReleaseIdleCompressor()
 	}

@@ -1,7 +1,6 @@
 package tornago
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,13 +17,24 @@ import (
 // connection, the send queue and its flusher, the inbox of received
 // messages and its dispatcher, and the keepalive clock.
 //
-// Goroutines: the request goroutine reads (run); a flusher goroutine
-// exists while the send queue is not empty, and a dispatcher goroutine
-// while the inbox is not empty, so an idle connection costs one goroutine.
+// Goroutines: a reader runs while messages arrive and parks in the
+// application's poller when the connection is quiet (websocket_read.go);
+// a flusher goroutine exists while the send queue is not empty, and a
+// dispatcher goroutine while the inbox is not empty, so an idle
+// connection costs no goroutine where the platform has a poller.
 type wsState struct {
 	app         *Application
 	logger      *slog.Logger
 	subprotocol string
+	hooks       webSocketHooks
+
+	// Reading (websocket_read.go).
+	readFn        func()       // s.readLoop, bound once
+	finish        func()       // ends the lifecycle: registry, request context
+	lastMessage   atomic.Int64 // when the last message arrived, UnixNano
+	readMu        sync.Mutex
+	reading       bool // the reader is blocked in a read
+	parkRequested bool // the keepalive goroutine interrupted that read
 
 	// Per-connection settings, from Settings unless overridden.
 	pingInterval   time.Duration
@@ -134,8 +144,10 @@ func (s *wsState) peerClose() *websocket.CloseError {
 	return nil
 }
 
-// run serves an open connection until it ends, then calls OnClose.
-func (s *wsState) run(conn *websocket.Conn, hooks webSocketHooks, app *Application) {
+// run starts serving an open connection; finish runs once it has ended
+// and OnClose has been called.
+func (s *wsState) run(conn *websocket.Conn, hooks webSocketHooks, app *Application, finish func()) {
+	s.hooks, s.finish = hooks, finish
 	s.conn.Store(conn)
 	if s.pingInterval > 0 {
 		s.nextPing.Store(time.Now().Add(s.pingInterval).UnixNano())
@@ -147,21 +159,17 @@ func (s *wsState) run(conn *websocket.Conn, hooks webSocketHooks, app *Applicati
 	s.startFlusherLocked() // messages written in Open, or a Close from Open
 	s.mu.Unlock()
 	s.lastSend.Store(time.Now().UnixNano())
-	if s.pingInterval > 0 || conn.Compressed() {
+	if s.needsKeepalive() {
 		app.sockets.startKeepalive(s.pingInterval)
 	}
-	for {
-		typ, data, err := conn.ReadMessage(context.Background())
-		if err != nil {
-			s.logEnd(err)
-			break
-		}
-		s.alive()
-		s.deliver(Message{Data: data, Binary: typ == websocket.BinaryMessage}, hooks)
-	}
-	s.end()
-	s.dispatchWG.Wait()
-	s.callOnClose(hooks, app)
+	s.startReading()
+}
+
+// needsKeepalive reports whether the keepalive goroutine has work for the
+// connection: pings, releasing an idle compressor, or parking its reader.
+func (s *wsState) needsKeepalive() bool {
+	c := s.connection()
+	return c != nil && (s.pingInterval > 0 || c.Compressed() || s.app.sockets.poller != nil)
 }
 
 // logEnd logs why a connection ended when it was not a normal close.

@@ -79,7 +79,7 @@ type parkState struct {
 //
 // and, right after Accept: if !poller.Wait(conn, s.serveFunc) { go s.serve() }.
 func (p *Poller) Wait(c *Conn, resume func()) bool {
-	if c.raw == nil || !pollerSupported || c.isClosed() {
+	if c.raw == nil || !PollerSupported || c.isClosed() {
 		return false
 	}
 	// Bytes already read into c's buffer would never wake the socket

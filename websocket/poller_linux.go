@@ -10,8 +10,9 @@ import (
 	"syscall"
 )
 
-// pollerSupported says Wait can park connections on this platform.
-const pollerSupported = true
+// PollerSupported reports whether Poller.Wait can park connections on
+// this platform: on Linux it can (epoll); elsewhere Wait reports false.
+const PollerSupported = true
 
 // pollerIdleMillis is how long the poller's goroutine waits with no
 // connection registered before it stops and closes its epoll set; it also

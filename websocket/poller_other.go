@@ -2,8 +2,9 @@
 
 package websocket
 
-// pollerSupported is false: Wait reports false and callers read.
-const pollerSupported = false
+// PollerSupported reports whether Poller.Wait can park connections on
+// this platform: on Linux it can (epoll); elsewhere Wait reports false.
+const PollerSupported = false
 
 // pollerSys has nothing to do where Wait never parks.
 type pollerSys struct{}

@@ -1,0 +1,150 @@
+package tornago
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime/debug"
+	"time"
+
+	"github.com/tornago/tornago/websocket"
+)
+
+// Reading. A connection's reader is not a goroutine for life: it reads
+// while messages come, and when the connection goes quiet it parks in the
+// application's websocket.Poller and its goroutine exits, to be started
+// again when bytes arrive. At many thousand idle connections this is
+// most of the memory saved: a parked goroutine keeps a stack of several
+// KiB, a parked connection only its structures.
+//
+// Parking costs a few microseconds per wake-up, so a connection whose
+// messages arrive close together keeps its reader blocked in the read
+// instead; the keepalive goroutine parks it once it has been quiet for
+// parkQuietAfter.
+
+// busyGap is the gap between two messages under which the reader stays in
+// the read rather than parking: the connection is busy, and parking
+// between every pair of its messages would cost more than the goroutine.
+const busyGap = 20 * time.Millisecond
+
+// parkQuietAfter is how long a reader blocked in a read may go without a
+// message before the keepalive goroutine parks it.
+const parkQuietAfter = time.Second
+
+// startReading begins reading an open connection: parked until its first
+// message arrives, where the platform allows.
+func (s *wsState) startReading() {
+	s.readFn = s.readLoop
+	if s.park(false) {
+		return
+	}
+	s.readLoop()
+}
+
+// readLoop reads messages and hands them to the dispatcher until the
+// connection ends (then it runs the end of the lifecycle) or it parks
+// (then it returns, and runs again when there is something to read).
+func (s *wsState) readLoop() {
+	conn := s.conn.Load()
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Error("tornago: panic serving a WebSocket", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			conn.CloseNow()
+			s.finishReading()
+		}
+	}()
+	for {
+		s.beginRead()
+		typ, data, err := conn.ReadMessage(context.Background())
+		s.endRead()
+		if err != nil {
+			if isTimeout(err) {
+				// The keepalive goroutine interrupted a read that had
+				// waited too long (the handler sets no deadline of its
+				// own): park, or read on if bytes are at hand.
+				if s.park(false) {
+					return
+				}
+				continue
+			}
+			s.logEnd(err)
+			break
+		}
+		s.alive()
+		s.deliver(Message{Data: data, Binary: typ == websocket.BinaryMessage}, s.hooks)
+		if s.park(true) {
+			return
+		}
+	}
+	s.finishReading()
+}
+
+// finishReading ends the lifecycle once reading is over: the connection
+// is closed, OnMessage has had every message received, OnClose runs, and
+// the connection leaves the registry.
+func (s *wsState) finishReading() {
+	s.end()
+	s.dispatchWG.Wait()
+	s.callOnClose(s.hooks, s.app)
+	s.finish()
+}
+
+// park waits for the connection's next bytes in the poller, unless a
+// message just arrived close behind the previous one (gotMessage), and
+// reports whether it did; if not, the caller reads.
+func (s *wsState) park(gotMessage bool) bool {
+	if s.app.sockets.poller == nil {
+		return false
+	}
+	if gotMessage {
+		now := time.Now().UnixNano()
+		prev := s.lastMessage.Swap(now)
+		if prev != 0 && now-prev < int64(busyGap) {
+			return false
+		}
+	}
+	return s.app.sockets.poller.Wait(s.conn.Load(), s.readFn)
+}
+
+// beginRead and endRead bracket a blocking read, so that the keepalive
+// goroutine can tell a reader that has waited long enough to park.
+func (s *wsState) beginRead() {
+	s.readMu.Lock()
+	s.reading = true
+	s.readMu.Unlock()
+}
+
+func (s *wsState) endRead() {
+	s.readMu.Lock()
+	s.reading = false
+	if s.parkRequested {
+		// Undo the interruption, whether or not it struck this read.
+		s.parkRequested = false
+		s.conn.Load().SetReadDeadline(time.Time{})
+	}
+	s.readMu.Unlock()
+}
+
+// parkIfQuiet interrupts a read that has waited parkQuietAfter for a
+// message, so that its reader parks; the keepalive goroutine calls it.
+func (s *wsState) parkIfQuiet(now int64) {
+	if s.app.sockets.poller == nil || now-s.lastMessage.Load() < int64(parkQuietAfter) {
+		return
+	}
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	if s.reading && !s.parkRequested {
+		s.parkRequested = true
+		s.conn.Load().SetReadDeadline(aLongTimeAgo)
+	}
+}
+
+// aLongTimeAgo is a deadline in the past, which interrupts a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// isTimeout reports whether err is a deadline expiry.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
