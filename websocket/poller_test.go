@@ -103,7 +103,7 @@ func waitEnded(t *testing.T, s *parkedSession) error {
 }
 
 func TestPollerIdleConnectionsHoldNoGoroutine(t *testing.T) {
-	if !pollerSupported {
+	if !PollerSupported {
 		t.Skip("no poller on this platform")
 	}
 	p := NewPoller()
@@ -143,7 +143,7 @@ func TestPollerIdleConnectionsHoldNoGoroutine(t *testing.T) {
 }
 
 func TestPollerWakesOnClose(t *testing.T) {
-	if !pollerSupported {
+	if !PollerSupported {
 		t.Skip("no poller on this platform")
 	}
 	p := NewPoller()
@@ -171,7 +171,7 @@ func TestPollerWakesOnClose(t *testing.T) {
 }
 
 func TestPollerWaitRefusesWhenBytesAreBuffered(t *testing.T) {
-	if !pollerSupported {
+	if !PollerSupported {
 		t.Skip("no poller on this platform")
 	}
 	p := NewPoller()
@@ -237,7 +237,7 @@ func TestPollerRefusesTLS(t *testing.T) {
 }
 
 func TestPollerStopsWhenIdle(t *testing.T) {
-	if !pollerSupported {
+	if !PollerSupported {
 		t.Skip("no poller on this platform")
 	}
 	p := NewPoller()
