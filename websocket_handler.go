@@ -273,6 +273,9 @@ func (h *WebSocketHandler) serveWebSocket() {
 	rh.finished = true
 	rh.headersWritten = true
 	rh.logAccess()
+	// The response headers went out with the 101; an idle connection
+	// need not keep them (headers set from now on go nowhere).
+	rh.header, rh.buf = http.Header{}, nil
 
 	// The connection is ours now. Serving it on a goroutine of its own lets
 	// net/http's handler return, which frees the request goroutine's deep

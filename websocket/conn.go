@@ -65,8 +65,8 @@ type Conn struct {
 	dlMu          sync.Mutex
 	readDeadline  time.Time
 	writeDeadline time.Time
-	readCtx       ctxWatch // for the holder of readSem
-	writeCtx      ctxWatch // for the holder of frameSem
+	readCtx       lazyWatch // for the holder of readSem
+	writeCtx      lazyWatch // for the holder of frameSem
 
 	// closeSent is set, before the frame is written, by whoever sends our
 	// close frame; from then on no data frame may be written.
@@ -248,6 +248,33 @@ func (w *ctxWatch) init(c *Conn, write bool) {
 	w.fired.L = &w.mu
 	w.interrupt = w.expire
 }
+
+// lazyWatch is a ctxWatch made on first use: many connections never see a
+// context that can end (a server loop reading with context.Background),
+// and a watch is a hundred bytes of every idle connection otherwise. Like
+// the watch, it belongs to the holder of readSem or frameSem.
+type lazyWatch struct {
+	w     *ctxWatch
+	c     *Conn
+	write bool
+}
+
+func (l *lazyWatch) init(c *Conn, write bool) { l.c, l.write = c, write }
+
+// arm is ctxWatch.arm, making the watch when ctx can end.
+func (l *lazyWatch) arm(ctx context.Context) bool {
+	if ctx.Done() == nil {
+		return false
+	}
+	if l.w == nil {
+		l.w = new(ctxWatch)
+		l.w.init(l.c, l.write)
+	}
+	return l.w.arm(ctx)
+}
+
+// disarm is ctxWatch.disarm, after an arm that reported true.
+func (l *lazyWatch) disarm() { l.w.disarm() }
 
 func (w *ctxWatch) setDeadline(t time.Time) {
 	if w.write {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tornago/tornago/websocket"
 )
@@ -49,11 +50,13 @@ const (
 const shutdownReason = "server shutting down"
 
 // coreVariant serves the endpoints with the websocket package alone:
-// websocket.Accept, a read loop per connection and, for /broadcast, a
+// websocket.Accept, an /echo session per connection that parks in a
+// websocket.Poller while quiet and, for /broadcast, a read loop and a
 // writer goroutine per client draining a bounded queue.
 type coreVariant struct {
-	log  *slog.Logger
-	opts websocket.AcceptOptions
+	log    *slog.Logger
+	opts   websocket.AcceptOptions
+	poller *websocket.Poller // quiet /echo connections wait here
 
 	mu      sync.Mutex
 	closing bool
@@ -65,9 +68,10 @@ type coreVariant struct {
 // newCoreVariant returns the bare-core variant.
 func newCoreVariant(cfg config) *coreVariant {
 	v := &coreVariant{
-		log:   cfg.logger,
-		conns: make(map[*websocket.Conn]struct{}),
-		subs:  make(map[*subscriber]struct{}),
+		log:    cfg.logger,
+		poller: websocket.NewPoller(),
+		conns:  make(map[*websocket.Conn]struct{}),
+		subs:   make(map[*subscriber]struct{}),
 	}
 	v.opts.CheckOrigin = checkOrigin(cfg.allowOrigin)
 	v.opts.Compression = cfg.compression
@@ -140,20 +144,55 @@ func (v *coreVariant) echo(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	defer v.release(c)
 	if closeCode != 0 {
+		defer v.release(c)
 		c.Close(closeCode, q.Get("reason"))
 		return
 	}
+	// The connection is served by echoSession from here; this handler
+	// returns, which frees net/http's goroutine and buffers.
+	s := &echoSession{v: v, c: c}
+	s.serveFn = s.serve
+	if !v.poller.Wait(c, s.serveFn) {
+		go s.serve()
+	}
+}
+
+// busyGap is the gap between two messages under which an echo session
+// reads on instead of parking: parking costs a few microseconds per
+// wake-up, more than keeping the goroutine of a busy connection.
+const busyGap = 20 * time.Millisecond
+
+// echoSession is one /echo connection. It holds no goroutine while the
+// connection is quiet: it parks in the variant's websocket.Poller, which
+// starts serve again when bytes arrive.
+type echoSession struct {
+	v       *coreVariant
+	c       *websocket.Conn
+	serveFn func() // s.serve, bound once so that parking allocates nothing
+	last    time.Time
+}
+
+// serve echoes messages until the connection ends, or parks when the
+// connection is quiet.
+func (s *echoSession) serve() {
 	ctx := context.Background()
 	for {
-		typ, msg, err := c.ReadMessage(ctx)
+		typ, msg, err := s.c.ReadMessage(ctx)
 		if err != nil {
-			v.logEnd(c, err)
+			s.v.logEnd(s.c, err)
+			s.v.release(s.c)
 			return
 		}
-		if err := c.WriteMessage(ctx, typ, msg); err != nil {
-			v.logEnd(c, err)
+		if err := s.c.WriteMessage(ctx, typ, msg); err != nil {
+			s.v.logEnd(s.c, err)
+			s.v.release(s.c)
+			return
+		}
+		now := time.Now()
+		busy := now.Sub(s.last) < busyGap
+		s.last = now
+		if !busy && s.v.poller.Wait(s.c, s.serveFn) {
 			return
 		}
 	}
@@ -307,6 +346,7 @@ func (v *coreVariant) shutdown(ctx context.Context) error {
 		v.wg.Wait()
 		close(done)
 	}()
+	defer v.poller.Close()
 	select {
 	case <-done:
 		return nil
