@@ -15,6 +15,13 @@ const minInboxBytes = 1 << 20
 // When OnMessage falls behind by more than the inbox bound the reader
 // waits here, which pushes back on the peer through TCP; until then the
 // reader keeps reading, so pings are answered while OnMessage works.
+//
+// While messages flow, the dispatcher lingers for the next one instead
+// of exiting: a goroutine started per message costs more than the
+// message (its stack grows on the write path every time). The reader
+// lets it go when the connection turns quiet (setBusy), or the keepalive
+// goroutine does once it has been quiet a while; without that goroutine
+// (no poller, no pings) the dispatcher does not linger.
 func (s *wsState) deliver(m Message, hooks webSocketHooks) {
 	limit := max(s.maxMessageSize, minInboxBytes)
 	s.inMu.Lock()
@@ -27,11 +34,26 @@ func (s *wsState) deliver(m Message, hooks webSocketHooks) {
 	}
 	s.inbox = append(s.inbox, m)
 	s.inboxBytes += int64(len(m.Data))
-	if !s.dispatching {
+	s.busy = s.canLinger
+	switch {
+	case !s.dispatching:
 		s.dispatching = true
 		s.dispatchWG.Add(1)
 		go s.dispatch(hooks)
+	case s.lingering:
+		s.inReady.Signal()
 	}
+}
+
+// setBusy says whether messages are flowing; when they stop, a lingering
+// dispatcher exits.
+func (s *wsState) setBusy(busy bool) {
+	s.inMu.Lock()
+	s.busy = busy
+	if !busy && s.lingering {
+		s.inReady.Signal()
+	}
+	s.inMu.Unlock()
 }
 
 // dispatch calls OnMessage for queued messages in order and exits when
@@ -40,6 +62,11 @@ func (s *wsState) dispatch(hooks webSocketHooks) {
 	defer s.dispatchWG.Done()
 	for {
 		s.inMu.Lock()
+		for len(s.inbox) == 0 && s.busy && !s.stopped {
+			s.lingering = true
+			s.inReady.Wait()
+			s.lingering = false
+		}
 		if len(s.inbox) == 0 || s.stopped {
 			s.inbox = s.inbox[:0]
 			s.dispatching = false

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/tornago/tornago/websocket"
@@ -36,6 +37,9 @@ const parkQuietAfter = time.Second
 // message arrives, where the platform allows.
 func (s *wsState) startReading() {
 	s.readFn = s.readLoop
+	// The poller can wait only for plain sockets (not TLS).
+	_, isSocket := s.conn.Load().NetConn().(syscall.Conn)
+	s.parkable = s.app.sockets.poller != nil && isSocket
 	if s.park(false) {
 		return
 	}
@@ -84,6 +88,7 @@ func (s *wsState) readLoop() {
 // is closed, OnMessage has had every message received, OnClose runs, and
 // the connection leaves the registry.
 func (s *wsState) finishReading() {
+	s.setBusy(false)
 	s.end()
 	s.dispatchWG.Wait()
 	s.callOnClose(s.hooks, s.app)
@@ -94,15 +99,16 @@ func (s *wsState) finishReading() {
 // message just arrived close behind the previous one (gotMessage), and
 // reports whether it did; if not, the caller reads.
 func (s *wsState) park(gotMessage bool) bool {
-	if s.app.sockets.poller == nil {
-		return false
-	}
 	if gotMessage {
 		now := time.Now().UnixNano()
 		prev := s.lastMessage.Swap(now)
 		if prev != 0 && now-prev < int64(busyGap) {
 			return false
 		}
+	}
+	s.setBusy(false)
+	if !s.parkable {
+		return false
 	}
 	return s.app.sockets.poller.Wait(s.conn.Load(), s.readFn)
 }
@@ -129,7 +135,11 @@ func (s *wsState) endRead() {
 // parkIfQuiet interrupts a read that has waited parkQuietAfter for a
 // message, so that its reader parks; the keepalive goroutine calls it.
 func (s *wsState) parkIfQuiet(now int64) {
-	if s.app.sockets.poller == nil || now-s.lastMessage.Load() < int64(parkQuietAfter) {
+	if now-s.lastMessage.Load() < int64(parkQuietAfter) {
+		return
+	}
+	s.setBusy(false)
+	if !s.parkable {
 		return
 	}
 	s.readMu.Lock()

@@ -30,6 +30,7 @@ type wsState struct {
 
 	// Reading (websocket_read.go).
 	readFn        func()       // s.readLoop, bound once
+	parkable      bool         // the reader may park in the application's poller
 	finish        func()       // ends the lifecycle: registry, request context
 	lastMessage   atomic.Int64 // when the last message arrived, UnixNano
 	readMu        sync.Mutex
@@ -61,10 +62,14 @@ type wsState struct {
 
 	// The inbox, under inMu.
 	inMu        sync.Mutex
-	inSpace     *sync.Cond
+	inSpace     sync.Cond // the reader waits here for room in the inbox
+	inReady     sync.Cond // a lingering dispatcher waits here for messages
 	inbox       []Message
 	inboxBytes  int64
 	dispatching bool
+	lingering   bool // the dispatcher waits on inReady
+	busy        bool // messages are flowing: the dispatcher lingers
+	canLinger   bool // the keepalive goroutine watches for quiet
 	stopped     bool // OnMessage failed: drop the rest
 	dispatchWG  sync.WaitGroup
 
@@ -106,7 +111,8 @@ func (s *wsState) setup(app *Application) {
 		s.sendQueueSize = st.WebSocketSendQueueSize
 	}
 	s.mu.Unlock()
-	s.inSpace = sync.NewCond(&s.inMu)
+	s.inSpace.L = &s.inMu
+	s.inReady.L = &s.inMu
 	s.done = make(chan struct{})
 }
 
@@ -160,6 +166,7 @@ func (s *wsState) run(conn *websocket.Conn, hooks webSocketHooks, app *Applicati
 	s.mu.Unlock()
 	s.lastSend.Store(time.Now().UnixNano())
 	if s.needsKeepalive() {
+		s.canLinger = true
 		app.sockets.startKeepalive(s.pingInterval)
 	}
 	s.startReading()
