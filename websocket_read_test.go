@@ -62,8 +62,9 @@ func TestWebSocketHandlerQuietConnectionsHoldNoGoroutine(t *testing.T) {
 		echoRoundTrip(t, busy, fmt.Sprint("burst ", i))
 	}
 	require.Equal(t, 1, readers(), "the busy reader stays in its read")
-	require.Eventually(t, func() bool { return readers() == 0 }, 5*time.Second, 20*time.Millisecond,
-		"the quiet reader was not parked")
+	require.Equal(t, 1, dispatchers(), "the busy connection's dispatcher waits for the next message")
+	require.Eventually(t, func() bool { return readers() == 0 && dispatchers() == 0 }, 5*time.Second, 20*time.Millisecond,
+		"the quiet connection kept %d readers and %d dispatchers", readers(), dispatchers())
 	echoRoundTrip(t, busy, "after parking")
 
 	for i, c := range conns {
@@ -77,8 +78,13 @@ func TestWebSocketHandlerQuietConnectionsHoldNoGoroutine(t *testing.T) {
 }
 
 // readers counts the goroutines in a WebSocketHandler's read loop.
-func readers() int {
+func readers() int { return goroutinesIn("tornago.(*wsState).readLoop(") }
+
+// dispatchers counts the goroutines calling OnMessage or waiting to.
+func dispatchers() int { return goroutinesIn("tornago.(*wsState).dispatch(") }
+
+func goroutinesIn(function string) int {
 	var b strings.Builder
 	pprof.Lookup("goroutine").WriteTo(&b, 2)
-	return strings.Count(b.String(), "tornago.(*wsState).readLoop(")
+	return strings.Count(b.String(), function)
 }
