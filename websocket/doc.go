@@ -90,6 +90,18 @@
 // the write buffer in 4 KiB chunks. PreparedMessage encodes a frame once
 // for any number of server connections (a broadcast).
 //
+// # Many idle connections
+//
+// A goroutine blocked in ReadMessage keeps its stack, several KiB, for as
+// long as the connection is quiet. A server with many mostly idle
+// connections can instead park them in a Poller: Poller.Wait registers the
+// connection with one epoll set (Linux) and returns, and a function of
+// the caller's runs on a new goroutine when bytes arrive or the connection
+// closes. An idle connection then costs its Conn and socket, under 4 KiB
+// in all (BENCHMARKS.md). Parking and waking cost a few microseconds, so a
+// server keeps reading a busy connection and parks it once it goes quiet;
+// tornago.WebSocketHandler does this by itself.
+//
 // # Compression
 //
 // permessage-deflate is off unless AcceptOptions.Compression (or
