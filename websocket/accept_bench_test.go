@@ -7,10 +7,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -80,13 +82,13 @@ func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // benchHandshakeRequest is a handshake request as Dial sends it.
-func benchHandshakeRequest(b *testing.B) *http.Request {
+func benchHandshakeRequest(tb testing.TB) *http.Request {
 	r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/echo", nil)
 	r.Header.Set("Upgrade", "websocket")
 	r.Header.Set("Connection", "Upgrade")
 	r.Header.Set("Sec-WebSocket-Version", "13")
 	r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-	require.Nil(b, checkUpgradeRequest(r, &AcceptOptions{}))
+	require.Nil(tb, checkUpgradeRequest(r, &AcceptOptions{}))
 	return r
 }
 
@@ -100,12 +102,12 @@ var maskedClose1000 = func() []byte {
 
 // benchTCPPairs returns n connected TCP pairs over 127.0.0.1: server ends and
 // client ends.
-func benchTCPPairs(b *testing.B, ln net.Listener, n int) (servers, clients []net.Conn) {
+func benchTCPPairs(tb testing.TB, ln net.Listener, n int) (servers, clients []net.Conn) {
 	for range n {
 		cc, err := net.Dial("tcp", ln.Addr().String())
-		require.NoError(b, err)
+		require.NoError(tb, err)
 		sc, err := ln.Accept()
-		require.NoError(b, err)
+		require.NoError(tb, err)
 		servers = append(servers, sc)
 		clients = append(clients, cc)
 	}
@@ -151,4 +153,64 @@ func BenchmarkAcceptServer(b *testing.B) {
 		done += n
 		b.StartTimer()
 	}
+}
+
+// acceptServerAllocBudget is the most allocations the server's half of a
+// handshake and close may make (BenchmarkAcceptServer): the Conn with its
+// channels and bound callbacks, the peer's CloseError, the read buffer,
+// and the close reply written through writeFrame's context.
+const acceptServerAllocBudget = 22
+
+// TestAcceptServerAllocs keeps the allocations of the server's half of a
+// handshake and close (BenchmarkAcceptServer) within budget, so that a
+// change adding some is noticed. Not parallel: AllocsPerRun counts every
+// goroutine's allocations.
+func TestAcceptServerAllocs(t *testing.T) {
+	if raceEnabled() {
+		t.Skip("the race detector drops pooled buffers at random")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	r := benchHandshakeRequest(t)
+	brw := bufio.NewReadWriter(bufio.NewReaderSize(strings.NewReader(""), 16), bufio.NewWriterSize(nil, 16))
+	const runs = 50
+	// AllocsPerRun runs once more to warm up.
+	servers, clients := benchTCPPairs(t, ln, runs+1)
+	ws := make([]hijackRecorder, len(servers))
+	for i, cc := range clients {
+		ws[i] = hijackRecorder{nc: servers[i], brw: brw}
+		_, err := cc.Write(maskedClose1000)
+		require.NoError(t, err)
+	}
+	defer func() {
+		for _, cc := range clients {
+			cc.Close()
+		}
+	}()
+	next := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		c, err := Accept(&ws[next], r, nil)
+		next++
+		if err != nil {
+			t.Fatal(err)
+		}
+		serveUntilClosed(c)
+	})
+	t.Logf("%.0f allocations per upgrade and close", allocs)
+	assert.LessOrEqual(t, allocs, float64(acceptServerAllocBudget))
+}
+
+// raceEnabled reports whether this test binary was built with -race.
+func raceEnabled() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
 }
