@@ -46,12 +46,6 @@ func appendAcceptKey(dst []byte, key string) []byte {
 	return base64.StdEncoding.AppendEncode(dst, sum[:])
 }
 
-// acceptKey computes Sec-WebSocket-Accept for a Sec-WebSocket-Key.
-func acceptKey(key string) string {
-	var b [acceptKeyLen]byte
-	return string(appendAcceptKey(b[:0], key))
-}
-
 // validKey reports whether key is the base64 encoding of 16 bytes (RFC
 // 6455 section 4.2.1, item 5).
 func validKey(key string) bool {
