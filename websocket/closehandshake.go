@@ -117,10 +117,11 @@ func (c *Conn) sendCloseFrame(code StatusCode, reason string, timeout time.Durat
 		return c.writeAcquireError(err)
 	}
 	defer func() { <-c.frameSem }()
-	w := &c.wr
-	if w.err != nil {
-		return w.err
+	// A frame that TryWriteMessage left half-written goes out first.
+	if err := c.writableWithin(timeout); err != nil {
+		return err
 	}
+	w := &c.wr
 	var p [maxControlPayload]byte
 	payload := appendClosePayload(p[:0], code, reason)
 	h := header{fin: true, op: opClose, length: int64(len(payload))}
