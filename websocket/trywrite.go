@@ -134,17 +134,17 @@ func (c *Conn) tryWrite(hdr, payload []byte, shared bool) (int, error) {
 	total := len(hdr) + len(payload)
 	var n int
 	var err error
-	if len(hdr) == 0 {
-		n, err = c.writeNonblock(payload, nil)
-	} else {
-		// Header and payload in one write(2): a small frame through the
-		// pooled buffer, a large one with the buffer's worth of payload
-		// first, so that a header never travels in a segment of its own.
+	switch {
+	case len(hdr) == 0:
+		n, err = c.writeNowait(payload)
+	case total <= writeBufferSize:
+		// A small frame is copied whole into the pooled buffer for one
+		// write(2): cheaper than gathering.
 		pooled := writeBufPool.Get().(*[writeBufferSize]byte)
-		k := min(len(payload), writeBufferSize-len(hdr))
-		b := append(append(pooled[:0], hdr...), payload[:k]...)
-		n, err = c.writeNonblock(b, payload[k:])
+		n, err = c.writeNowait(append(append(pooled[:0], hdr...), payload...))
 		writeBufPool.Put(pooled)
+	default:
+		n, err = c.writeNowaitv(hdr, payload)
 	}
 	switch {
 	case n == total:
@@ -179,18 +179,6 @@ func (c *Conn) tryFailed(err error) error {
 		c.wr.pending = nil
 	}
 	return err
-}
-
-// writeNonblock hands b1 and then b2 to the socket without waiting (see
-// writeNowait) and returns how many bytes it took; a full socket buffer is
-// not an error. The caller holds frameSem.
-func (c *Conn) writeNonblock(b1, b2 []byte) (int, error) {
-	n, err := c.writeNowait(b1)
-	if err != nil || n < len(b1) || len(b2) == 0 {
-		return n, err
-	}
-	m, err := c.writeNowait(b2)
-	return n + m, err
 }
 
 // writableLocked returns the error that broke the stream, if one did, and
