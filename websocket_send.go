@@ -11,10 +11,14 @@ import (
 )
 
 // WriteMessage sends data to the peer as a binary message if binary is
-// set, else as text (which must be valid UTF-8). It copies data into the
-// connection's send queue and returns without waiting for the network, so
-// a slow peer never blocks the caller; Flush waits. It is safe from any
-// goroutine. Writes before the 101 (in Open) go out right after it.
+// set, else as text (which must be valid UTF-8). It never waits for the
+// network, so a slow peer never blocks the caller; Flush waits. When
+// nothing is queued before it, it writes the message to the socket at once
+// (as Tornado's write_message does), and a message the socket takes whole
+// is neither copied nor queued; otherwise what the socket did not take is
+// copied into the connection's send queue and sent from there. It is safe
+// from any goroutine. Writes before the 101 (in Open) go out right after
+// it.
 //
 // It fails with an error matching ErrClosed once the connection is closing,
 // and with ErrSendQueueFull (after which the connection is closed with 1008)
@@ -24,11 +28,7 @@ func (h *WebSocketHandler) WriteMessage(data []byte, binary bool) error {
 	if binary {
 		typ = websocket.BinaryMessage
 	}
-	pm, err := websocket.NewPreparedMessage(typ, data)
-	if err != nil {
-		return fmt.Errorf("tornago: %w", err)
-	}
-	return h.ws.enqueue(sendItem{pm: pm}, pm.Size())
+	return h.ws.write(typ, data, nil)
 }
 
 // WriteText sends s as a text message; see WriteMessage.
@@ -44,10 +44,11 @@ func (h *WebSocketHandler) WriteJSON(v any) error {
 	return h.WriteMessage(b, false)
 }
 
-// WritePrepared queues a message encoded once for many connections (see
-// Broadcast); it shares pm's bytes instead of copying them.
+// WritePrepared sends a message encoded once for many connections (see
+// Broadcast), at once or through the send queue as WriteMessage does; it
+// shares pm's bytes instead of copying them.
 func (h *WebSocketHandler) WritePrepared(pm *websocket.PreparedMessage) error {
-	return h.ws.enqueue(sendItem{pm: pm}, pm.Size())
+	return h.ws.write(0, nil, pm)
 }
 
 // Ping queues a ping with payload (at most 125 bytes). The pong arrives at
@@ -82,6 +83,65 @@ func (h *WebSocketHandler) Close(code int, reason string) error {
 // ErrNotOpen is returned by Flush called before the handshake completed
 // (in Prepare or Open), when nothing can be sent yet.
 var ErrNotOpen = errors.New("tornago: WebSocket not open yet: messages written in Open are sent after it returns")
+
+// write sends pm, or data as a message of type typ when pm is nil. With
+// nothing queued and no flusher writing, it tries the socket first,
+// holding mu so that no other write can get ahead of it or slip in before
+// a remainder is queued; the
+// attempt never blocks, since TryWriteMessage gives up rather than wait for
+// the socket or for another writer. Anything else goes through the queue.
+func (s *wsState) write(typ websocket.MessageType, data []byte, pm *websocket.PreparedMessage) error {
+	s.mu.Lock()
+	if c := s.conn.Load(); c != nil && !s.flushing && len(s.queue) == 0 && !s.closing && !s.ended && s.closeReq == nil {
+		var pending int
+		var err error
+		if pm != nil {
+			pending, err = c.TryWritePrepared(pm)
+		} else {
+			pending, err = c.TryWriteMessage(typ, data)
+		}
+		switch {
+		case err == nil:
+			s.enqueued++
+			if pending == 0 {
+				s.sent++
+			} else {
+				// The socket took part of the frame and the core keeps the
+				// rest, which goes out before any other frame; the flusher
+				// makes sure it does even if nothing follows.
+				s.queue = append(s.queue, pendingItem)
+				s.queued += pending
+				s.startFlusherLocked()
+			}
+			s.mu.Unlock()
+			return nil
+		case errors.Is(err, websocket.ErrInvalidUTF8):
+			s.mu.Unlock()
+			return fmt.Errorf("tornago: %w", err)
+		case errors.Is(err, websocket.ErrClosed):
+			// The connection broke or is closing; the reader ends it.
+			s.closing = true
+			s.mu.Unlock()
+			return ErrClosed
+		}
+		// ErrWouldBlock: the socket or another writer is busy.
+	}
+	s.mu.Unlock()
+	if pm == nil {
+		var err error
+		if pm, err = websocket.NewPreparedMessage(typ, data); err != nil {
+			return fmt.Errorf("tornago: %w", err)
+		}
+	}
+	return s.enqueue(sendItem{pm: pm}, pm.Size())
+}
+
+// pendingItem stands in the send queue for the rest of a frame the socket
+// took in part, which the core holds: neither a message nor a ping (pings
+// always have a non-nil payload). Its size in bytes is counted in queued.
+var pendingItem = sendItem{}
+
+func (it sendItem) isPending() bool { return it.pm == nil && it.ping == nil }
 
 // enqueue adds an item of size bytes to the send queue.
 func (s *wsState) enqueue(it sendItem, size int) error {
@@ -151,9 +211,24 @@ func (s *wsState) abortLocked(code websocket.StatusCode, reason string) {
 	s.workers.Add(1)
 	go func() {
 		defer s.workers.Done()
+		// A frame the socket took in part must end before the close frame,
+		// and Abort's own write does not see it yet: finish it within
+		// Abort's bound, or drop the connection without a close frame,
+		// which a peer that is not reading would not see anyway.
+		ctx, cancel := context.WithTimeout(context.Background(), abortWriteTimeout)
+		err := c.FlushPending(ctx)
+		cancel()
+		if err != nil {
+			c.CloseNow()
+			return
+		}
 		c.Abort(code, reason)
 	}()
 }
+
+// abortWriteTimeout bounds how long an abort waits to finish a frame the
+// socket took in part, as websocket.Conn.Abort bounds its close frame.
+const abortWriteTimeout = time.Second
 
 // startFlusherLocked starts a flusher if there is work and none runs, and
 // the connection is open.
@@ -177,6 +252,18 @@ func (s *wsState) flushLoop() {
 	var frames []*websocket.PreparedMessage
 	for {
 		s.mu.Lock()
+		if len(s.queue) > 0 && s.closing && s.closeReq == nil {
+			// Closing without a close request: an abort, or the end. What
+			// is still queued would only hold up the abort's close frame;
+			// it is dropped, and Flush callers learn of it when the
+			// connection ends. No batch is in flight, so nothing is queued.
+			clear(s.queue)
+			s.queue = s.queue[:0]
+			s.queued = 0
+			s.flushing = false
+			s.mu.Unlock()
+			return
+		}
 		if len(s.queue) == 0 {
 			req := s.closeReq
 			s.closeReq = nil
@@ -191,10 +278,26 @@ func (s *wsState) flushLoop() {
 		}
 		batch := s.queue
 		s.queue, s.spare = s.spare[:0], nil
+		pendingSize := 0
+		if batch[0].isPending() {
+			// A pending item is only ever queued first, into an empty
+			// queue, so it opens the flusher's first batch, and queued
+			// counts exactly this batch: the rest is its size.
+			pendingSize = s.queued
+			for _, it := range batch[1:] {
+				pendingSize -= it.size()
+			}
+		}
 		s.mu.Unlock()
 
 		size, err := 0, error(nil)
 		for i := 0; i < len(batch) && err == nil; {
+			if batch[i].isPending() {
+				err = c.FlushPending(context.Background())
+				size += pendingSize
+				i++
+				continue
+			}
 			if batch[i].pm == nil {
 				err = c.Ping(context.Background(), batch[i].ping)
 				size += len(batch[i].ping)
@@ -220,15 +323,30 @@ func (s *wsState) flushLoop() {
 			s.spare = batch[:0]
 		}
 		if err != nil {
-			// The connection is broken; the reader sees it too and ends it.
+			// The connection is broken, or our close frame has gone out
+			// (or is about to). A close or abort under way closes the TCP
+			// connection itself once its frame is written, and closing it
+			// here first would lose that frame; only an unexpected failure
+			// is closed here. The reader sees it either way and ends it.
+			closing := s.closing
 			s.closing = true
 			s.flushing = false
 			s.mu.Unlock()
-			c.CloseNow()
+			if !closing {
+				c.CloseNow()
+			}
 			return
 		}
 		s.mu.Unlock()
 	}
+}
+
+// size is what the item counts in queued; 0 for a pending item.
+func (it sendItem) size() int {
+	if it.pm != nil {
+		return it.pm.Size()
+	}
+	return len(it.ping)
 }
 
 // signalSentLocked wakes Flush callers.

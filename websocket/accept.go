@@ -82,6 +82,13 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		return nil, herr
 	}
 	protocol := selectSubprotocol(r, opts)
+	var deflate *deflateParams
+	var extensions string
+	if opts.Compression != nil {
+		if p, answer, ok := acceptDeflate(r.Header.Values(hdrExtensions), opts.Compression); ok {
+			deflate, extensions = &p, answer
+		}
+	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		herr := &HandshakeError{Status: http.StatusInternalServerError, Message: "websocket: connection cannot be taken over"}
@@ -93,33 +100,38 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if n := brw.Reader.Buffered(); n > 0 {
 		buffered, _ = brw.Reader.Peek(n)
 	}
-	resp := make([]byte, 0, 256)
-	resp = append(resp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	resp = append(resp, acceptKey(r.Header.Get("Sec-WebSocket-Key"))...)
-	resp = append(resp, "\r\n"...)
-	if protocol != "" {
-		resp = append(resp, "Sec-WebSocket-Protocol: "...)
-		resp = append(resp, protocol...)
-		resp = append(resp, "\r\n"...)
-	}
-	var deflate *deflateParams
-	if opts.Compression != nil {
-		if p, answer, ok := acceptDeflate(r.Header.Values("Sec-WebSocket-Extensions"), opts.Compression); ok {
-			deflate = &p
-			resp = append(resp, "Sec-WebSocket-Extensions: "...)
-			resp = append(resp, answer...)
-			resp = append(resp, "\r\n"...)
-		}
-	}
-	resp = appendExtraHeaders(resp, opts.Header)
-	resp = append(resp, "\r\n"...)
-	nc.SetWriteDeadline(time.Now().Add(handshakeWriteTimeout))
-	if _, err := nc.Write(resp); err != nil {
-		nc.Close()
+	c := newConnDeflating(nc, buffered, true, protocol, &opts.ConnOptions, deflate, opts.Compression)
+	// The response is assembled in a pooled write buffer (it grows out of
+	// it only with unusually many extra headers).
+	pooled := writeBufPool.Get().(*[writeBufferSize]byte)
+	defer writeBufPool.Put(pooled)
+	resp := appendSwitchingProtocols(pooled[:0], r.Header.Get(hdrKey), protocol, extensions, opts.Header)
+	if _, err := c.writeBounded(resp, handshakeWriteTimeout); err != nil {
+		c.closeTCP()
 		return nil, fmt.Errorf("websocket: writing the handshake response: %w", err)
 	}
-	nc.SetWriteDeadline(time.Time{})
-	return newConnDeflating(nc, buffered, true, protocol, &opts.ConnOptions, deflate, opts.Compression), nil
+	return c, nil
+}
+
+// appendSwitchingProtocols appends the 101 response to a handshake
+// request with the given key, chosen subprotocol and extension answer (""
+// for none) and extra headers.
+func appendSwitchingProtocols(dst []byte, key, protocol, extensions string, extra http.Header) []byte {
+	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	dst = appendAcceptKey(dst, key)
+	dst = append(dst, "\r\n"...)
+	if protocol != "" {
+		dst = append(dst, "Sec-WebSocket-Protocol: "...)
+		dst = append(dst, protocol...)
+		dst = append(dst, "\r\n"...)
+	}
+	if extensions != "" {
+		dst = append(dst, "Sec-WebSocket-Extensions: "...)
+		dst = append(dst, extensions...)
+		dst = append(dst, "\r\n"...)
+	}
+	dst = appendExtraHeaders(dst, extra)
+	return append(dst, "\r\n"...)
 }
 
 // CheckRequest applies Accept's checks to r without answering it: it
@@ -155,10 +167,10 @@ func checkUpgradeRequest(r *http.Request, opts *AcceptOptions) *HandshakeError {
 	if !check(r) {
 		return &HandshakeError{Status: http.StatusForbidden, Message: msgOrigin}
 	}
-	if vs := r.Header.Values("Sec-WebSocket-Version"); len(vs) != 1 || trimOWS(vs[0]) != "13" {
+	if vs := r.Header.Values(hdrVersion); len(vs) != 1 || trimOWS(vs[0]) != "13" {
 		return &HandshakeError{Status: http.StatusUpgradeRequired, Message: msgVersion}
 	}
-	if ks := r.Header.Values("Sec-WebSocket-Key"); len(ks) != 1 || !validKey(ks[0]) {
+	if ks := r.Header.Values(hdrKey); len(ks) != 1 || !validKey(ks[0]) {
 		return &HandshakeError{Status: http.StatusBadRequest, Message: msgKey}
 	}
 	return nil
@@ -206,7 +218,7 @@ func SameOrigin(origin, host string) bool {
 // OfferedSubprotocols returns the subprotocols a handshake request offers,
 // in the client's order.
 func OfferedSubprotocols(r *http.Request) []string {
-	return headerTokens(r.Header, "Sec-WebSocket-Protocol")
+	return headerTokens(r.Header, hdrProtocol)
 }
 
 // selectSubprotocol picks the subprotocol for the response.

@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -29,7 +30,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		c.waitClosed(c.closeTimeout)
 		return ErrClosed
 	}
-	if err := c.writeCloseFrame(code, reason, c.closeTimeout); err != nil {
+	if err := c.sendCloseFrame(code, reason, c.closeTimeout); err != nil {
 		c.closeTCP()
 		return err
 	}
@@ -50,8 +51,18 @@ var ErrCloseTimeout = errors.New("websocket: peer did not complete the closing h
 // goroutine that reads it closes the connection, so waiting for c.done is
 // enough while someone reads; when nobody does, this takes the read lock
 // and reads until the close frame, discarding data messages. It reports
-// whether the peer's close frame arrived.
+// whether the peer's close frame arrived. A timer is made only when
+// another goroutine is reading: otherwise the read deadline alone bounds
+// the wait.
 func (c *Conn) awaitPeerClose() bool {
+	select {
+	case <-c.done:
+		return c.peerClose.Load() != nil
+	case c.readSem <- struct{}{}:
+		c.readUntilPeerClose(time.Now().Add(c.closeTimeout))
+		return c.peerClose.Load() != nil
+	default:
+	}
 	deadline := time.Now().Add(c.closeTimeout)
 	timer := time.NewTimer(c.closeTimeout)
 	defer timer.Stop()
@@ -59,29 +70,96 @@ func (c *Conn) awaitPeerClose() bool {
 	case <-c.done:
 	case <-timer.C:
 	case c.readSem <- struct{}{}:
-		c.dlMu.Lock()
-		c.nc.SetReadDeadline(deadline)
-		c.dlMu.Unlock()
-		for c.rd.err == nil {
-			if err := c.startMessage(); err != nil {
-				break
-			}
-			if err := c.skipMessage(); err != nil {
-				break
-			}
-		}
-		<-c.readSem
+		c.readUntilPeerClose(deadline)
 	}
 	return c.peerClose.Load() != nil
 }
 
+// readUntilPeerClose reads frames, dropping data, until the peer's close
+// frame or an error, with deadline as the read deadline; the caller has
+// taken readSem, which this gives back.
+func (c *Conn) readUntilPeerClose(deadline time.Time) {
+	defer func() { <-c.readSem }()
+	c.dlMu.Lock()
+	c.nc.SetReadDeadline(deadline)
+	c.dlMu.Unlock()
+	for c.rd.err == nil {
+		if err := c.startMessage(); err != nil {
+			return
+		}
+		if err := c.skipMessage(); err != nil {
+			return
+		}
+	}
+}
+
 // waitClosed waits up to d for the connection to close.
 func (c *Conn) waitClosed(d time.Duration) {
+	if c.isClosed() {
+		return
+	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
 	case <-c.done:
 	case <-timer.C:
+	}
+}
+
+// sendCloseFrame writes our close frame with code and reason; the caller
+// has set closeSent. It waits at most timeout for the frame lock and for
+// the socket. Written this way rather than through writeFrame with a
+// context, a close frame costs no context, timer or deadline change in
+// the usual case, where the lock is free and the socket takes the frame
+// at once.
+func (c *Conn) sendCloseFrame(code StatusCode, reason string, timeout time.Duration) error {
+	if err := c.acquireWithin(c.frameSem, timeout); err != nil {
+		return c.writeAcquireError(err)
+	}
+	defer func() { <-c.frameSem }()
+	// A frame that TryWriteMessage left half-written goes out first.
+	if err := c.writableWithin(timeout); err != nil {
+		return err
+	}
+	w := &c.wr
+	var p [maxControlPayload]byte
+	payload := appendClosePayload(p[:0], code, reason)
+	h := header{fin: true, op: opClose, length: int64(len(payload))}
+	if !c.server {
+		h.masked = true
+		h.key = w.newMaskKey()
+	}
+	pooled := writeBufPool.Get().(*[writeBufferSize]byte)
+	defer writeBufPool.Put(pooled)
+	b := appendHeader(pooled[:0], h)
+	b = append(b, payload...)
+	if h.masked {
+		maskBytes(h.key, b[len(b)-len(payload):])
+	}
+	if n, err := c.writeBounded(b, timeout); err != nil {
+		return c.writeFailed(n > 0, err)
+	}
+	return nil
+}
+
+// acquireWithin takes sem, giving up after timeout (with
+// context.DeadlineExceeded, as a write under a context would) or when the
+// connection closes. A free sem costs no timer.
+func (c *Conn) acquireWithin(sem chan struct{}, timeout time.Duration) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	default:
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-timer.C:
+		return context.DeadlineExceeded
+	case <-c.done:
+		return ErrClosed
 	}
 }
 
@@ -98,7 +176,7 @@ func (c *Conn) Abort(code StatusCode, reason string) error {
 		return fmt.Errorf("websocket: close code %d may not be sent", int(code))
 	}
 	if c.closeSent.CompareAndSwap(false, true) {
-		c.writeCloseFrame(code, reason, failWriteTimeout)
+		c.sendCloseFrame(code, reason, failWriteTimeout)
 	}
 	// Another goroutine may be reading, so unlike fail this does not drain
 	// the input; shutting the write side first still sends a FIN after the

@@ -175,7 +175,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, 
 		buffered, _ = br.Peek(n)
 	}
 	var deflate *deflateParams
-	if exts := resp.Header.Values("Sec-WebSocket-Extensions"); len(exts) > 0 {
+	if exts := resp.Header.Values(hdrExtensions); len(exts) > 0 {
 		p, err := acceptDeflateAnswer(exts, opts.Compression)
 		if err != nil {
 			return nil, resp, &DialError{Response: resp, Reason: err.Error()}
@@ -183,7 +183,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, 
 		deflate = &p
 	}
 	nc.SetDeadline(time.Time{})
-	c := newConnDeflating(nc, buffered, false, resp.Header.Get("Sec-WebSocket-Protocol"), &opts.ConnOptions, deflate, opts.Compression)
+	c := newConnDeflating(nc, buffered, false, resp.Header.Get(hdrProtocol), &opts.ConnOptions, deflate, opts.Compression)
 	return c, resp, nil
 }
 
@@ -240,17 +240,18 @@ func buildRequest(u *url.URL, key string, opts *DialOptions) ([]byte, error) {
 // checkUpgradeResponse validates a 101 response (RFC 6455 section 4.1,
 // the client's checks 1-6) and returns why it fails, or "".
 func checkUpgradeResponse(resp *http.Response, key string, opts *DialOptions) string {
+	var want [acceptKeyLen]byte
 	switch {
 	case !headerHasToken(resp.Header, "Upgrade", "websocket"):
 		return "response Upgrade header is not websocket"
 	case !headerHasToken(resp.Header, "Connection", "upgrade"):
 		return "response Connection header lacks upgrade"
-	case resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key):
+	case resp.Header.Get(hdrAccept) != string(appendAcceptKey(want[:0], key)):
 		return "wrong Sec-WebSocket-Accept"
-	case opts.Compression == nil && len(resp.Header.Values("Sec-WebSocket-Extensions")) > 0:
+	case opts.Compression == nil && len(resp.Header.Values(hdrExtensions)) > 0:
 		return "server chose an extension that was not offered"
 	}
-	if ps := resp.Header.Values("Sec-WebSocket-Protocol"); len(ps) > 0 {
+	if ps := resp.Header.Values(hdrProtocol); len(ps) > 0 {
 		if len(ps) > 1 || !slices.Contains(opts.Subprotocols, ps[0]) {
 			return "server chose a subprotocol that was not offered"
 		}

@@ -3,6 +3,7 @@ package websocket
 import (
 	"crypto/sha1"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"strings"
 )
@@ -11,12 +12,38 @@ import (
 // client's key before hashing.
 const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-// acceptKey computes Sec-WebSocket-Accept for a Sec-WebSocket-Key.
-func acceptKey(key string) string {
-	h := sha1.New()
-	h.Write([]byte(key))
-	h.Write([]byte(acceptGUID))
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+// Header names of the handshake as net/http stores them (canonical form,
+// "Websocket" with a lower-case s): looked up in this spelling, an
+// http.Header finds them without allocating a canonical copy of the name.
+const (
+	hdrKey        = "Sec-Websocket-Key"
+	hdrVersion    = "Sec-Websocket-Version"
+	hdrProtocol   = "Sec-Websocket-Protocol"
+	hdrExtensions = "Sec-Websocket-Extensions"
+	hdrAccept     = "Sec-Websocket-Accept"
+)
+
+// acceptKeyLen is the length of a Sec-WebSocket-Accept value: a SHA-1 sum
+// (20 bytes) in base64.
+const acceptKeyLen = 28
+
+// appendAcceptKey appends the Sec-WebSocket-Accept value for a
+// Sec-WebSocket-Key to dst. For keys of a valid length the hash input and
+// the sum stay on the stack, so this allocates nothing beyond dst's growth.
+func appendAcceptKey(dst []byte, key string) []byte {
+	var sum [sha1.Size]byte
+	var in [64]byte // a valid key (24 bytes) and the GUID (36) fit
+	if len(key)+len(acceptGUID) <= len(in) {
+		n := copy(in[:], key)
+		n += copy(in[n:], acceptGUID)
+		sum = sha1.Sum(in[:n])
+	} else {
+		h := sha1.New()
+		io.WriteString(h, key)
+		io.WriteString(h, acceptGUID)
+		h.Sum(sum[:0])
+	}
+	return base64.StdEncoding.AppendEncode(dst, sum[:])
 }
 
 // validKey reports whether key is the base64 encoding of 16 bytes (RFC

@@ -111,8 +111,8 @@ func (c *Conn) WritePreparedBatch(ctx context.Context, pms []*PreparedMessage) e
 		defer c.writeCtx.disarm()
 	}
 	w := &c.wr
-	if w.err != nil {
-		return w.err
+	if err := c.writableLocked(); err != nil {
+		return err
 	}
 	w.batch = w.batch[:0]
 	for _, pm := range pms {
@@ -129,9 +129,8 @@ func (c *Conn) WritePreparedBatch(ctx context.Context, pms []*PreparedMessage) e
 
 // writeRawLocked writes encoded frames; the caller holds frameSem.
 func (c *Conn) writeRawLocked(b []byte) error {
-	w := &c.wr
-	if w.err != nil {
-		return w.err
+	if err := c.writableLocked(); err != nil {
+		return err
 	}
 	n, err := c.nc.Write(b)
 	if err != nil {

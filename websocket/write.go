@@ -19,6 +19,9 @@ type writeState struct {
 	err    error       // sticky: the stream is broken
 	keys   [64]byte
 	keyPos int
+	// pending is the rest of a frame TryWriteMessage handed the socket
+	// only in part; it goes out before any other frame (trywrite.go).
+	pending []byte
 }
 
 // ErrInvalidUTF8 is returned when a text message to be written is not
@@ -114,8 +117,8 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, compressed b
 // so it copies the payload through the buffer in chunks.
 func (c *Conn) writeFrameLocked(fin bool, op opcode, compressed bool, payload []byte) error {
 	w := &c.wr
-	if w.err != nil {
-		return w.err
+	if err := c.writableLocked(); err != nil {
+		return err
 	}
 	// The buffer is pooled and held only for this frame, so an idle
 	// connection keeps none.
