@@ -347,7 +347,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // ctxError turns an I/O error caused by ctx's deadline or cancellation
 // into ctx's error; other errors pass unchanged.
 func ctxError(ctx context.Context, err error) error {
-	if err == nil || !isTimeout(err) {
+	if err == nil || ctx.Done() == nil || !isTimeout(err) {
 		return err
 	}
 	if cerr := ctx.Err(); cerr != nil {

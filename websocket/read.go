@@ -488,12 +488,13 @@ func (c *Conn) peerClosed(ce *CloseError) error {
 		if code == StatusNoStatusReceived {
 			code = 0
 		}
-		c.writeCloseFrame(code, "", c.closeTimeout)
+		c.sendCloseFrame(code, "", c.closeTimeout)
 	}
 	if !c.server {
 		c.awaitEOF()
 	}
 	c.closeTCP()
+	c.dropReadBuf()
 	return ce
 }
 
@@ -529,6 +530,7 @@ func (c *Conn) readFailed(err error) error {
 		}
 	}
 	c.closeTCP()
+	c.dropReadBuf()
 	return r.err
 }
 
@@ -543,10 +545,18 @@ func (c *Conn) fail(code StatusCode, reason string) error {
 	}
 	c.debug("websocket: failing connection", "code", int(code), "reason", reason)
 	if c.closeSent.CompareAndSwap(false, true) {
-		c.writeCloseFrame(code, reason, failWriteTimeout)
+		c.sendCloseFrame(code, reason, failWriteTimeout)
 	}
 	c.lingerClose()
+	c.dropReadBuf()
 	return r.err
+}
+
+// dropReadBuf gives the read buffer back once the connection has ended:
+// nothing in it will be read.
+func (c *Conn) dropReadBuf() {
+	c.rd.pos = c.rd.end
+	c.rd.releaseReadBuf()
 }
 
 // failWriteTimeout bounds the write of the close frame that reports a
