@@ -156,13 +156,11 @@ func BenchmarkAcceptServer(b *testing.B) {
 }
 
 // acceptServerAllocBudget is the most allocations the server's half of a
-// handshake and close may make (BenchmarkAcceptServer). Today's 22: the
-// Conn with its four channels, two bound context callbacks and raw
-// connection (8), the bound idle-read callback (1), the read buffer, which
-// the pool never gets back from a connection that ends (1), the peer's
-// CloseError and a net.Error in isTimeout (2), and the close reply written
-// through writeFrame with a context (10; sendCloseFrame makes none).
-const acceptServerAllocBudget = 22
+// handshake and close may make (BenchmarkAcceptServer). Today's 8: the
+// Conn with its four channels and raw connection (6), the bound idle-read
+// callback (1) and the peer's CloseError (1). It was 29 before the 101 and
+// the close reply were written without contexts, timers or deadlines.
+const acceptServerAllocBudget = 8
 
 // TestAcceptServerAllocs keeps the allocations of the server's half of a
 // handshake and close (BenchmarkAcceptServer) within budget, so that a
