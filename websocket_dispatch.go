@@ -3,6 +3,7 @@ package tornago
 import (
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/tornago/tornago/websocket"
 )
@@ -30,7 +31,52 @@ func (s *wsState) deliver(m Message, hooks webSocketHooks) {
 	if !s.dispatching {
 		s.dispatching = true
 		s.dispatchWG.Add(1)
-		go s.dispatch(hooks)
+		startDispatcher(dispatchJob{s: s, hooks: hooks})
+	}
+}
+
+// dispatchJob is a connection whose inbox needs a dispatcher.
+type dispatchJob struct {
+	s     *wsState
+	hooks webSocketHooks
+}
+
+// dispatchWork hands jobs to idle dispatcher goroutines. A connection's
+// dispatcher exits when its inbox is empty, which in a request-response
+// exchange is after every message; starting a goroutine each time would
+// also mean growing its stack each time for OnMessage's writes. So a
+// dispatcher that runs out of work waits a little for another connection's
+// (or the same one's) next job, shared by every connection: at most as many
+// goroutines as were busy at once, and none once all have been idle for
+// dispatcherIdle.
+var dispatchWork = make(chan dispatchJob)
+
+// dispatcherIdle is how long an idle dispatcher goroutine waits for work
+// before it exits.
+const dispatcherIdle = 100 * time.Millisecond
+
+// startDispatcher gives job to an idle dispatcher goroutine, or starts one.
+func startDispatcher(job dispatchJob) {
+	select {
+	case dispatchWork <- job:
+	default:
+		go dispatcher(job)
+	}
+}
+
+// dispatcher runs jobs until none comes for dispatcherIdle.
+func dispatcher(job dispatchJob) {
+	idle := time.NewTimer(dispatcherIdle)
+	defer idle.Stop()
+	for {
+		job.s.dispatch(job.hooks)
+		job = dispatchJob{}
+		idle.Reset(dispatcherIdle)
+		select {
+		case job = <-dispatchWork:
+		case <-idle.C:
+			return
+		}
 	}
 }
 
