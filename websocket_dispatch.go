@@ -94,7 +94,14 @@ func (s *wsState) dispatch(hooks webSocketHooks) {
 		}
 		m := s.inbox[0]
 		s.inbox[0] = Message{}
-		s.inbox = s.inbox[1:]
+		if len(s.inbox) == 1 {
+			// Emptied: the array is kept from its start, so that a
+			// connection taking one message at a time appends without
+			// allocating.
+			s.inbox = s.inbox[:0]
+		} else {
+			s.inbox = s.inbox[1:]
+		}
 		s.inboxBytes -= int64(len(m.Data))
 		s.inSpace.Signal()
 		s.inMu.Unlock()
