@@ -57,7 +57,7 @@ func (s *wsState) setBusy(busy bool) {
 }
 
 // dispatch calls OnMessage for queued messages in order and exits when
-// the inbox is empty.
+// the inbox is empty and messages are not flowing (see deliver).
 func (s *wsState) dispatch(hooks webSocketHooks) {
 	defer s.dispatchWG.Done()
 	for {
@@ -75,7 +75,14 @@ func (s *wsState) dispatch(hooks webSocketHooks) {
 		}
 		m := s.inbox[0]
 		s.inbox[0] = Message{}
-		s.inbox = s.inbox[1:]
+		if len(s.inbox) == 1 {
+			// Emptied: the array is kept from its start, so that a
+			// connection taking one message at a time appends without
+			// allocating.
+			s.inbox = s.inbox[:0]
+		} else {
+			s.inbox = s.inbox[1:]
+		}
 		s.inboxBytes -= int64(len(m.Data))
 		s.inSpace.Signal()
 		s.inMu.Unlock()

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,6 +80,89 @@ func BenchmarkHandlerEchoRoundTrip(b *testing.B) {
 			if cpu := processCPU() - cpu; cpu > 0 {
 				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 			}
+		})
+	}
+}
+
+// benchOpenSocket hands each opened handler to the benchmark.
+type benchOpenSocket struct {
+	tornago.WebSocketHandler
+	opened chan<- *benchOpenSocket
+}
+
+func (h *benchOpenSocket) Open(args ...string) error {
+	h.opened <- h
+	return nil
+}
+
+// BenchmarkHandlerBroadcast broadcasts a 64-byte message to n handler
+// connections over loopback TCP and waits until every client has read it:
+// one op is one Broadcast and its n deliveries. It shows what Broadcast
+// costs the caller's goroutine and the process.
+func BenchmarkHandlerBroadcast(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			opened := make(chan *benchOpenSocket, n)
+			app, err := tornago.NewApplication([]tornago.Route{{
+				Pattern: "/ws",
+				Handler: func() tornago.Handler { return &benchOpenSocket{opened: opened} },
+			}}, tornago.Settings{Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			served := make(chan error, 1)
+			go func() { served <- app.Serve(ln) }()
+			url := "ws://" + ln.Addr().String() + "/ws"
+			var received atomic.Int64
+			delivered := make(chan struct{}, 1)
+			var readers sync.WaitGroup
+			handlers := make([]*benchOpenSocket, n)
+			ctx := context.Background()
+			for i := range n {
+				c, _, err := websocket.Dial(ctx, url, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				handlers[i] = <-opened
+				readers.Go(func() {
+					for {
+						if _, _, err := c.ReadMessage(ctx); err != nil {
+							return
+						}
+						if received.Add(1)%int64(n) == 0 {
+							delivered <- struct{}{}
+						}
+					}
+				})
+			}
+			msg := make([]byte, 64)
+			b.ReportAllocs()
+			cpu := processCPU()
+			var call time.Duration
+			for b.Loop() {
+				start := time.Now()
+				if _, err := tornago.Broadcast(handlers, msg, true); err != nil {
+					b.Fatal(err)
+				}
+				call += time.Since(start)
+				<-delivered
+			}
+			if cpu := processCPU() - cpu; cpu > 0 {
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+			}
+			b.ReportMetric(float64(call.Nanoseconds())/float64(b.N), "call-ns/op")
+			b.StopTimer()
+			shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := app.Shutdown(shutdown); err != nil {
+				b.Error(err)
+			}
+			<-served
+			readers.Wait()
 		})
 	}
 }

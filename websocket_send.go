@@ -201,8 +201,10 @@ func (s *wsState) close(code websocket.StatusCode, reason string) {
 }
 
 // abortLocked closes the connection now, without the closing handshake's
-// wait, on a goroutine of its own (sending the close frame may block up
-// to a second). Before the 101 it only marks the connection closing.
+// wait, on a goroutine of its own: Abort gives the lock, the rest of a
+// frame the socket took in part, and the close frame a second each. The
+// flusher drops what is still queued. Before the 101 it only marks the
+// connection closing.
 func (s *wsState) abortLocked(code websocket.StatusCode, reason string) {
 	c := s.conn.Load()
 	if c == nil || s.ended {
@@ -211,24 +213,9 @@ func (s *wsState) abortLocked(code websocket.StatusCode, reason string) {
 	s.workers.Add(1)
 	go func() {
 		defer s.workers.Done()
-		// A frame the socket took in part must end before the close frame,
-		// and Abort's own write does not see it yet: finish it within
-		// Abort's bound, or drop the connection without a close frame,
-		// which a peer that is not reading would not see anyway.
-		ctx, cancel := context.WithTimeout(context.Background(), abortWriteTimeout)
-		err := c.FlushPending(ctx)
-		cancel()
-		if err != nil {
-			c.CloseNow()
-			return
-		}
 		c.Abort(code, reason)
 	}()
 }
-
-// abortWriteTimeout bounds how long an abort waits to finish a frame the
-// socket took in part, as websocket.Conn.Abort bounds its close frame.
-const abortWriteTimeout = time.Second
 
 // startFlusherLocked starts a flusher if there is work and none runs, and
 // the connection is open.

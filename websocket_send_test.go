@@ -66,22 +66,10 @@ func (l *eventLog) list() []string {
 // buffer, so that a client that stops reading soon fills them.
 func newSendFixture(t *testing.T, settings Settings, buf int) *sendFixture {
 	t.Helper()
-	settings.Logger = slog.New(slog.DiscardHandler)
 	opened := make(chan *sendSocket, 1)
 	closed := make(chan struct{})
-	app, err := NewApplication([]Route{{Pattern: "/ws", Handler: func() Handler {
+	addr := serveSendApp(t, settings, func() Handler {
 		return &sendSocket{opened: opened, closed: closed}
-	}}}, settings)
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- app.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		assert.NoError(t, app.Shutdown(ctx))
-		assert.NoError(t, <-served)
 	})
 
 	f := &sendFixture{events: &eventLog{}}
@@ -100,7 +88,8 @@ func newSendFixture(t *testing.T, settings Settings, buf int) *sendFixture {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	f.client, _, err = websocket.Dial(ctx, "ws://"+ln.Addr().String()+"/ws", opts)
+	var err error
+	f.client, _, err = websocket.Dial(ctx, "ws://"+addr+"/ws", opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { f.client.CloseNow() })
 	select {
@@ -113,6 +102,26 @@ func newSendFixture(t *testing.T, settings Settings, buf int) *sendFixture {
 		require.NoError(t, f.h.ws.connection().NetConn().(*net.TCPConn).SetWriteBuffer(buf))
 	}
 	return f
+}
+
+// serveSendApp serves handler at /ws on a loopback listener until the
+// test ends and returns the address.
+func serveSendApp(t *testing.T, settings Settings, handler func() Handler) string {
+	t.Helper()
+	settings.Logger = slog.New(slog.DiscardHandler)
+	app, err := NewApplication([]Route{{Pattern: "/ws", Handler: handler}}, settings)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- app.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		assert.NoError(t, app.Shutdown(ctx))
+		assert.NoError(t, <-served)
+	})
+	return ln.Addr().String()
 }
 
 // queueState reports what the send queue holds: whether its first item is

@@ -206,8 +206,6 @@ func (c *Conn) writableLocked() error {
 // writableWithin is writableLocked for a writer bounded by a timeout
 // rather than a context (a close frame): the pending part of a frame is
 // given at most timeout.
-//
-//lint:ignore U1000 sendCloseFrame (closehandshake.go) is to call it where it checks w.err.
 func (c *Conn) writableWithin(timeout time.Duration) error {
 	w := &c.wr
 	if w.err != nil || len(w.pending) == 0 {
