@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/tornago/tornago/websocket"
@@ -38,8 +37,10 @@ const parkQuietAfter = time.Second
 func (s *wsState) startReading() {
 	s.readFn = s.readLoop
 	// The poller can wait only for plain sockets (not TLS).
-	_, isSocket := s.conn.Load().NetConn().(syscall.Conn)
-	s.parkable = s.app.sockets.poller != nil && isSocket
+	switch s.conn.Load().NetConn().(type) {
+	case *net.TCPConn, *net.UnixConn:
+		s.parkable = s.app.sockets.poller != nil
+	}
 	if s.park(false) {
 		return
 	}

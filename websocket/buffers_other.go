@@ -2,6 +2,10 @@
 
 package websocket
 
+// rawReadSupported is false: connections keep c.raw nil here, so reads
+// take a buffer before they wait and writes go through net.Conn.
+const rawReadSupported = false
+
 // idleRead is unused where raw reads are unavailable.
 type idleRead struct{}
 

@@ -7,6 +7,10 @@ import (
 	"syscall"
 )
 
+// rawReadSupported says a connection may wait for bytes through its raw
+// descriptor with no buffer (readIdle).
+const rawReadSupported = true
+
 // idleRead is the state of one readIdle call. It lives in the Conn, and
 // its read method is bound once, so that waiting for bytes allocates
 // nothing; the holder of readSem owns it.

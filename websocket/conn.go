@@ -112,11 +112,7 @@ func newConnDeflating(nc net.Conn, buffered []byte, server bool, subprotocol str
 		c.rd.buf = make([]byte, max(readBufferSize, len(buffered)))
 		c.rd.end = copy(c.rd.buf, buffered)
 	}
-	if sc, ok := nc.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			c.raw = raw
-		}
-	}
+	c.raw = rawSocket(nc)
 	c.rd.reader.c = c
 	c.readCtx.init(c, false)
 	c.writeCtx.init(c, true)
@@ -124,6 +120,30 @@ func newConnDeflating(nc net.Conn, buffered []byte, server bool, subprotocol str
 		c.deflate = newConnDeflate(*p, server, copts)
 	}
 	return c
+}
+
+// rawSocket returns nc's descriptor access if the connection may be read
+// and written through it: only a plain TCP or Unix socket (a wrapper that
+// offers its descriptor may hold bytes of its own, as TLS does), and only
+// where raw reads are supported.
+func rawSocket(nc net.Conn) syscall.RawConn {
+	if !rawReadSupported {
+		return nil
+	}
+	var sc syscall.Conn
+	switch t := nc.(type) {
+	case *net.TCPConn:
+		sc = t
+	case *net.UnixConn:
+		sc = t
+	default:
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
 }
 
 // Subprotocol returns the subprotocol agreed in the handshake, or "".
