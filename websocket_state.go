@@ -19,8 +19,10 @@ import (
 //
 // Goroutines: a reader runs while messages arrive and parks in the
 // application's poller when the connection is quiet (websocket_read.go);
-// a flusher goroutine exists while the send queue is not empty, and a
-// dispatcher goroutine while the inbox is not empty, so an idle
+// a dispatcher runs OnMessage while the inbox is not empty and lingers
+// while messages flow (websocket_dispatch.go); writes go to the socket on
+// the writer's goroutine when nothing is queued, and a flusher goroutine
+// exists only while something is (websocket_send.go). So an idle
 // connection costs no goroutine where the platform has a poller.
 type wsState struct {
 	app         *Application

@@ -46,6 +46,12 @@
 // connection should always have one; Close reads by itself when nobody
 // does.
 //
+// TryWriteMessage and TryWritePrepared never wait: a server hands the
+// socket what it takes now, and the Conn keeps the rest of a frame the
+// socket took in part, sent before anything else (FlushPending sends it
+// on its own). Frameworks use them to write on the caller's goroutine
+// without a queue in the common case, as tornago.WebSocketHandler does.
+//
 // # Limits and defaults
 //
 //	what                           default                 setting                       on violation

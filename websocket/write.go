@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"time"
 	"unicode/utf8"
 )
 
@@ -185,21 +184,13 @@ func (c *Conn) writeFailed(partial bool, err error) error {
 	return w.err
 }
 
-// writeCloseFrame sends our close frame, waiting at most timeout for the
-// lock and the write. The caller has set closeSent.
-func (c *Conn) writeCloseFrame(code StatusCode, reason string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var buf [maxControlPayload]byte
-	return c.writeFrame(ctx, true, opClose, false, appendClosePayload(buf[:0], code, reason))
-}
-
 // NextWriter starts a message of type typ and returns a writer for its
 // payload; Close on the writer ends the message. Small writes are
 // gathered into fragments of about 4 KiB, and a write at least that large
 // into an empty buffer goes out as a fragment of its own, so a message of
-// unknown length can be streamed without being held whole. Other writers wait until this message ends, but pings,
-// pongs and a close frame may go out between its fragments. ctx governs
+// unknown length can be streamed without being held whole. Other writers
+// wait until this message ends, but pings, pongs and a close frame may go
+// out between its fragments. ctx governs
 // every write of the message. Text is not checked for UTF-8 here: a peer
 // fails the connection on invalid text. Messages written this way are not
 // compressed, even on a connection that negotiated permessage-deflate.
