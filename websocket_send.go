@@ -28,7 +28,7 @@ func (h *WebSocketHandler) WriteMessage(data []byte, binary bool) error {
 	if binary {
 		typ = websocket.BinaryMessage
 	}
-	return h.ws.write(typ, data, nil)
+	return h.ws.write(typ, data)
 }
 
 // WriteText sends s as a text message; see WriteMessage.
@@ -44,11 +44,15 @@ func (h *WebSocketHandler) WriteJSON(v any) error {
 	return h.WriteMessage(b, false)
 }
 
-// WritePrepared sends a message encoded once for many connections (see
-// Broadcast), at once or through the send queue as WriteMessage does; it
-// shares pm's bytes instead of copying them.
+// WritePrepared queues a message encoded once for many connections (see
+// Broadcast); it shares pm's bytes instead of copying them. Unlike
+// WriteMessage it always goes through the send queue: a fan-out hands
+// every connection many messages in a burst, and the connection's flusher
+// then writes all that are waiting in one system call, where writing each
+// at once would make one system call per message and connection
+// (BENCHMARKS.md, broadcast).
 func (h *WebSocketHandler) WritePrepared(pm *websocket.PreparedMessage) error {
-	return h.ws.write(0, nil, pm)
+	return h.ws.enqueue(sendItem{pm: pm}, pm.Size())
 }
 
 // Ping queues a ping with payload (at most 125 bytes). The pong arrives at
@@ -84,22 +88,16 @@ func (h *WebSocketHandler) Close(code int, reason string) error {
 // (in Prepare or Open), when nothing can be sent yet.
 var ErrNotOpen = errors.New("tornago: WebSocket not open yet: messages written in Open are sent after it returns")
 
-// write sends pm, or data as a message of type typ when pm is nil. With
-// nothing queued and no flusher writing, it tries the socket first,
-// holding mu so that no other write can get ahead of it or slip in before
-// a remainder is queued; the
-// attempt never blocks, since TryWriteMessage gives up rather than wait for
-// the socket or for another writer. Anything else goes through the queue.
-func (s *wsState) write(typ websocket.MessageType, data []byte, pm *websocket.PreparedMessage) error {
+// write sends data as a message of type typ. With nothing queued and no
+// flusher writing, it tries the socket first, holding mu so that no other
+// write can get ahead of it or slip in before a remainder is queued; the
+// attempt never blocks, since TryWriteMessage gives up rather than wait
+// for the socket or for another writer. Anything else goes through the
+// queue.
+func (s *wsState) write(typ websocket.MessageType, data []byte) error {
 	s.mu.Lock()
 	if c := s.conn.Load(); c != nil && !s.flushing && len(s.queue) == 0 && !s.closing && !s.ended && s.closeReq == nil {
-		var pending int
-		var err error
-		if pm != nil {
-			pending, err = c.TryWritePrepared(pm)
-		} else {
-			pending, err = c.TryWriteMessage(typ, data)
-		}
+		pending, err := c.TryWriteMessage(typ, data)
 		switch {
 		case err == nil:
 			s.enqueued++
@@ -127,11 +125,9 @@ func (s *wsState) write(typ websocket.MessageType, data []byte, pm *websocket.Pr
 		// ErrWouldBlock: the socket or another writer is busy.
 	}
 	s.mu.Unlock()
-	if pm == nil {
-		var err error
-		if pm, err = websocket.NewPreparedMessage(typ, data); err != nil {
-			return fmt.Errorf("tornago: %w", err)
-		}
+	pm, err := websocket.NewPreparedMessage(typ, data)
+	if err != nil {
+		return fmt.Errorf("tornago: %w", err)
 	}
 	return s.enqueue(sendItem{pm: pm}, pm.Size())
 }
