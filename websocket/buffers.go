@@ -13,7 +13,14 @@ import (
 var (
 	readBufPool  = sync.Pool{New: func() any { return new([readBufferSize]byte) }}
 	writeBufPool = sync.Pool{New: func() any { return new([writeBufferSize]byte) }}
+	// clientWriteBufPool holds the buffers a client masks frames larger
+	// than writeBufferSize into.
+	clientWriteBufPool = sync.Pool{New: func() any { return new([clientWriteBufferSize]byte) }}
 )
+
+// clientWriteBufferSize is the most of a client's frame masked and
+// written at once.
+const clientWriteBufferSize = 64 << 10
 
 // takeReadBuf gives the reader an empty pooled buffer.
 func (r *readState) takeReadBuf() {

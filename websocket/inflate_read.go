@@ -77,7 +77,7 @@ func (c *Conn) inflate(p []byte) (int, error) {
 // nothing.
 func (c *Conn) readCompressedMessage(ctx context.Context) (MessageType, []byte, error) {
 	r := &c.rd
-	if r.partial == nil {
+	if cap(r.partial) == 0 {
 		hint := min(max(4*r.size, 512), exactGrowthLimit)
 		if limit := c.readLimit.Load(); limit >= 0 {
 			hint = min(hint, limit+1)

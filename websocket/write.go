@@ -148,17 +148,23 @@ func (c *Conn) writeFrameLocked(fin bool, op opcode, compressed bool, payload []
 		written, err = w.bufs.WriteTo(c.nc)
 		w.vec[1] = nil
 	default:
+		// A client masks a copy. Through a larger pooled buffer, so that a
+		// frame of up to 64 KiB leaves in one write (one segment on
+		// loopback) rather than as 4 KiB pieces and a short tail, which
+		// costs the server a read per piece.
+		big := clientWriteBufPool.Get().(*[clientWriteBufferSize]byte)
+		defer clientWriteBufPool.Put(big)
 		key := h.key
-		b := hdr
+		b := append(big[:0], hdr...)
 		for len(payload) > 0 && err == nil {
-			n := min(len(payload), len(w.buf)-len(b))
+			n := min(len(payload), len(big)-len(b))
 			chunk := append(b, payload[:n]...)
 			key = maskBytes(key, chunk[len(b):])
 			payload = payload[n:]
 			var m int
 			m, err = c.nc.Write(chunk)
 			written += int64(m)
-			b = w.buf[:0]
+			b = big[:0]
 		}
 	}
 	if err != nil {

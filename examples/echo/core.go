@@ -57,6 +57,7 @@ type coreVariant struct {
 	log    *slog.Logger
 	opts   websocket.AcceptOptions
 	poller *websocket.Poller // quiet /echo connections wait here
+	bufs   sync.Pool         // *[]byte message buffers for /echo sessions
 
 	mu      sync.Mutex
 	closing bool
@@ -174,15 +175,23 @@ type echoSession struct {
 }
 
 // serve echoes messages until the connection ends, or parks when the
-// connection is quiet.
+// connection is quiet. Messages are read into a buffer from the variant's
+// pool, held only while the session runs: an echo server has no use for
+// a message once it is written back, and reusing the buffer spares the
+// garbage collector a message's worth of memory per echo.
 func (s *echoSession) serve() {
 	ctx := context.Background()
+	buf := s.v.buffer()
+	defer func() { s.v.bufs.Put(buf) }()
 	for {
-		typ, msg, err := s.c.ReadMessage(ctx)
+		typ, msg, err := s.c.ReadMessageInto(ctx, *buf)
 		if err != nil {
 			s.v.logEnd(s.c, err)
 			s.v.release(s.c)
 			return
+		}
+		if cap(msg) > cap(*buf) && cap(msg) <= maxPooledBuffer {
+			*buf = msg // a larger message: keep its array for the next ones
 		}
 		if err := s.c.WriteMessage(ctx, typ, msg); err != nil {
 			s.v.logEnd(s.c, err)
@@ -196,6 +205,18 @@ func (s *echoSession) serve() {
 			return
 		}
 	}
+}
+
+// maxPooledBuffer is the largest message buffer kept for reuse.
+const maxPooledBuffer = 1 << 20
+
+// buffer takes a message buffer from the pool.
+func (v *coreVariant) buffer() *[]byte {
+	if b, ok := v.bufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 4096)
+	return &b
 }
 
 // subscriber is a /broadcast client: its queue of messages to send and
