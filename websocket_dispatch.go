@@ -22,18 +22,18 @@ const minInboxBytes = 1 << 20
 // lets it go when the connection turns quiet (setBusy), or the keepalive
 // goroutine does once it has been quiet a while; without that goroutine
 // (no poller, no pings) the dispatcher does not linger.
-func (s *wsState) deliver(m Message, hooks webSocketHooks) {
+func (s *wsState) deliver(it inboxItem, hooks webSocketHooks) {
 	limit := max(s.maxMessageSize, minInboxBytes)
 	s.inMu.Lock()
 	defer s.inMu.Unlock()
-	for !s.stopped && s.inboxBytes > 0 && s.inboxBytes+int64(len(m.Data)) > limit {
+	for !s.stopped && s.inboxBytes > 0 && s.inboxBytes+int64(len(it.m.Data)) > limit {
 		s.inSpace.Wait()
 	}
 	if s.stopped {
 		return
 	}
-	s.inbox = append(s.inbox, m)
-	s.inboxBytes += int64(len(m.Data))
+	s.inbox = append(s.inbox, it)
+	s.inboxBytes += int64(len(it.m.Data))
 	s.busy = s.canLinger
 	switch {
 	case !s.dispatching:
@@ -56,6 +56,14 @@ func (s *wsState) setBusy(busy bool) {
 	s.inMu.Unlock()
 }
 
+// inboxItem is a received message waiting for OnMessage, with the pooled
+// buffer it was read into (SetReuseMessageBuffers), which goes back to the
+// pool once OnMessage has returned.
+type inboxItem struct {
+	m   Message
+	buf *[]byte
+}
+
 // dispatch calls OnMessage for queued messages in order and exits when
 // the inbox is empty and messages are not flowing (see deliver).
 func (s *wsState) dispatch(hooks webSocketHooks) {
@@ -73,8 +81,8 @@ func (s *wsState) dispatch(hooks webSocketHooks) {
 			s.inMu.Unlock()
 			return
 		}
-		m := s.inbox[0]
-		s.inbox[0] = Message{}
+		it := s.inbox[0]
+		s.inbox[0] = inboxItem{}
 		if len(s.inbox) == 1 {
 			// Emptied: the array is kept from its start, so that a
 			// connection taking one message at a time appends without
@@ -83,10 +91,14 @@ func (s *wsState) dispatch(hooks webSocketHooks) {
 		} else {
 			s.inbox = s.inbox[1:]
 		}
-		s.inboxBytes -= int64(len(m.Data))
+		s.inboxBytes -= int64(len(it.m.Data))
 		s.inSpace.Signal()
 		s.inMu.Unlock()
-		if err := s.onMessage(hooks, m); err != nil {
+		err := s.onMessage(hooks, it.m)
+		if it.buf != nil {
+			s.app.sockets.putMessageBuffer(it.buf, it.m.Data)
+		}
+		if err != nil {
 			s.logger.Error("tornago: OnMessage failed; closing with 1011", "error", err)
 			s.inMu.Lock()
 			s.stopped = true

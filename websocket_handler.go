@@ -188,6 +188,16 @@ func (h *WebSocketHandler) SetPingInterval(interval, timeout time.Duration) {
 // connection. Call it in Initialize, Prepare or Open.
 func (h *WebSocketHandler) SetMaxMessageSize(n int64) { h.ws.maxMessageSize = n }
 
+// SetReuseMessageBuffers makes the connection read messages into pooled
+// buffers: Message.Data is then valid only until OnMessage returns, when
+// its buffer is reused for another message, so copy what you keep
+// (WriteMessage copies what it cannot send at once, so echoing or
+// forwarding Data is fine). It saves an allocation per message, and the
+// garbage collector's work for it, which at thousands of messages a
+// second is a large part of a server's CPU. Call it in Initialize,
+// Prepare or Open.
+func (h *WebSocketHandler) SetReuseMessageBuffers(reuse bool) { h.ws.reuseBuffers = reuse }
+
 // SetSendQueueSize overrides Settings.WebSocketSendQueueSize for this
 // connection. Call it in Initialize, Prepare or Open.
 func (h *WebSocketHandler) SetSendQueueSize(n int) {

@@ -60,10 +60,15 @@ func (s *wsState) readLoop() {
 		}
 	}()
 	for {
+		var buf *[]byte // a pooled message buffer, with SetReuseMessageBuffers
+		if s.reuseBuffers {
+			buf = s.app.sockets.messageBuffer()
+		}
 		s.beginRead()
-		typ, data, err := conn.ReadMessage(context.Background())
+		typ, data, err := conn.ReadMessageInto(context.Background(), bufferOf(buf))
 		s.endRead()
 		if err != nil {
+			// buf is not put back: an interrupted read resumes into it.
 			if isTimeout(err) {
 				// The keepalive goroutine interrupted a read that had
 				// waited too long (the handler sets no deadline of its
@@ -77,7 +82,7 @@ func (s *wsState) readLoop() {
 			break
 		}
 		s.alive()
-		s.deliver(Message{Data: data, Binary: typ == websocket.BinaryMessage}, s.hooks)
+		s.deliver(inboxItem{m: Message{Data: data, Binary: typ == websocket.BinaryMessage}, buf: buf}, s.hooks)
 		if s.park(true) {
 			return
 		}
@@ -158,4 +163,12 @@ var aLongTimeAgo = time.Unix(1, 0)
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// bufferOf returns the slice a pooled buffer holds, nil for none.
+func bufferOf(buf *[]byte) []byte {
+	if buf == nil {
+		return nil
+	}
+	return *buf
 }

@@ -1,17 +1,23 @@
 package tornago_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"net/http/httptest"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tornago/tornago"
 	"github.com/tornago/tornago/websocket"
 )
 
@@ -87,4 +93,105 @@ func goroutinesIn(function string) int {
 	var b strings.Builder
 	pprof.Lookup("goroutine").WriteTo(&b, 2)
 	return strings.Count(b.String(), function)
+}
+
+// reuseEcho echoes with pooled message buffers, checking that Data stays
+// intact for the whole of OnMessage.
+type reuseEcho struct {
+	tornago.WebSocketHandler
+	bad *atomic.Int32
+}
+
+func (h *reuseEcho) Open(args ...string) error {
+	h.SetReuseMessageBuffers(true)
+	return nil
+}
+
+func (h *reuseEcho) OnMessage(m tornago.Message) error {
+	before := checksum(m.Data)
+	time.Sleep(time.Duration(len(m.Data)%3) * time.Millisecond) // let the reader run ahead
+	if checksum(m.Data) != before {
+		h.bad.Add(1)
+	}
+	return h.WriteMessage(m.Data, m.Binary)
+}
+
+// checksum sums b position-weighted, without allocating.
+func checksum(b []byte) uint64 {
+	var sum uint64
+	for i, c := range b {
+		sum = sum*31 + uint64(c) + uint64(i)
+	}
+	return sum
+}
+
+func TestWebSocketHandlerReuseMessageBuffers(t *testing.T) {
+	var bad atomic.Int32
+	app, err := tornago.NewApplication([]tornago.Route{{
+		Pattern: `/ws`,
+		Handler: func() tornago.Handler { return &reuseEcho{bad: &bad} },
+	}}, tornago.Settings{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	srv := httptest.NewServer(app)
+	t.Cleanup(func() {
+		srv.Close()
+		require.NoError(t, app.Shutdown(context.Background()))
+	})
+	c := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	// Messages of many sizes, sent ahead of the replies so that several
+	// are in the inbox at once, each with its own buffer.
+	sizes := []int{1, 64, 4095, 4096, 4097, 70000, 3, 2 << 20, 10, 5000}
+	msgs := make([][]byte, 0, 3*len(sizes))
+	for round := range 3 {
+		for i, n := range sizes {
+			msg := bytes.Repeat([]byte{byte('a' + (round*len(sizes)+i)%26)}, n)
+			msgs = append(msgs, msg)
+			require.NoError(t, c.WriteMessage(ctx, websocket.BinaryMessage, msg))
+		}
+	}
+	for _, want := range msgs {
+		_, got, err := c.ReadMessage(ctx)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	}
+	assert.Zero(t, bad.Load(), "Data changed while OnMessage ran")
+
+	// Round trips allocate nothing on either side once the pools are warm
+	// (the client reads into its own buffer). The race detector drops
+	// pooled objects at random, so the count means something only without.
+	if raceEnabled() {
+		return
+	}
+	buf := make([]byte, 0, 256)
+	msg := bytes.Repeat([]byte("x"), 64)
+	bg := context.Background() // a context that can end costs the client an allocation per call
+	roundTrip := func() {
+		if err := c.WriteMessage(bg, websocket.BinaryMessage, msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.ReadMessageInto(bg, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 100 {
+		roundTrip()
+	}
+	assert.LessOrEqual(t, testing.AllocsPerRun(200, roundTrip), 0.5, "allocations per round trip")
+}
+
+// raceEnabled reports whether this test binary was built with -race.
+func raceEnabled() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
 }

@@ -22,6 +22,9 @@ type socketRegistry struct {
 	// nil where the platform has none.
 	poller *websocket.Poller
 
+	// msgBufs holds *[]byte message buffers for SetReuseMessageBuffers.
+	msgBufs sync.Pool
+
 	// The keepalive goroutine runs while some connection pings.
 	kaRunning bool
 	kaTick    time.Duration
@@ -210,4 +213,31 @@ func (s *wsState) keepalive(now time.Time) {
 	s.queue = append(s.queue, sendItem{ping: []byte{}})
 	s.enqueued++
 	s.startFlusherLocked()
+}
+
+// maxPooledMessage is the largest message buffer kept for reuse; larger
+// messages are rare enough to allocate.
+const maxPooledMessage = 1 << 20
+
+// messageBuffer takes a message buffer from the pool.
+func (r *socketRegistry) messageBuffer() *[]byte {
+	if b, ok := r.msgBufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 4096)
+	return &b
+}
+
+// putMessageBuffer gives buf back once the message read into it, data,
+// has been handled; data's array replaces buf's when the message did not
+// fit and is not too large to keep.
+func (r *socketRegistry) putMessageBuffer(buf *[]byte, data []byte) {
+	if cap(data) > cap(*buf) {
+		if cap(data) > maxPooledMessage {
+			r.msgBufs.Put(buf)
+			return
+		}
+		*buf = data[:0]
+	}
+	r.msgBufs.Put(buf)
 }

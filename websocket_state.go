@@ -66,12 +66,14 @@ type wsState struct {
 	inMu        sync.Mutex
 	inSpace     sync.Cond // the reader waits here for room in the inbox
 	inReady     sync.Cond // a lingering dispatcher waits here for messages
-	inbox       []Message
+	inbox       []inboxItem
 	inboxBytes  int64
 	dispatching bool
 	lingering   bool // the dispatcher waits on inReady
 	busy        bool // messages are flowing: the dispatcher lingers
 	canLinger   bool // the keepalive goroutine watches for quiet
+
+	reuseBuffers bool // SetReuseMessageBuffers
 	stopped     bool // OnMessage failed: drop the rest
 	dispatchWG  sync.WaitGroup
 

@@ -63,8 +63,10 @@ func (h *echoSocket) CheckOrigin(origin string) bool {
 
 // Open handles ?close=CODE&reason=TEXT: a code that may not be sent is
 // refused with 400 before the handshake; a valid one closes the
-// connection right after it.
+// connection right after it. Messages are read into pooled buffers: an
+// echo keeps no message past OnMessage.
 func (h *echoSocket) Open(args ...string) error {
+	h.SetReuseMessageBuffers(true)
 	if !h.Request().URL.Query().Has("close") {
 		return nil
 	}
