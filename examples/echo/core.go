@@ -319,12 +319,26 @@ func (v *coreVariant) dropSlow(s *subscriber) {
 // write fails.
 func (v *coreVariant) write(s *subscriber) {
 	defer v.wg.Done()
+	batch := make([]*websocket.PreparedMessage, 0, sendQueueMessages)
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case pm := <-s.queue:
-			if err := s.conn.WritePrepared(s.ctx, pm); err != nil {
+			// Whatever else has queued meanwhile goes out in the same
+			// system call (writev): under a broadcast, one write per
+			// delivery would cost more than the rest of the delivery.
+			batch = append(batch[:0], pm)
+		drain:
+			for len(batch) < cap(batch) {
+				select {
+				case pm := <-s.queue:
+					batch = append(batch, pm)
+				default:
+					break drain
+				}
+			}
+			if err := s.conn.WritePreparedBatch(s.ctx, batch); err != nil {
 				if s.ctx.Err() == nil {
 					// The connection is gone; its read loop ends too.
 					v.unsubscribe(s)
@@ -332,7 +346,12 @@ func (v *coreVariant) write(s *subscriber) {
 				}
 				return
 			}
-			s.queued.Add(-int64(len(pm.Data())))
+			var size int64
+			for i, pm := range batch {
+				size += int64(len(pm.Data()))
+				batch[i] = nil
+			}
+			s.queued.Add(-size)
 		}
 	}
 }
