@@ -74,8 +74,8 @@ type wsState struct {
 	canLinger   bool // the keepalive goroutine watches for quiet
 
 	reuseBuffers bool // SetReuseMessageBuffers
-	stopped     bool // OnMessage failed: drop the rest
-	dispatchWG  sync.WaitGroup
+	stopped      bool // OnMessage failed: drop the rest
+	dispatchWG   sync.WaitGroup
 
 	// Keepalive, in UnixNano; see keepalive.
 	nextPing    atomic.Int64
