@@ -33,6 +33,7 @@ type wsState struct {
 	// Reading (websocket_read.go).
 	readFn        func()       // s.readLoop, bound once
 	parkable      bool         // the reader may park in the application's poller
+	reuseBuffers  bool         // SetReuseMessageBuffers: read into pooled buffers
 	finish        func()       // ends the lifecycle: registry, request context
 	lastMessage   atomic.Int64 // when the last message arrived, UnixNano
 	readMu        sync.Mutex
@@ -73,9 +74,8 @@ type wsState struct {
 	busy        bool // messages are flowing: the dispatcher lingers
 	canLinger   bool // the keepalive goroutine watches for quiet
 
-	reuseBuffers bool // SetReuseMessageBuffers
-	stopped      bool // OnMessage failed: drop the rest
-	dispatchWG   sync.WaitGroup
+	stopped    bool // OnMessage failed: drop the rest
+	dispatchWG sync.WaitGroup
 
 	// Keepalive, in UnixNano; see keepalive.
 	nextPing    atomic.Int64
