@@ -73,9 +73,8 @@ type wsState struct {
 	lingering   bool // the dispatcher waits on inReady
 	busy        bool // messages are flowing: the dispatcher lingers
 	canLinger   bool // the keepalive goroutine watches for quiet
-
-	stopped    bool // OnMessage failed: drop the rest
-	dispatchWG sync.WaitGroup
+	stopped     bool // OnMessage failed: drop the rest
+	dispatchWG  sync.WaitGroup
 
 	// Keepalive, in UnixNano; see keepalive.
 	nextPing    atomic.Int64
