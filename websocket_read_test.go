@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/testenv"
 	"github.com/tornago/tornago/websocket"
 )
 
@@ -162,7 +162,7 @@ func TestWebSocketHandlerReuseMessageBuffers(t *testing.T) {
 	// Round trips allocate nothing on either side once the pools are warm
 	// (the client reads into its own buffer). The race detector drops
 	// pooled objects at random, so the count means something only without.
-	if raceEnabled() {
+	if testenv.RaceEnabled() {
 		return
 	}
 	buf := make([]byte, 0, 256)
@@ -180,18 +180,4 @@ func TestWebSocketHandlerReuseMessageBuffers(t *testing.T) {
 		roundTrip()
 	}
 	assert.LessOrEqual(t, testing.AllocsPerRun(200, roundTrip), 0.5, "allocations per round trip")
-}
-
-// raceEnabled reports whether this test binary was built with -race.
-func raceEnabled() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }

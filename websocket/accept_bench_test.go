@@ -7,13 +7,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tornago/tornago/internal/testenv"
 )
 
 // serveUntilClosed serves c the way examples/echo -core does: every
@@ -167,7 +168,7 @@ const acceptServerAllocBudget = 8
 // change adding some is noticed. Not parallel: AllocsPerRun counts every
 // goroutine's allocations.
 func TestAcceptServerAllocs(t *testing.T) {
-	if raceEnabled() {
+	if testenv.RaceEnabled() {
 		t.Skip("the race detector drops pooled buffers at random")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -200,18 +201,4 @@ func TestAcceptServerAllocs(t *testing.T) {
 	})
 	t.Logf("%.0f allocations per upgrade and close", allocs)
 	assert.LessOrEqual(t, allocs, float64(acceptServerAllocBudget))
-}
-
-// raceEnabled reports whether this test binary was built with -race.
-func raceEnabled() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }

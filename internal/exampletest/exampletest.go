@@ -9,12 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/tornago/tornago/internal/testenv"
 )
 
 // Main builds the command in the working directory, stores its path in
@@ -57,7 +58,7 @@ func Build() (binary string, cleanup func(), err error) {
 	}
 	binary = filepath.Join(dir, name)
 	args := []string{"build", "-o", binary}
-	if RaceEnabled() {
+	if testenv.RaceEnabled() {
 		args = append(args, "-race")
 	}
 	cmd := exec.Command("go", append(args, ".")...)
@@ -67,21 +68,6 @@ func Build() (binary string, cleanup func(), err error) {
 		return "", nil, fmt.Errorf("building %s: %w", name, err)
 	}
 	return binary, func() { os.RemoveAll(dir) }, nil
-}
-
-// RaceEnabled reports whether the running test binary was built with
-// -race.
-func RaceEnabled() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }
 
 // RaceEnv is an environment entry that stops a -race binary from sleeping

@@ -7,6 +7,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"testing"
 )
 
@@ -68,4 +69,19 @@ func joinModules(ms []string) string {
 		s += m
 	}
 	return s
+}
+
+// RaceEnabled reports whether the running test binary was built with
+// -race.
+func RaceEnabled() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
 }
