@@ -54,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&addr, "addr", addr, "listen address (default: $ADDR, else "+defaultAddr+")")
 	deflate := fs.Bool("deflate", false, "negotiate permessage-deflate when the client offers it (server without context takeover)")
 	core := fs.Bool("core", false, "serve with the bare websocket core (websocket.Accept) instead of tornago.WebSocketHandler")
+	var level slog.Level
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "least level logged: DEBUG, INFO (an access line per request), WARN or ERROR")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -61,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "echo: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg := config{allowOrigin: getenv("ALLOW_ORIGIN"), logger: log}
 	if *deflate {
 		// Without server context takeover a connection keeps no compressor
