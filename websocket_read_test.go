@@ -67,8 +67,11 @@ func TestWebSocketHandlerQuietConnectionsHoldNoGoroutine(t *testing.T) {
 	for i := range 20 {
 		echoRoundTrip(t, busy, fmt.Sprint("burst ", i))
 	}
-	require.Equal(t, 1, readers(), "the busy reader stays in its read")
-	require.Equal(t, 1, dispatchers(), "the busy connection's dispatcher waits for the next message")
+	// Unless this machine is so loaded that a round trip took longer than
+	// the busy gap (then it parked already), the busy connection's reader
+	// and dispatcher wait for its next message.
+	require.LessOrEqual(t, readers(), 1)
+	require.LessOrEqual(t, dispatchers(), 1)
 	require.Eventually(t, func() bool { return readers() == 0 && dispatchers() == 0 }, 5*time.Second, 20*time.Millisecond,
 		"the quiet connection kept %d readers and %d dispatchers", readers(), dispatchers())
 	echoRoundTrip(t, busy, "after parking")
