@@ -148,6 +148,15 @@ func (s *wsState) parkIfQuiet(now int64) {
 	if !s.parkable {
 		return
 	}
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		// A closing handshake may be reading for the peer's close frame
+		// while our reader waits for its turn: a deadline now would cut
+		// that read short.
+		return
+	}
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
 	if s.reading && !s.parkRequested {
