@@ -76,7 +76,10 @@ func (s *wsState) dispatch(hooks webSocketHooks) {
 			s.lingering = false
 		}
 		if len(s.inbox) == 0 || s.stopped {
-			s.inbox = s.inbox[:0]
+			// The connection went quiet (or OnMessage failed): a quiet
+			// connection keeps no inbox array.
+			clear(s.inbox)
+			s.inbox = nil
 			s.dispatching = false
 			s.inMu.Unlock()
 			return
