@@ -184,3 +184,35 @@ func TestWebSocketHandlerReuseMessageBuffers(t *testing.T) {
 	}
 	assert.LessOrEqual(t, testing.AllocsPerRun(200, roundTrip), 0.5, "allocations per round trip")
 }
+
+// A peer that stops in the middle of a frame holds no reader once the
+// keepalive goroutine has parked it, and the message arrives whole when
+// the peer goes on.
+func TestWebSocketHandlerStalledFrameParks(t *testing.T) {
+	if !websocket.PollerSupported {
+		t.Skip("no poller on this platform")
+	}
+	_, url := startEchoApp(t, nil)
+	c := dial(t, url, nil)
+	_, _, err := c.ReadMessage(context.Background()) // "hello anon"
+	require.NoError(t, err)
+
+	// A masked text frame with masking key 0, so the payload goes as is.
+	payload := []byte("slowly, slowly")
+	frame := append([]byte{0x81, 0x80 | byte(len(payload)), 0, 0, 0, 0}, payload...)
+	for _, stop := range []int{1, 8} { // in the header, then in the payload
+		_, err := c.NetConn().Write(frame[:stop])
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return readers() == 1 }, 5*time.Second, time.Millisecond,
+			"the bytes woke the reader")
+		require.Eventually(t, func() bool { return readers() == 0 }, 5*time.Second, 20*time.Millisecond,
+			"a reader waits in a read for a stalled frame")
+		_, err = c.NetConn().Write(frame[stop:])
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, got, err := c.ReadMessage(ctx)
+		cancel()
+		require.NoError(t, err)
+		require.Equal(t, string(payload), string(got))
+	}
+}

@@ -63,3 +63,29 @@ func (c *Conn) fillFromIdle(n int) error {
 	r.takeReadBuf()
 	return c.fill(n)
 }
+
+// shrinkForWait leaves the reader holding as little as it can while the
+// connection waits in a Poller; the caller holds readSem and has found
+// nothing readable buffered. An empty buffer goes back to the pool; the
+// few bytes of a frame header that stalled midway move to a small
+// buffer of their own, so that a peer trickling frames costs neither a
+// goroutine nor a pooled buffer while it stalls.
+func (r *readState) shrinkForWait() {
+	if r.pos == r.end {
+		r.releaseReadBuf()
+		return
+	}
+	if r.pooled == nil {
+		return
+	}
+	small := make([]byte, max(stalledBufferSize, r.end-r.pos))
+	r.end = copy(small, r.buf[r.pos:r.end])
+	r.pos = 0
+	readBufPool.Put(r.pooled)
+	r.buf, r.pooled = small, nil
+}
+
+// stalledBufferSize is the buffer a stalled partial frame header is kept
+// in: more than the largest header (14 bytes), and little enough to keep
+// per connection.
+const stalledBufferSize = 64

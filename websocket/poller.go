@@ -56,7 +56,8 @@ type parkState struct {
 // Wait arranges for resume to run, on a goroutine of its own, once c has
 // bytes to read, has been closed, or p has been closed, and reports true;
 // resume then runs exactly once. It reports false, and never calls
-// resume, when c has bytes buffered already, is closed, cannot be waited
+// resume, when c has bytes buffered already that can be read on, is
+// closed, cannot be waited
 // for (TLS or another wrapped connection, or a platform without a
 // poller), or is already waiting: the caller should read right away.
 //
@@ -85,9 +86,16 @@ func (p *Poller) Wait(c *Conn, resume func()) bool {
 	// Bytes already read into c's buffer would never wake the socket
 	// again. The check needs the read lock; whoever holds it (Close
 	// draining the connection) is reading, so there is no waiting to do.
+	// A connection that waits holds no pooled read buffer.
 	select {
 	case c.readSem <- struct{}{}:
-		buffered := c.rd.pos < c.rd.end || c.rd.err != nil
+		// Bytes a read stopped short on (starved) need more from the
+		// socket, so they are no reason not to wait.
+		r := &c.rd
+		buffered := r.err != nil || (r.pos < r.end && !r.starved)
+		if !buffered {
+			r.shrinkForWait()
+		}
 		<-c.readSem
 		if buffered {
 			return false

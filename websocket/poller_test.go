@@ -1,11 +1,13 @@
 package websocket
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -234,4 +236,53 @@ func TestPollerRefusesTLS(t *testing.T) {
 	echoOnce(t, client, "and again")
 	s := <-sessions
 	assert.Zero(t, s.parks.Load(), "a TLS connection cannot be polled: the session reads instead")
+}
+
+// A peer that stalls midway through a frame costs no goroutine and no
+// pooled read buffer while it stalls, whether it stopped in the header or
+// in the payload, and the message is whole once the rest arrives.
+func TestPollerParksAStalledFrame(t *testing.T) {
+	if !PollerSupported {
+		t.Skip("no poller on this platform")
+	}
+	payload := bytes.Repeat([]byte("p"), 3000)
+	frame := appendHeader(nil, header{fin: true, op: opBinary, length: int64(len(payload)), masked: true})
+	frame = append(frame, payload...) // masking key 0: the payload as is
+	cases := map[string]struct {
+		split   int
+		wantBuf int // len of the read buffer while parked
+	}{
+		"in the header":  {split: 1, wantBuf: stalledBufferSize},
+		"in the payload": {split: len(frame) - 1000, wantBuf: 0},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := NewPoller()
+			defer p.Close()
+			server, client := serverConn(t, nil, nil)
+			_, err := client.NetConn().Write(frame[:tc.split])
+			require.NoError(t, err)
+
+			require.NoError(t, server.SetReadDeadline(time.Now().Add(100*time.Millisecond)))
+			_, _, err = server.ReadMessage(context.Background())
+			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			require.NoError(t, server.SetReadDeadline(time.Time{}))
+
+			resumed := make(chan struct{}, 1)
+			require.True(t, p.Wait(server, func() { resumed <- struct{}{} }), "stalled bytes need more from the socket")
+			assert.Len(t, server.rd.buf, tc.wantBuf, "the pooled read buffer went back")
+			assert.Nil(t, server.rd.pooled)
+
+			_, err = client.NetConn().Write(frame[tc.split:])
+			require.NoError(t, err)
+			select {
+			case <-resumed:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the rest of the frame did not wake the connection")
+			}
+			_, got, err := server.ReadMessage(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, payload, got)
+		})
+	}
 }

@@ -25,6 +25,10 @@ type readState struct {
 	pos, end int                   // unread bytes are buf[pos:end]
 	idle     idleRead              // readIdle's state (buffers_unix.go)
 	err      error
+	// starved says the last fill stopped (a deadline, a context) before
+	// it had the bytes it needed: what is buffered cannot be read on
+	// without more from the socket.
+	starved bool
 
 	// The current data frame.
 	remaining int64
@@ -348,6 +352,13 @@ func (c *Conn) consumePayload(p []byte) error {
 // fill makes at least n bytes (n <= len(buf)) available in buf[pos:end].
 // On an error the bytes read so far stay buffered.
 func (c *Conn) fill(n int) error {
+	err := c.fillBuf(n)
+	c.rd.starved = err != nil
+	return err
+}
+
+// fillBuf is fill without the bookkeeping.
+func (c *Conn) fillBuf(n int) error {
 	r := &c.rd
 	if r.end-r.pos >= n {
 		return nil
