@@ -48,7 +48,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 var ErrCloseTimeout = errors.New("websocket: peer did not complete the closing handshake in time")
 
 // awaitPeerClose waits for the peer's close frame after ours was sent. The
-// goroutine that reads it closes the connection, so waiting for c.done is
+// goroutine that reads it closes the connection, so waiting for doneChan is
 // enough while someone reads; when nobody does, this takes the read lock
 // and reads until the close frame, discarding data messages. It reports
 // whether the peer's close frame arrived. A timer is made only when
@@ -56,7 +56,7 @@ var ErrCloseTimeout = errors.New("websocket: peer did not complete the closing h
 // the wait.
 func (c *Conn) awaitPeerClose() bool {
 	select {
-	case <-c.done:
+	case <-c.doneChan():
 		return c.peerClose.Load() != nil
 	case c.readSem <- struct{}{}:
 		c.readUntilPeerClose(time.Now().Add(c.closeTimeout))
@@ -67,7 +67,7 @@ func (c *Conn) awaitPeerClose() bool {
 	timer := time.NewTimer(c.closeTimeout)
 	defer timer.Stop()
 	select {
-	case <-c.done:
+	case <-c.doneChan():
 	case <-timer.C:
 	case c.readSem <- struct{}{}:
 		c.readUntilPeerClose(deadline)
@@ -101,7 +101,7 @@ func (c *Conn) waitClosed(d time.Duration) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
-	case <-c.done:
+	case <-c.doneChan():
 	case <-timer.C:
 	}
 }
@@ -158,7 +158,7 @@ func (c *Conn) acquireWithin(sem chan struct{}, timeout time.Duration) error {
 		return nil
 	case <-timer.C:
 		return context.DeadlineExceeded
-	case <-c.done:
+	case <-c.doneChan():
 		return ErrClosed
 	}
 }

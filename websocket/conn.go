@@ -33,6 +33,7 @@ const (
 type Conn struct {
 	nc           net.Conn
 	server       bool
+	closed       atomic.Bool // the TCP connection was closed; set under dlMu
 	subprotocol  string
 	closeTimeout time.Duration
 	onPing       func([]byte)
@@ -61,20 +62,22 @@ type Conn struct {
 	raw syscall.RawConn
 
 	// Deadlines set by the user; a context's deadline is applied on top of
-	// them for one call and then they are restored.
+	// them for one call and then they are restored. dlMu also guards done.
 	dlMu          sync.Mutex
 	readDeadline  time.Time
 	writeDeadline time.Time
 	readCtx       lazyWatch // for the holder of readSem
 	writeCtx      lazyWatch // for the holder of frameSem
 
-	// closeSent is set, before the frame is written, by whoever sends our
-	// close frame; from then on no data frame may be written.
-	closeSent atomic.Bool
 	// peerClose is the close frame the peer sent, once read.
 	peerClose atomic.Pointer[CloseError]
 	closeOnce sync.Once
-	done      chan struct{} // closed when the TCP connection is closed
+	// closeSent is set, before the frame is written, by whoever sends our
+	// close frame; from then on no data frame may be written.
+	closeSent atomic.Bool
+	// done is closed once closed is set; made on first need (doneChan),
+	// under dlMu.
+	done chan struct{}
 
 	// park is the connection's wait in a Poller, if any (poller.go).
 	park parkState
@@ -103,7 +106,6 @@ func newConnDeflating(nc net.Conn, buffered []byte, server bool, subprotocol str
 		readSem:      make(chan struct{}, 1),
 		msgSem:       make(chan struct{}, 1),
 		frameSem:     make(chan struct{}, 1),
-		done:         make(chan struct{}),
 	}
 	c.readLimit.Store(opts.readLimit())
 	if len(buffered) > 0 {
@@ -190,7 +192,22 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 
 // Done returns a channel that is closed when the TCP connection has been
 // closed, whatever the reason.
-func (c *Conn) Done() <-chan struct{} { return c.done }
+func (c *Conn) Done() <-chan struct{} { return c.doneChan() }
+
+// doneChan returns the channel closed when the TCP connection is closed,
+// making it on first use: most connections never need one, and a channel
+// is a hundred bytes of every idle connection otherwise.
+func (c *Conn) doneChan() chan struct{} {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.closed.Load() {
+			close(c.done)
+		}
+	}
+	return c.done
+}
 
 // PeerClose returns the close frame the peer sent, or nil if none was
 // read (yet).
@@ -211,7 +228,12 @@ func (c *Conn) closeTCP() bool {
 	c.closeOnce.Do(func() {
 		did = true
 		c.nc.Close()
-		close(c.done)
+		c.dlMu.Lock()
+		c.closed.Store(true)
+		if c.done != nil {
+			close(c.done)
+		}
+		c.dlMu.Unlock()
 		c.releaseCompression()
 		c.wakeParked(0) // a closed socket gives its poller no event
 	})
@@ -219,14 +241,7 @@ func (c *Conn) closeTCP() bool {
 }
 
 // isClosed reports whether the TCP connection was closed.
-func (c *Conn) isClosed() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
+func (c *Conn) isClosed() bool { return c.closed.Load() }
 
 // acquire takes sem, giving up when ctx ends or the connection closes.
 func (c *Conn) acquire(ctx context.Context, sem chan struct{}) error {
@@ -240,7 +255,7 @@ func (c *Conn) acquire(ctx context.Context, sem chan struct{}) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-c.done:
+	case <-c.doneChan():
 		return ErrClosed
 	}
 }
@@ -394,6 +409,9 @@ func (w *writeState) newMaskKey() uint32 {
 	// keyPos counts down the unused keys at the end of keys, so the zero
 	// value means "none left" and the first call fills the batch.
 	if w.keyPos == 0 {
+		if w.keys == nil {
+			w.keys = new([64]byte) // clients only: servers do not mask
+		}
 		rand.Read(w.keys[:])
 		w.keyPos = len(w.keys)
 	}

@@ -16,7 +16,7 @@ type writeState struct {
 	vec    [2][]byte
 	batch  net.Buffers // frames of WritePreparedBatch
 	err    error       // sticky: the stream is broken
-	keys   [64]byte
+	keys   *[64]byte
 	keyPos int
 	// pending is the rest of a frame TryWriteMessage handed the socket
 	// only in part; it goes out before any other frame (trywrite.go).
