@@ -56,16 +56,16 @@ type parkState struct {
 // Wait arranges for resume to run, on a goroutine of its own, once c has
 // bytes to read, has been closed, or p has been closed, and reports true;
 // resume then runs exactly once. It reports false, and never calls
-// resume, when c has bytes buffered already that can be read on, is
-// closed, cannot be waited
-// for (TLS or another wrapped connection, or a platform without a
-// poller), or is already waiting: the caller should read right away.
+// resume, when c has bytes buffered that can be read on, is closed,
+// cannot be waited for (TLS or another wrapped connection, or a platform
+// without a poller), or is already waiting: the caller should read right
+// away. A waiting connection holds no read buffer.
 //
 // The caller must not read c while it waits; writes and Close are fine
 // (Close wakes the wait). Resume must read before it waits again: the
 // wake-up is spent, and the bytes that caused it are still in the socket.
 // A typical server, with s.serveFunc = s.serve bound once so that waiting
-// allocates nothing:
+// does not make a closure each time:
 //
 //	// serve reads what has arrived, and parks when nothing more has.
 //	func (s *session) serve() {
@@ -86,7 +86,6 @@ func (p *Poller) Wait(c *Conn, resume func()) bool {
 	// Bytes already read into c's buffer would never wake the socket
 	// again. The check needs the read lock; whoever holds it (Close
 	// draining the connection) is reading, so there is no waiting to do.
-	// A connection that waits holds no pooled read buffer.
 	select {
 	case c.readSem <- struct{}{}:
 		// Bytes a read stopped short on (starved) need more from the
