@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,80 +26,16 @@ var binary string
 func TestMain(m *testing.M) { exampletest.Main(m, &binary) }
 
 // server is a running echo process.
-type server struct {
-	addr   string // host:port it listens on
-	cmd    *exec.Cmd
-	stderr *exampletest.SyncBuffer
-	exited chan struct{}
-	err    error // from Wait, once exited is closed
-}
+type server struct{ *exampletest.Process }
 
 // startServer runs the echo binary on a free port with extra environment
 // variables and flags, and stops it with SIGTERM when the test ends.
 func startServer(t *testing.T, env []string, flags ...string) *server {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"-addr", "127.0.0.1:0"}, flags...)...)
-	// A -race binary sleeps a second at exit unless told not to.
-	cmd.Env = append(append(os.Environ(), exampletest.RaceEnv()), env...)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	s := &server{cmd: cmd, stderr: &exampletest.SyncBuffer{}, exited: make(chan struct{})}
-	cmd.Stderr = s.stderr
-	require.NoError(t, cmd.Start())
-
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-				lines <- addr
-			}
-		}
-		close(lines)
-		// Wait only after stdout is drained, as os/exec requires.
-		s.err = cmd.Wait()
-		close(s.exited)
-	}()
-	select {
-	case addr, ok := <-lines:
-		if !ok {
-			<-s.exited
-			t.Fatalf("server exited before listening: %v\n%s", s.err, s.stderr)
-		}
-		s.addr = addr
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		<-s.exited
-		t.Fatalf("server did not print its address\n%s", s.stderr)
-	}
-	t.Cleanup(func() {
-		s.stop(t)
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.stderr)
-		}
-	})
-	return s
+	return &server{exampletest.Start(t, binary, env, flags...)}
 }
 
-// stop sends SIGTERM and waits for the process to exit.
-func (s *server) stop(t *testing.T) {
-	t.Helper()
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(20 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
-		t.Error("server did not exit within 20s of SIGTERM")
-	}
-}
-
-func (s *server) url(path string) string { return "ws://" + s.addr + path }
+func (s *server) url(path string) string { return "ws://" + s.Addr + path }
 
 // dial connects to path on s and closes the connection when the test ends.
 func dial(t *testing.T, s *server, path string, opts *websocket.DialOptions) *websocket.Conn {
@@ -296,7 +229,7 @@ func testBroadcastSlowClient(t *testing.T, flags ...string) {
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, received, count, "the slow client got every message")
 	t.Logf("slow client: %d messages, then %v", received, err)
-	assert.Contains(t, s.stderr.String(), "slow", "the server logs why it closed the client")
+	assert.Contains(t, s.Log.String(), "slow", "the server logs why it closed the client")
 }
 
 func TestOrigin(t *testing.T) { forVariants(t, testOrigin) }
@@ -313,12 +246,12 @@ func testOrigin(t *testing.T, flags ...string) {
 		want   int
 	}{
 		{"no origin", plain, "", http.StatusSwitchingProtocols},
-		{"same origin", plain, "http://" + plain.addr, http.StatusSwitchingProtocols},
-		{"same origin, other case", plain, "HTTP://" + strings.ToUpper(plain.addr), http.StatusSwitchingProtocols},
+		{"same origin", plain, "http://" + plain.Addr, http.StatusSwitchingProtocols},
+		{"same origin, other case", plain, "HTTP://" + strings.ToUpper(plain.Addr), http.StatusSwitchingProtocols},
 		{"cross origin", plain, allowed, http.StatusForbidden},
 		{"other port", plain, "http://127.0.0.1:1", http.StatusForbidden},
 		{"allowed origin", withAllow, allowed, http.StatusSwitchingProtocols},
-		{"same origin with ALLOW_ORIGIN", withAllow, "http://" + withAllow.addr, http.StatusSwitchingProtocols},
+		{"same origin with ALLOW_ORIGIN", withAllow, "http://" + withAllow.Addr, http.StatusSwitchingProtocols},
 		{"allowed origin on another port", withAllow, "http://app.example:3001", http.StatusForbidden},
 		{"allowed origin, other scheme", withAllow, "https://app.example:3000", http.StatusForbidden},
 	}
@@ -365,7 +298,7 @@ func testShutdownClosesWithGoingAway(t *testing.T, flags ...string) {
 	require.NoError(t, err)
 	bc := joinBroadcast(t, s, "b", nil, nil)
 
-	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, s.Cmd.Process.Signal(syscall.SIGTERM))
 	for name, c := range map[string]*websocket.Conn{"echo": echo, "broadcast": bc} {
 		_, _, err := c.ReadMessage(readCtx(t))
 		var ce *websocket.CloseError
@@ -374,16 +307,16 @@ func testShutdownClosesWithGoingAway(t *testing.T, flags ...string) {
 		assert.Equal(t, "server shutting down", ce.Reason, name)
 	}
 	select {
-	case <-s.exited:
+	case <-s.Exited:
 	case <-time.After(15 * time.Second):
 		t.Fatal("server still running 15s after SIGTERM")
 	}
-	require.NoError(t, s.err, "exit status")
-	assert.NotContains(t, s.stderr.String(), "level=ERROR")
-	assert.Contains(t, s.stderr.String(), "msg=stopped")
+	require.NoError(t, s.Err, "exit status")
+	assert.NotContains(t, s.Log.String(), "level=ERROR")
+	assert.Contains(t, s.Log.String(), "msg=stopped")
 
 	// The port is closed.
-	_, err = net.DialTimeout("tcp", s.addr, time.Second)
+	_, err = net.DialTimeout("tcp", s.Addr, time.Second)
 	assert.Error(t, err)
 }
 

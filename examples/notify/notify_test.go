@@ -28,7 +28,7 @@ const (
 )
 
 // origin is the pages' origin, which a browser sends with the handshake.
-func (s *server) origin() string { return "http://" + s.addr }
+func (s *server) origin() string { return "http://" + s.Addr }
 
 // do sends a request without following redirects and returns the
 // response with its body read.
@@ -118,7 +118,7 @@ func dialTab(t *testing.T, s *server, cookies ...*http.Cookie) (*websocket.Conn,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws://"+s.addr+"/notifications", &websocket.DialOptions{Header: h})
+	c, _, err := websocket.Dial(ctx, "ws://"+s.Addr+"/notifications", &websocket.DialOptions{Header: h})
 	if err == nil {
 		t.Cleanup(func() { c.CloseNow() })
 	}
@@ -428,17 +428,17 @@ func TestShutdown(t *testing.T) {
 	s := startServer(t, oldKeys)
 	user, _ := login(t, s, "alice")
 	tab, _ := openTab(t, s, user)
-	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, s.Cmd.Process.Signal(syscall.SIGTERM))
 	_, _, err := tab.ReadMessage(context.Background())
 	var ce *websocket.CloseError
 	require.True(t, errors.As(err, &ce), "%v", err)
 	assert.Equal(t, websocket.StatusGoingAway, ce.Code)
 	select {
-	case <-s.exited:
+	case <-s.Exited:
 	case <-time.After(10 * time.Second):
 		t.Fatal("server still running 10s after SIGTERM")
 	}
-	require.NoError(t, s.err, "exit status")
-	assert.NotContains(t, s.log.String(), "level=ERROR")
-	assert.Contains(t, s.log.String(), `msg="notify: stopped"`)
+	require.NoError(t, s.Err, "exit status")
+	assert.NotContains(t, s.Log.String(), "level=ERROR")
+	assert.Contains(t, s.Log.String(), `msg="notify: stopped"`)
 }

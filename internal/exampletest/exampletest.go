@@ -1,9 +1,11 @@
 // Package exampletest builds and runs the examples' commands for their
 // tests: each example's test binary builds the command under test once
-// (with -race when the tests run with it) and starts it as a process.
+// (with -race when the tests run with it) and starts it as a process
+// (Start).
 package exampletest
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -11,8 +13,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/tornago/tornago/internal/testenv"
@@ -96,4 +101,79 @@ func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Process is a running example command.
+type Process struct {
+	Addr   string        // where it listens, HOST:PORT
+	Cmd    *exec.Cmd     // the process
+	Log    *SyncBuffer   // its standard error
+	Exited chan struct{} // closed once it has exited
+	Err    error         // from Wait, once Exited is closed
+}
+
+// Start runs binary with -addr 127.0.0.1:0 and flags, env added to its
+// environment, from a temporary working directory (as `go run
+// ./examples/NAME` from the repository root would), waits until it prints
+// "listening on ADDR", and stops it with SIGTERM when the test ends,
+// logging its output if the test failed.
+func Start(t *testing.T, binary string, env []string, flags ...string) *Process {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"-addr", "127.0.0.1:0"}, flags...)...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(append(os.Environ(), RaceEnv()), env...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	p := &Process{Cmd: cmd, Log: &SyncBuffer{}, Exited: make(chan struct{})}
+	cmd.Stderr = p.Log
+	require.NoError(t, cmd.Start())
+	addrs := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+				addrs <- addr
+			}
+		}
+		close(addrs)
+		p.Err = cmd.Wait() // after stdout is drained, as os/exec requires
+		close(p.Exited)
+	}()
+	select {
+	case addr, ok := <-addrs:
+		if !ok {
+			<-p.Exited
+			t.Fatalf("%s exited before listening: %v\n%s", filepath.Base(binary), p.Err, p.Log)
+		}
+		p.Addr = addr
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-p.Exited
+		t.Fatalf("%s did not print its address\n%s", filepath.Base(binary), p.Log)
+	}
+	t.Cleanup(func() {
+		p.Stop(t)
+		if t.Failed() {
+			t.Logf("%s at %s, log:\n%s", filepath.Base(binary), p.Addr, p.Log)
+		}
+	})
+	return p
+}
+
+// Stop sends SIGTERM and waits for the process to exit.
+func (p *Process) Stop(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.Exited:
+		return
+	default:
+	}
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.Exited:
+	case <-time.After(20 * time.Second):
+		_ = p.Cmd.Process.Kill()
+		<-p.Exited
+		t.Error("process did not exit within 20s of SIGTERM")
+	}
 }

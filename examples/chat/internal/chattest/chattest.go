@@ -4,16 +4,11 @@
 package chattest
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"regexp"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,13 +28,7 @@ func Main(m *testing.M, binary *string) { exampletest.Main(m, binary) }
 func Build() (binary string, cleanup func(), err error) { return exampletest.Build() }
 
 // Server is a running chat process.
-type Server struct {
-	Addr   string        // where it listens, HOST:PORT
-	Cmd    *exec.Cmd     // the process
-	Log    *SyncBuffer   // its standard error
-	Exited chan struct{} // closed once it has exited
-	Err    error         // from Wait, once Exited is closed
-}
+type Server struct{ *exampletest.Process }
 
 // SyncBuffer collects output from several goroutines.
 type SyncBuffer = exampletest.SyncBuffer
@@ -49,63 +38,7 @@ type SyncBuffer = exampletest.SyncBuffer
 // with SIGTERM when the test ends.
 func Start(t *testing.T, binary string, flags ...string) *Server {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"-addr", "127.0.0.1:0"}, flags...)...)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), exampletest.RaceEnv())
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	s := &Server{Cmd: cmd, Log: &SyncBuffer{}, Exited: make(chan struct{})}
-	cmd.Stderr = s.Log
-	require.NoError(t, cmd.Start())
-	addrs := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-				addrs <- addr
-			}
-		}
-		close(addrs)
-		s.Err = cmd.Wait() // after stdout is drained, as os/exec requires
-		close(s.Exited)
-	}()
-	select {
-	case addr, ok := <-addrs:
-		if !ok {
-			<-s.Exited
-			t.Fatalf("server exited before listening: %v\n%s", s.Err, s.Log)
-		}
-		s.Addr = addr
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		<-s.Exited
-		t.Fatalf("server did not print its address\n%s", s.Log)
-	}
-	t.Cleanup(func() {
-		s.Stop(t)
-		if t.Failed() {
-			t.Logf("server %s log:\n%s", s.Addr, s.Log)
-		}
-	})
-	return s
-}
-
-// Stop sends SIGTERM and waits for the process to exit.
-func (s *Server) Stop(t *testing.T) {
-	t.Helper()
-	select {
-	case <-s.Exited:
-		return
-	default:
-	}
-	_ = s.Cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.Exited:
-	case <-time.After(15 * time.Second):
-		_ = s.Cmd.Process.Kill()
-		<-s.Exited
-		t.Error("server did not exit within 15s of SIGTERM")
-	}
+	return &Server{exampletest.Start(t, binary, nil, flags...)}
 }
 
 // Origin is the page's origin, which a browser sends with the handshake.
