@@ -130,8 +130,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("notify: stopping")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	// Shutdown stops the HTTP server, then closes every WebSocket with
-	// 1001 and waits for their OnClose.
+	// Shutdown stops the HTTP server and, meanwhile, closes every
+	// WebSocket with 1001 and waits for their OnClose.
 	err = app.Shutdown(sctx)
 	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
