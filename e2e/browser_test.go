@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/tornago/tornago/internal/testenv"
 )
 
 // Timeouts: every browser action is bounded, so a page that never shows
@@ -42,7 +44,7 @@ func requireChromium(t *testing.T) string {
 	t.Helper()
 	p, ok := findChromium()
 	if !ok {
-		missing(t, "chromium")
+		testenv.Missing(t, "chromium (Debian package chromium; e2e/ci-install.sh)")
 	}
 	return p
 }

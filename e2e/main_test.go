@@ -10,36 +10,21 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/tornago/tornago/internal/exampletest"
+	"github.com/tornago/tornago/internal/testenv"
 )
-
-// requireEnv turns a missing browser into a failure instead of a skip, as
-// the root module's internal/testenv does (which another module cannot
-// import).
-const requireEnv = "TORNAGO_REQUIRE_EXTERNAL"
-
-// missing skips t because what is unavailable, or fails it under
-// TORNAGO_REQUIRE_EXTERNAL=1.
-func missing(t testing.TB, what string) {
-	t.Helper()
-	if os.Getenv(requireEnv) == "1" {
-		t.Fatalf("%s is required (%s=1) but unavailable", what, requireEnv)
-	}
-	t.Skipf("%s unavailable; run e2e/ci-install.sh (as .ci/run does) to run this test", what)
-}
 
 // examples are the example programs the tests run, built once per run.
 var examples = []string{"chat", "notify", "echo"}
@@ -88,7 +73,7 @@ func runTests(m *testing.M) int {
 // it.
 func buildExamples(dir string) error {
 	args := []string{"build", "-o", dir + string(filepath.Separator)}
-	if raceEnabled() {
+	if testenv.RaceEnabled() {
 		args = append(args, "-race")
 	}
 	for _, name := range examples {
@@ -116,20 +101,6 @@ func exampleBinary(t *testing.T, name string) string {
 	return filepath.Join(binDir, name)
 }
 
-// raceEnabled reports whether this test binary was built with -race.
-func raceEnabled() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
-
 // server is a running example process.
 type server struct {
 	name   string
@@ -141,22 +112,7 @@ type server struct {
 }
 
 // syncBuffer collects a process's output for several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = exampletest.SyncBuffer
 
 // startExample builds and runs examples/<name> on a free loopback port with
 // extra flags and environment, and stops it with SIGTERM when the test ends
