@@ -2,20 +2,13 @@ package tornago_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -24,49 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/testenv"
 	"github.com/tornago/tornago/websocket"
 )
-
-// testCert is a self-signed certificate for 127.0.0.1 and localhost.
-type testCert struct {
-	cert    tls.Certificate
-	roots   *x509.CertPool
-	certPEM []byte
-	keyPEM  []byte
-}
-
-func newTestCert(t *testing.T) testCert {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "tornago test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	c := testCert{
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-		roots:   x509.NewCertPool(),
-	}
-	c.cert, err = tls.X509KeyPair(c.certPEM, c.keyPEM)
-	require.NoError(t, err)
-	leaf, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	c.roots.AddCert(leaf)
-	return c
-}
 
 // tlsEchoApp is the echo socket of websocket_handler_test.go plus a page.
 func tlsEchoApp(t *testing.T) *tornago.Application {
@@ -97,17 +50,17 @@ func serveTLS(t *testing.T, app *tornago.Application, cfg *tls.Config) string {
 
 func TestServeTLS(t *testing.T) {
 	t.Parallel()
-	tc := newTestCert(t)
+	tc := testenv.NewCert(t)
 	app := tlsEchoApp(t)
 	// The server offers h2 in its config; ServeTLS must still speak
 	// HTTP/1.1 only, so that browsers can upgrade to WebSocket.
-	addr := serveTLS(t, app, &tls.Config{Certificates: []tls.Certificate{tc.cert}, NextProtos: []string{"h2", "http/1.1", "acme-tls/1"}})
+	addr := serveTLS(t, app, &tls.Config{Certificates: []tls.Certificate{tc.TLS}, NextProtos: []string{"h2", "http/1.1", "acme-tls/1"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
 	t.Run("https", func(t *testing.T) {
 		client := &http.Client{Transport: &http.Transport{
-			TLSClientConfig:   &tls.Config{RootCAs: tc.roots},
+			TLSClientConfig:   &tls.Config{RootCAs: tc.Roots},
 			ForceAttemptHTTP2: true,
 		}}
 		defer client.CloseIdleConnections()
@@ -121,7 +74,7 @@ func TestServeTLS(t *testing.T) {
 	})
 
 	t.Run("wss with custom roots", func(t *testing.T) {
-		c, resp, err := websocket.Dial(ctx, "wss://"+addr+"/ws?name=tls", &websocket.DialOptions{TLSConfig: &tls.Config{RootCAs: tc.roots}})
+		c, resp, err := websocket.Dial(ctx, "wss://"+addr+"/ws?name=tls", &websocket.DialOptions{TLSConfig: &tls.Config{RootCAs: tc.Roots}})
 		require.NoError(t, err)
 		defer c.CloseNow()
 		assert.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
@@ -139,7 +92,7 @@ func TestServeTLS(t *testing.T) {
 		_, port, err := net.SplitHostPort(addr)
 		require.NoError(t, err)
 		c, _, err := websocket.Dial(ctx, "wss://localhost:"+port+"/ws", &websocket.DialOptions{
-			TLSConfig: &tls.Config{RootCAs: tc.roots},
+			TLSConfig: &tls.Config{RootCAs: tc.Roots},
 			// localhost may resolve to ::1 first; the server listens on IPv4.
 			NetDialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 				return (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -151,7 +104,7 @@ func TestServeTLS(t *testing.T) {
 
 	t.Run("ALPN: h2 refused, other protocols kept", func(t *testing.T) {
 		for offer, want := range map[string]string{"h2": "", "http/1.1": "http/1.1", "acme-tls/1": "acme-tls/1"} {
-			c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: tc.roots, NextProtos: []string{offer}})
+			c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: tc.Roots, NextProtos: []string{offer}})
 			if want == "" { // no protocol in common: the handshake fails
 				require.Error(t, err, offer)
 				continue
@@ -178,15 +131,15 @@ func TestServeTLS(t *testing.T) {
 // plain ones.
 func TestServeTLSShutdown(t *testing.T) {
 	t.Parallel()
-	tc := newTestCert(t)
+	tc := testenv.NewCert(t)
 	app := tlsEchoApp(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	served := make(chan error, 1)
-	go func() { served <- app.ServeTLS(l, &tls.Config{Certificates: []tls.Certificate{tc.cert}}) }()
+	go func() { served <- app.ServeTLS(l, &tls.Config{Certificates: []tls.Certificate{tc.TLS}}) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "wss://"+l.Addr().String()+"/ws", &websocket.DialOptions{TLSConfig: &tls.Config{RootCAs: tc.roots}})
+	c, _, err := websocket.Dial(ctx, "wss://"+l.Addr().String()+"/ws", &websocket.DialOptions{TLSConfig: &tls.Config{RootCAs: tc.Roots}})
 	require.NoError(t, err)
 	defer c.CloseNow()
 	_, _, err = c.ReadMessage(ctx) // hello
@@ -207,11 +160,9 @@ func TestServeTLSShutdown(t *testing.T) {
 
 func TestListenAndServeTLS(t *testing.T) {
 	t.Parallel()
-	tc := newTestCert(t)
+	tc := testenv.NewCert(t)
 	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	require.NoError(t, os.WriteFile(certFile, tc.certPEM, 0o600))
-	require.NoError(t, os.WriteFile(keyFile, tc.keyPEM, 0o600))
+	certFile, keyFile := tc.WriteFiles(t, dir)
 
 	app := tlsEchoApp(t)
 	require.Error(t, app.ListenAndServeTLS("127.0.0.1:0", filepath.Join(dir, "missing.pem"), keyFile))
@@ -225,7 +176,7 @@ func TestListenAndServeTLS(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- app.ListenAndServeTLS(addr, certFile, keyFile) }()
 
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: tc.roots}}}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: tc.Roots}}}
 	defer client.CloseIdleConnections()
 	var resp *http.Response
 	require.Eventually(t, func() bool {
