@@ -121,8 +121,6 @@ func TestServersEcho(t *testing.T) {
 		{"gws", nil},
 		{"gobwas", nil},
 		{"tcp", nil},
-		{"tornagoprof", nil},
-		{"tornagoprof-core", func(*testing.T) []string { return []string{filepath.Join(bin, "tornagoprof"), "-core"} }},
 		{"tornado", func(t *testing.T) []string {
 			return []string{testenv.Python(t, "tornado"), filepath.Join("servers", "tornado", "server.py")}
 		}},

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -325,4 +326,25 @@ func testShutdownClosesWithGoingAway(t *testing.T, flags ...string) {
 func forVariants(t *testing.T, test func(t *testing.T, flags ...string)) {
 	t.Run("handler", func(t *testing.T) { test(t) })
 	t.Run("core", func(t *testing.T) { test(t, "-core") })
+}
+
+// -pprof serves Go's profiles on a listener of their own, and only there.
+func TestPprofListener(t *testing.T) {
+	s := startServer(t, nil, "-pprof", "127.0.0.1:0")
+	var url string
+	require.Eventually(t, func() bool {
+		m := regexp.MustCompile(`msg=profiles url=(\S+)`).FindStringSubmatch(s.Log.String())
+		if m != nil {
+			url = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 10*time.Millisecond, "no profiles line in the log")
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, err = http.Get("http://" + s.Addr + "/debug/pprof/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "the WebSocket listener does not serve profiles")
 }

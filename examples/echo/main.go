@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // for -pprof
 	"os"
 	"os/signal"
 	"syscall"
@@ -54,6 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&addr, "addr", addr, "listen address (default: $ADDR, else "+defaultAddr+")")
 	deflate := fs.Bool("deflate", false, "negotiate permessage-deflate when the client offers it (server without context takeover)")
 	core := fs.Bool("core", false, "serve with the bare websocket core (websocket.Accept) instead of tornago.WebSocketHandler")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof's profiles on this address (off by default), to profile the server under load")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "least level logged: DEBUG, INFO (an access line per request), WARN or ERROR")
 	if err := fs.Parse(args); err != nil {
@@ -89,6 +91,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		log.Error("listen", "addr", addr, "err", err)
 		return 1
+	}
+	if *pprofAddr != "" {
+		// net/http/pprof registers on http.DefaultServeMux, which only
+		// this side listener serves.
+		pln, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			log.Error("pprof listen", "addr", *pprofAddr, "err", err)
+			return 1
+		}
+		defer pln.Close()
+		go http.Serve(pln, nil)
+		log.Info("profiles", "url", "http://"+pln.Addr().String()+"/debug/pprof/")
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "origin_also_allowed", getenv("ALLOW_ORIGIN"))
 	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
