@@ -56,12 +56,14 @@
 //     and messages it writes are sent right after the 101;
 //  4. one goroutine reads frames and answers pings while another calls
 //     OnMessage for each message, in order;
-//  5. OnClose runs exactly once, however the connection ends.
+//  5. OnClose runs exactly once for every Open called, however the
+//     connection ends (a refused Open included).
 //
 // WriteMessage, WriteText, WriteJSON, WritePrepared, Ping, Flush and Close
 // may be called from any goroutine. Writes go to a send queue bounded by
 // Settings.WebSocketSendQueueSize and never wait for the peer; a peer that
-// lets its queue overflow is closed with 1008. Broadcast sends one message
+// lets its queue overflow, or takes nothing for Settings.WebSocketSendTimeout,
+// is closed with 1008. Broadcast sends one message
 // to many handlers with the frame encoded once. Keepalive pings
 // (Settings.WebSocketPingInterval) are sent by one goroutine per
 // Application, not one per connection.

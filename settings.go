@@ -98,8 +98,27 @@ type Settings struct {
 	// connection with 1009.
 	WebSocketMaxMessageSize int64
 	// WebSocketSendQueueSize bounds, in bytes, what may wait to be sent to
-	// one peer; default 1 MiB. A peer that falls further behind is closed.
+	// one peer: a write that would queue more fails with ErrSendQueueFull
+	// and the connection is closed with 1008. The default is 16 MiB, or
+	// twice WebSocketMaxMessageSize when that is larger, so that a reader
+	// draining a burst of relayed maximum-size messages is never closed
+	// for it. Frames of a Broadcast or a hub room are shared by every
+	// connection they are queued on, so the memory a burst takes is paid
+	// once, not once per member; this bound is what one peer may pin.
 	WebSocketSendQueueSize int
+	// WebSocketSendTimeout closes, with 1008, a connection that has had
+	// something waiting to be sent for this long without the peer taking
+	// any of it (a frame, or at most 1 MiB of frames): a peer that has
+	// stopped reading. Default 30 s; a peer that reads, however slowly,
+	// is kept, and a negative value turns the check off.
+	WebSocketSendTimeout time.Duration
+	// WebSocketInboxSize bounds, in bytes, the received messages that may
+	// wait for OnMessage while it is busy with an earlier one; beyond it
+	// the connection stops reading until OnMessage catches up, which
+	// pushes back on the peer through TCP (Tornado reads the next message
+	// only when on_message has returned). Default 64 KiB; one message of
+	// any allowed size is always taken.
+	WebSocketInboxSize int
 	// WebSocketCloseTimeout is how long a close handshake may take before
 	// the TCP connection is dropped; default 5 s.
 	WebSocketCloseTimeout time.Duration
@@ -117,7 +136,9 @@ const (
 	DefaultStaticURLPrefix         = "/static/"
 	DefaultMaxBodySize             = 100 << 20
 	DefaultWebSocketMaxMessageSize = 10 << 20
-	DefaultWebSocketSendQueueSize  = 1 << 20
+	DefaultWebSocketSendQueueSize  = 16 << 20
+	DefaultWebSocketSendTimeout    = 30 * time.Second
+	DefaultWebSocketInboxSize      = 64 << 10
 	DefaultWebSocketCloseTimeout   = 5 * time.Second
 )
 
@@ -140,7 +161,13 @@ func (s Settings) WithDefaults() Settings {
 		s.WebSocketMaxMessageSize = DefaultWebSocketMaxMessageSize
 	}
 	if s.WebSocketSendQueueSize <= 0 {
-		s.WebSocketSendQueueSize = DefaultWebSocketSendQueueSize
+		s.WebSocketSendQueueSize = int(max(DefaultWebSocketSendQueueSize, 2*s.WebSocketMaxMessageSize))
+	}
+	if s.WebSocketSendTimeout == 0 {
+		s.WebSocketSendTimeout = DefaultWebSocketSendTimeout
+	}
+	if s.WebSocketInboxSize <= 0 {
+		s.WebSocketInboxSize = DefaultWebSocketInboxSize
 	}
 	if s.WebSocketCloseTimeout <= 0 {
 		s.WebSocketCloseTimeout = DefaultWebSocketCloseTimeout

@@ -1,20 +1,22 @@
 package tornago
 
 import (
+	"errors"
 	"fmt"
 	"runtime/debug"
 
 	"github.com/tornago/tornago/websocket"
 )
 
-// minInboxBytes is the least the inbox may hold before the reader waits
-// for OnMessage to catch up; it is at least one maximum-size message.
-const minInboxBytes = 1 << 20
+// inboxItemCost is what an inbox entry counts beyond its data, so that a
+// flood of empty messages fills the inbox too.
+const inboxItemCost = 64
 
 // deliver queues m for OnMessage, starting a dispatcher when none runs.
-// When OnMessage falls behind by more than the inbox bound the reader
-// waits here, which pushes back on the peer through TCP; until then the
-// reader keeps reading, so pings are answered while OnMessage works.
+// When OnMessage falls behind by more than the inbox bound
+// (Settings.WebSocketInboxSize) the reader waits here, which pushes back
+// on the peer through TCP; until then the reader keeps reading, so pings
+// are answered while OnMessage works.
 //
 // While messages flow, the dispatcher lingers for the next one instead
 // of exiting: a goroutine started per message costs more than the
@@ -23,17 +25,19 @@ const minInboxBytes = 1 << 20
 // goroutine does once it has been quiet a while; without that goroutine
 // (no poller, no pings) the dispatcher does not linger.
 func (s *wsState) deliver(it inboxItem, hooks webSocketHooks) {
-	limit := max(s.maxMessageSize, minInboxBytes)
+	cost := int64(len(it.m.Data)) + inboxItemCost
 	s.inMu.Lock()
 	defer s.inMu.Unlock()
-	for !s.stopped && s.inboxBytes > 0 && s.inboxBytes+int64(len(it.m.Data)) > limit {
+	for !s.stopped && s.inboxBytes > 0 && s.inboxBytes+cost > s.inboxSize {
+		s.inboxWait.Store(true)
 		s.inSpace.Wait()
+		s.inboxWait.Store(false)
 	}
 	if s.stopped {
 		return
 	}
 	s.inbox = append(s.inbox, it)
-	s.inboxBytes += int64(len(it.m.Data))
+	s.inboxBytes += cost
 	s.busy = s.canLinger
 	switch {
 	case !s.dispatching:
@@ -94,12 +98,21 @@ func (s *wsState) dispatch(hooks webSocketHooks) {
 		} else {
 			s.inbox = s.inbox[1:]
 		}
-		s.inboxBytes -= int64(len(it.m.Data))
+		s.inboxBytes -= int64(len(it.m.Data)) + inboxItemCost
 		s.inSpace.Signal()
 		s.inMu.Unlock()
 		err := s.onMessage(hooks, it.m)
 		if it.buf != nil {
 			s.app.sockets.putMessageBuffer(it.buf, it.m.Data)
+		}
+		if err != nil && (errors.Is(err, ErrClosed) || errors.Is(err, ErrSendQueueFull)) {
+			// A write found the connection already closing (the peer
+			// closed, or it was closed for falling behind): not a failure
+			// of the handler, and the close under way stands. The
+			// messages left still reach OnMessage, as they do when the
+			// peer closes after sending them.
+			s.logger.Debug("tornago: OnMessage wrote to a closing WebSocket", "error", err)
+			continue
 		}
 		if err != nil {
 			s.logger.Error("tornago: OnMessage failed; closing with 1011", "error", err)

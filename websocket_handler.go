@@ -56,10 +56,15 @@ var ErrSendQueueFull = fmt.Errorf("%w: send queue full (peer too slow)", ErrClos
 //     the 101.
 //  4. Messages are read on one goroutine and OnMessage is called for each,
 //     in order, on another, so pings are answered while OnMessage works.
-//     An error or panic from OnMessage closes the connection with 1011.
-//  5. OnClose runs exactly once, whatever ends the connection: the peer's
-//     close, Close, a ping timeout, a dropped TCP connection, a protocol
-//     error, a handler error, or Application.Shutdown.
+//     An error or panic from OnMessage closes the connection with 1011;
+//     a write that fails because the connection is already closing
+//     (ErrClosed, ErrSendQueueFull) is not counted as one.
+//  5. OnClose runs exactly once for every handler whose Open was called,
+//     whatever ends the connection: the peer's close, Close, a ping or send
+//     timeout, a dropped TCP connection, a protocol error, a handler
+//     error, Application.Shutdown, and Open refusing the connection (so
+//     OnClose can undo what Open did before it refused; CloseCode is 0
+//     then). Once the connection has ended, writes fail with ErrClosed.
 //
 // The request helpers of RequestHandler (GetArgument, GetCookie,
 // GetSecureCookie, CurrentUser, Request, RemoteIP, ...) work in Open and
@@ -96,8 +101,9 @@ func (h *WebSocketHandler) Open(args ...string) error { return nil }
 // panicking) closes the connection with 1011. The default drops messages.
 func (h *WebSocketHandler) OnMessage(m Message) error { return nil }
 
-// OnClose is called once when the connection has closed; CloseCode and
-// CloseReason tell what the peer sent. The default does nothing.
+// OnClose is called once when the connection has closed, or when Open
+// refused it (undo there what Open did); CloseCode and CloseReason tell
+// what the peer sent. The default does nothing.
 func (h *WebSocketHandler) OnClose() {}
 
 // CheckOrigin decides whether a browser's Origin may connect. It is not
@@ -259,9 +265,16 @@ func (h *WebSocketHandler) serveWebSocket() {
 	// that ends when the WebSocket does, so Open can already use it.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(rh.r.Context()))
 	rh.r = rh.r.WithContext(ctx)
+	// From Open on, a handshake that does not complete ends like any
+	// connection: writes fail with ErrClosed (so a hub room the handler
+	// joined in Open drops it), OnClose runs once, and the registry lets
+	// it go. That covers a refused Open, a panic in Open and a failed
+	// takeover alike.
 	handedOff := false
 	defer func() {
 		if !handedOff {
+			s.end()
+			s.callOnClose(hooks, rh.app)
 			cancel()
 			rh.app.sockets.remove(s)
 		}
@@ -273,10 +286,8 @@ func (h *WebSocketHandler) serveWebSocket() {
 	conn, err := websocket.Accept(rh.w, rh.r, s.acceptOptions(hooks, rh.header, opts.CheckOrigin))
 	if err != nil {
 		// The checks passed above, so only taking over the connection can
-		// fail here; Open succeeded, so OnClose is still owed.
+		// fail here.
 		rh.app.logger.Error("tornago: WebSocket handshake failed after Open", "error", err, "uri", rh.r.RequestURI)
-		s.end()
-		s.callOnClose(hooks, rh.app)
 		return
 	}
 	rh.status = http.StatusSwitchingProtocols

@@ -523,7 +523,7 @@ func TestWSFaultOpenErrors(t *testing.T) {
 		})
 	}
 	a.shutdown(t)
-	assert.Equal(t, int32(5), p.closes.Load(), "OnClose only for the connections that opened")
+	assert.Equal(t, int32(10), p.closes.Load(), "OnClose once for every Open, refused ones included")
 }
 
 func TestWSFaultOpenCookiesAndHeadersRideOn101(t *testing.T) {
@@ -1282,7 +1282,7 @@ func TestWSFaultOnCloseExactlyOnce(t *testing.T) {
 				e.a.shutdown(t)
 				return <-codes
 			}},
-		{name: "Open refused", closes: 0,
+		{name: "Open refused", closes: 1, // OnClose undoes what Open did
 			run: func(t *testing.T, e env) websocket.StatusCode {
 				_, resp, err := websocket.Dial(context.Background(), e.a.url("/ws?refuse=1"), nil)
 				require.Error(t, err)

@@ -69,7 +69,8 @@ func (r *socketRegistry) remove(s *wsState) {
 }
 
 // startKeepalive makes sure the keepalive goroutine runs and wakes often
-// enough for a ping interval (or once a second, for compressor release).
+// enough for a ping interval or send timeout (or once a second, for
+// compressor release and parking).
 func (r *socketRegistry) startKeepalive(interval time.Duration) {
 	tick := time.Second
 	if interval > 0 {
@@ -187,7 +188,18 @@ func (s *wsState) keepalive(now time.Time) {
 	if c := s.connection(); c.Compressed() && n-s.lastSend.Load() > int64(compressorIdleTime) {
 		c.ReleaseIdleCompressor()
 	}
+	if s.sendStalled(n) {
+		return
+	}
 	if s.pingInterval <= 0 {
+		return
+	}
+	if s.inboxWait.Load() {
+		// The reader waits for OnMessage to catch up, so a pong may be
+		// unread: the delay is ours, not the peer's.
+		if s.pingPending.Load() != 0 {
+			s.pingPending.Store(n)
+		}
 		return
 	}
 	if p := s.pingPending.Load(); p != 0 && n-p > int64(s.pingTimeout) {

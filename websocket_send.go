@@ -223,8 +223,35 @@ func (s *wsState) startFlusherLocked() {
 		return
 	}
 	s.flushing = true
+	s.lastSend.Store(time.Now().UnixNano()) // the send timeout counts from here
 	s.workers.Add(1)
 	go s.flushLoop()
+}
+
+// maxWriteChunk bounds the frames the flusher hands the socket in one
+// write (a larger frame goes alone), so that the send timeout sees a
+// slow reader's progress.
+const maxWriteChunk = 1 << 20
+
+// sendStalled closes the connection with 1008 when something has waited
+// to be sent for longer than the send timeout without the peer taking a
+// write, and reports whether it did; the keepalive goroutine calls it.
+// Only bytes are watched: a keepalive ping carries none, and a stalled
+// ping is the ping timeout's to find.
+func (s *wsState) sendStalled(now int64) bool {
+	if s.sendTimeout <= 0 || now-s.lastSend.Load() <= int64(s.sendTimeout) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.flushing || s.queued == 0 || s.ended || !s.timedOut.CompareAndSwap(false, true) {
+		return false
+	}
+	s.logger.Warn("tornago: closing a WebSocket peer that stopped reading: send timeout",
+		"queued_bytes", s.queued, "timeout", s.sendTimeout)
+	s.closing = true
+	s.abortLocked(websocket.StatusPolicyViolation, "send timeout: peer stopped reading")
+	return true
 }
 
 // flushLoop writes the queue in batches until it is empty, then performs
@@ -273,31 +300,34 @@ func (s *wsState) flushLoop() {
 		}
 		s.mu.Unlock()
 
+		// Each write is a frame, a ping or at most maxWriteChunk bytes of
+		// frames, and lastSend moves after each one, so that a peer that
+		// reads slowly shows progress to the send timeout (sendStalled).
 		size, err := 0, error(nil)
 		for i := 0; i < len(batch) && err == nil; {
-			if batch[i].isPending() {
+			switch {
+			case batch[i].isPending():
 				err = c.FlushPending(context.Background())
 				size += pendingSize
 				i++
-				continue
-			}
-			if batch[i].pm == nil {
+			case batch[i].pm == nil:
 				err = c.Ping(context.Background(), batch[i].ping)
 				size += len(batch[i].ping)
 				i++
-				continue
+			default:
+				frames = frames[:0]
+				for chunk := 0; i < len(batch) && batch[i].pm != nil && chunk < maxWriteChunk; i++ {
+					frames = append(frames, batch[i].pm)
+					chunk += batch[i].pm.Size()
+					size += batch[i].pm.Size()
+				}
+				err = c.WritePreparedBatch(context.Background(), frames)
 			}
-			frames = frames[:0]
-			for ; i < len(batch) && batch[i].pm != nil; i++ {
-				frames = append(frames, batch[i].pm)
-				size += batch[i].pm.Size()
-			}
-			err = c.WritePreparedBatch(context.Background(), frames)
+			s.lastSend.Store(time.Now().UnixNano())
 		}
 		clear(frames)
 		clear(batch)
 
-		s.lastSend.Store(time.Now().UnixNano())
 		s.mu.Lock()
 		s.queued -= size
 		s.sent += uint64(len(batch))

@@ -45,6 +45,8 @@ type wsState struct {
 	pingTimeout    time.Duration
 	maxMessageSize int64
 	closeTimeout   time.Duration
+	sendTimeout    time.Duration // <= 0: a stalled peer is not timed out
+	inboxSize      int64
 
 	conn atomic.Pointer[websocket.Conn]
 
@@ -65,8 +67,9 @@ type wsState struct {
 
 	// The inbox, under inMu.
 	inMu        sync.Mutex
-	inSpace     sync.Cond // the reader waits here for room in the inbox
-	inReady     sync.Cond // a lingering dispatcher waits here for messages
+	inSpace     sync.Cond   // the reader waits here for room in the inbox
+	inboxWait   atomic.Bool // the reader is waiting in inSpace, not reading
+	inReady     sync.Cond   // a lingering dispatcher waits here for messages
 	inbox       []inboxItem
 	inboxBytes  int64
 	dispatching bool
@@ -79,7 +82,7 @@ type wsState struct {
 	// Keepalive, in UnixNano; see keepalive.
 	nextPing    atomic.Int64
 	pingPending atomic.Int64 // when the oldest unanswered ping went out, 0 if none
-	lastSend    atomic.Int64 // when the flusher last wrote
+	lastSend    atomic.Int64 // when the peer last took bytes, or the flusher started
 	timedOut    atomic.Bool
 
 	done chan struct{} // closed when the lifecycle is over (socketRegistry.remove)
@@ -109,6 +112,8 @@ func (s *wsState) setup(app *Application) {
 		s.maxMessageSize = st.WebSocketMaxMessageSize
 	}
 	s.closeTimeout = st.WebSocketCloseTimeout
+	s.sendTimeout = st.WebSocketSendTimeout
+	s.inboxSize = int64(st.WebSocketInboxSize)
 	s.mu.Lock()
 	if s.sendQueueSize == 0 {
 		s.sendQueueSize = st.WebSocketSendQueueSize
@@ -170,16 +175,29 @@ func (s *wsState) run(conn *websocket.Conn, hooks webSocketHooks, app *Applicati
 	s.lastSend.Store(time.Now().UnixNano())
 	if s.needsKeepalive() {
 		s.canLinger = true
-		app.sockets.startKeepalive(s.pingInterval)
+		app.sockets.startKeepalive(s.keepaliveTick())
 	}
 	s.startReading()
 }
 
 // needsKeepalive reports whether the keepalive goroutine has work for the
-// connection: pings, releasing an idle compressor, or parking its reader.
+// connection: pings, timing out a stalled peer, releasing an idle
+// compressor, or parking its reader.
 func (s *wsState) needsKeepalive() bool {
 	c := s.connection()
-	return c != nil && (s.pingInterval > 0 || c.Compressed() || s.app.sockets.poller != nil)
+	return c != nil && (s.pingInterval > 0 || s.sendTimeout > 0 || c.Compressed() || s.app.sockets.poller != nil)
+}
+
+// keepaliveTick is the period the connection's timers need checking at:
+// the shorter of the ping interval and the send timeout (0 for neither).
+func (s *wsState) keepaliveTick() time.Duration {
+	switch {
+	case s.pingInterval <= 0:
+		return max(s.sendTimeout, 0)
+	case s.sendTimeout <= 0:
+		return s.pingInterval
+	}
+	return min(s.pingInterval, s.sendTimeout)
 }
 
 // logEnd logs why a connection ended when it was not a normal close.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -50,6 +51,30 @@ func TestJoinLeavePresence(t *testing.T) {
 	assert.Empty(t, h.Rooms(b1.Sock))
 	a1.CloseNow()
 	require.Eventually(t, func() bool { return h.Presence("a") == 0 }, 5*time.Second, 5*time.Millisecond)
+}
+
+// TestRefusedOpenLeavesNoGhostMember refuses 300 handshakes whose Open
+// joined a room first: each ends like any connection (OnClose leaves the
+// room), so presence and the room's members go back to none.
+func TestRefusedOpenLeavesNoGhostMember(t *testing.T) {
+	t.Parallel()
+	h := hub.New()
+	srv := hubtest.Start(t, h, tornago.Settings{})
+	for i := range 300 {
+		_, resp, err := websocket.Dial(context.Background(), srv.URL+"?room=r&user=ann&refuse=late", nil)
+		require.Error(t, err, "handshake %d", i)
+		require.NotNil(t, resp)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	}
+	require.Eventually(t, func() bool { return srv.Closed.Load() == 300 }, 10*time.Second, 5*time.Millisecond,
+		"OnClose ran %d times for 300 refused Opens", srv.Closed.Load())
+	assert.Zero(t, h.Presence("r"), "refused connections left their room")
+	assert.Zero(t, h.UserConnections("ann"))
+
+	live := srv.Connect(t, "room=r")
+	require.NoError(t, h.Publish(context.Background(), "r", []byte("only you"), false))
+	live.Expect(t, "only you")
+	assert.Equal(t, 1, h.Presence("r"))
 }
 
 func TestPublishReachesEveryMemberOnceInOrder(t *testing.T) {

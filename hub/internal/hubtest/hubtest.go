@@ -23,7 +23,8 @@ import (
 )
 
 // Socket joins the rooms named by ?room= and the user named by ?user= in
-// Open (and takes ?queue= as its send queue size), and leaves everything
+// Open (and takes ?queue= as its send queue size, and refuses the
+// connection after joining when ?refuse= is set), and leaves everything
 // in OnClose.
 type Socket struct {
 	tornago.WebSocketHandler
@@ -48,6 +49,10 @@ func (s *Socket) Open(args ...string) error {
 	}
 	if user, _ := s.GetArgument("user", tornago.Default("")); user != "" {
 		s.srv.Hub.JoinUser(user, s)
+	}
+	if refuse, _ := s.GetArgument("refuse", tornago.Default("")); refuse != "" {
+		// Refuses after joining, as an Open that checks something late does.
+		return tornago.HTTPError{Code: http.StatusForbidden, Message: refuse}
 	}
 	s.srv.opened <- s
 	return nil
