@@ -133,3 +133,46 @@ func TestCacheMemberIgnoresOthers(t *testing.T) {
 	assert.Len(t, got, CacheSize)
 	assert.Equal(t, "1", got[0].ID, "the oldest dropped")
 }
+
+// TestBurstOfLargeMessagesKeepsMembers posts ten messages of 65,000 "<"
+// (within MaxMessageSize) to a room of 50 members reading as fast as they
+// can: every member gets all ten and none is closed. The HTML is escaped
+// once (&lt;), and the JSON around it does not escape it again, so each
+// message goes out at about five bytes per character typed, not fifteen.
+func TestBurstOfLargeMessagesKeepsMembers(t *testing.T) {
+	const members, burst = 50, 10
+	body := strings.Repeat("<", 65_000)
+	n := startNode(t, hub.New())
+	conns := make([]*websocket.Conn, members)
+	for i := range conns {
+		conns[i] = n.dial(t)
+	}
+	poster := n.dial(t)
+	errs := make(chan error, members)
+	sizes := make(chan int, members*burst)
+	for _, c := range conns {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			for range burst {
+				_, data, err := c.ReadMessage(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				sizes <- len(data)
+			}
+			errs <- nil
+		}()
+	}
+	for range burst {
+		post(t, poster, body)
+	}
+	for range members {
+		require.NoError(t, <-errs, "a member was closed or starved")
+	}
+	close(sizes)
+	for size := range sizes {
+		assert.Less(t, size, 5*len(body)+1000, "bytes sent for %d characters", len(body))
+	}
+}
