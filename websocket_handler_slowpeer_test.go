@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -183,12 +184,20 @@ func TestWSStalledReadersClosedBySendTimeout(t *testing.T) {
 	}()
 
 	chunk := bytes.Repeat([]byte{0x5a}, frameSize)
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
 	start := time.Now()
 	for i := range frames { // 6 MiB for each peer, far more than a stalled socket takes
 		require.NoError(t, r.relay(chunk), "frame %d", i)
 	}
+	runtime.ReadMemStats(&ms)
+	queuedHeap := int64(ms.HeapInuse) - int64(base)
 	p.waitCloses(t, stalled, 30*time.Second)
-	t.Logf("%d stalled peers closed %v after the first frame", stalled, time.Since(start))
+	t.Logf("%d stalled peers closed %v after the first frame; heap grew %d KiB with 6 MiB queued for each",
+		stalled, time.Since(start), queuedHeap>>10)
+	assert.Less(t, queuedHeap, int64(64<<20), "queued frames are shared, not copied per peer (600 MiB)")
 	select {
 	case n := <-received:
 		assert.Equal(t, frames, n, "the reading peer got every frame")
