@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/tornago/tornago/tornagotest"
 	"github.com/tornago/tornago/websocket"
 )
 
@@ -44,48 +44,30 @@ func startProgram(t *testing.T) (string, func() int) {
 	return addr, stop
 }
 
-func join(t *testing.T, addr, path string) *websocket.Conn {
-	t.Helper()
-	c, _, err := websocket.Dial(context.Background(), "ws://"+addr+path, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { c.CloseNow() })
-	return c
-}
-
-func read(t *testing.T, c *websocket.Conn) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, b, err := c.ReadMessage(ctx)
-	require.NoError(t, err)
-	return string(b)
-}
-
 func TestServeMuxMount(t *testing.T) {
 	addr, stop := startProgram(t)
+	browser := tornagotest.NewClient(t, "http://"+addr)
 
-	ann := join(t, addr, "/rooms/lobby/as/ann")
-	assert.Equal(t, "joined lobby as ann", read(t, ann), "PathKwarg from {room}, PathArgs from {nick}")
-	bob := join(t, addr, "/rooms/lobby")
-	assert.Equal(t, "joined lobby", read(t, bob))
-	carol := join(t, addr, "/rooms/kitch%65n") // path values are decoded
-	assert.Equal(t, "joined kitchen", read(t, carol))
+	ann := browser.MustDial("/rooms/lobby/as/ann", nil)
+	assert.Equal(t, "joined lobby as ann", ann.ReadText(), "PathKwarg from {room}, PathArgs from {nick}")
+	bob := browser.MustDial("/rooms/lobby", nil)
+	assert.Equal(t, "joined lobby", bob.ReadText())
+	carol := browser.MustDial("/rooms/kitch%65n", nil) // path values are decoded
+	assert.Equal(t, "joined kitchen", carol.ReadText())
 
-	ctx := context.Background()
-	require.NoError(t, ann.WriteMessage(ctx, websocket.TextMessage, []byte("hi")))
-	assert.Equal(t, "ann: hi", read(t, ann))
-	assert.Equal(t, "ann: hi", read(t, bob))
-	require.NoError(t, carol.WriteMessage(ctx, websocket.TextMessage, []byte("anyone?")))
-	assert.Equal(t, "anon: anyone?", read(t, carol), "the lobby's message did not reach the kitchen")
+	ann.SendText("hi")
+	assert.Equal(t, "ann: hi", ann.ReadText())
+	assert.Equal(t, "ann: hi", bob.ReadText())
+	carol.SendText("anyone?")
+	assert.Equal(t, "anon: anyone?", carol.ReadText(), "the lobby's message did not reach the kitchen")
 
 	// ServeMux answers what it does not route; the handler never runs.
-	_, resp, err := websocket.Dial(ctx, "ws://"+addr+"/rooms/", nil)
-	require.Error(t, err)
-	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Equal(t, http.StatusNotFound, browser.Refused("/rooms/", nil).StatusCode)
 
 	// Stopping the program closes every WebSocket with 1001.
+	ctx := context.Background()
 	codes := make(chan websocket.StatusCode, 3)
-	for _, c := range []*websocket.Conn{ann, bob, carol} {
+	for _, c := range []*tornagotest.Conn{ann, bob, carol} {
 		go func() {
 			for {
 				_, _, err := c.ReadMessage(ctx)

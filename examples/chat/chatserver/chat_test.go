@@ -3,10 +3,8 @@ package chatserver
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,19 +17,21 @@ import (
 
 	"github.com/tornago/tornago"
 	"github.com/tornago/tornago/hub"
+	"github.com/tornago/tornago/tornagotest"
 	"github.com/tornago/tornago/websocket"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // node is one Application of the chat over a hub, served over TCP until
-// the test ends.
+// the test ends, and a browser of it.
 type node struct {
-	url string // http://127.0.0.1:PORT
+	browser *tornagotest.Client
 }
 
 func startNode(t *testing.T, h *hub.Hub) *node {
 	t.Helper()
+	t.Cleanup(func() { require.NoError(t, h.Close()) }) // after the server's shutdown
 	logger := slog.New(slog.DiscardHandler)
 	app, err := NewApp(tornago.Settings{
 		TemplatePath: filepath.Join(DefaultDir(), "templates"),
@@ -39,36 +39,23 @@ func startNode(t *testing.T, h *hub.Hub) *node {
 		Logger:       logger,
 	}, NewHubRoom(h, logger))
 	require.NoError(t, err)
-	hs := httptest.NewServer(app)
-	t.Cleanup(func() {
-		hs.Close()
-		require.NoError(t, app.Shutdown(context.Background()))
-		require.NoError(t, h.Close())
-	})
-	return &node{url: hs.URL}
+	return &node{browser: tornagotest.NewServer(t, app).Client()}
 }
 
+// dial opens the chat's WebSocket as the page does.
 func (n *node) dial(t *testing.T) *websocket.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(n.url, "http")+"/chatsocket",
-		&websocket.DialOptions{Header: http.Header{"Origin": {n.url}}})
-	require.NoError(t, err)
-	t.Cleanup(func() { c.CloseNow() })
-	return c
+	return n.browser.MustDial("/chatsocket", nil).Conn
 }
 
+// cached returns the bodies of the messages the page shows.
 func (n *node) cached(t *testing.T) []string {
 	t.Helper()
-	resp, err := http.Get(n.url + "/")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	page, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	page := n.browser.Get("/")
+	require.Equal(t, http.StatusOK, page.StatusCode)
 	var bodies []string
-	for _, m := range regexp.MustCompile(`<div class="message" id="m[^"]+">([^<]*)</div>`).FindAllSubmatch(page, -1) {
-		bodies = append(bodies, string(m[1]))
+	for _, m := range regexp.MustCompile(`<div class="message" id="m[^"]+">([^<]*)</div>`).FindAllStringSubmatch(page.Body, -1) {
+		bodies = append(bodies, m[1])
 	}
 	return bodies
 }
