@@ -50,7 +50,9 @@ type Settings struct {
 	// repeating the code, as Tornado apps put get_current_user on one base
 	// class. It runs at most once per request, on the request's goroutine.
 	GetCurrentUser func(h *RequestHandler) (any, error)
-	// TemplatePath is the directory Render loads html/template files from.
+	// TemplatePath is the directory Render loads html/template files from;
+	// NewApplication parses and checks them all (see Render for how pages
+	// extend layouts).
 	TemplatePath string
 	// StaticPath is the directory served under StaticURLPrefix (and at
 	// /favicon.ico and /robots.txt), as Tornado's static_path does.

@@ -159,7 +159,11 @@ func (c *templateCache) release(name string, b *boundTemplates) {
 }
 
 // RenderString executes the template name (a path relative to
-// Settings.TemplatePath) with data as its dot and returns the output.
+// Settings.TemplatePath) with data as its dot and returns the output. The
+// template runs in its own set: the file and the files it names with
+// {{template "file.html" .}}, so a page extends a layout by naming it and
+// overriding its {{block}}s with {{define}} (Tornado's {% extends %}); see
+// docs/porting.md for the translation of Tornado's template syntax.
 func (h *RequestHandler) RenderString(name string, data any) ([]byte, error) {
 	if h.app.templates == nil {
 		return nil, fmt.Errorf("%w: TemplatePath (for Render)", ErrMissingSetting)

@@ -164,7 +164,7 @@ func (l *templateLoader) page(name string) (*template.Template, error) {
 }
 
 // loadTemplates parses every file under dir (dot files and directories
-// skipped) into its own page set and checks each: syntax errors and
+// skipped, symbolic links followed) into its own page set and checks each: syntax errors and
 // html/template's escaping errors (a {{if}} whose branches end in
 // different HTML contexts, an action inside an unquoted attribute name,
 // ...) are returned, all of them, with file and line, instead of surfacing
@@ -184,7 +184,7 @@ func loadTemplates(dir string) (map[string]*template.Template, error) {
 			}
 			return nil
 		}
-		if d.Type().IsRegular() {
+		if !d.IsDir() { // a symbolic link counts if it leads to a file (see page)
 			names = append(names, p)
 		}
 		return nil
@@ -198,9 +198,9 @@ func loadTemplates(dir string) (map[string]*template.Template, error) {
 		set, err := l.page(n)
 		if err != nil {
 			errs = append(errs, err)
-			continue
+		} else if set != nil {
+			pages[n] = set
 		}
-		pages[n] = set
 	}
 	named := map[string]bool{}
 	for _, f := range l.files {
