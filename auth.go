@@ -76,7 +76,14 @@ func Authenticated(f Factory, methods ...string) Factory {
 		h := f()
 		if h != nil {
 			rh := h.requestHandler()
-			rh.requireUser, rh.requireUserFor = true, only
+			// Nested wrappers protect the union of their methods.
+			switch {
+			case !rh.requireUser || only == nil:
+				rh.requireUserFor = only
+			case rh.requireUserFor != nil:
+				rh.requireUserFor = append(slices.Clip(rh.requireUserFor), only...)
+			}
+			rh.requireUser = true
 		}
 		return h
 	}

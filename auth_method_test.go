@@ -39,6 +39,8 @@ func TestAuthenticatedPerMethod(t *testing.T) {
 		{Pattern: `/panel`, Handler: tornago.Authenticated(newPanel, http.MethodPost)},
 		{Pattern: `/private`, Handler: tornago.Authenticated(newPanel, "get")},
 		{Pattern: `/head`, Handler: tornago.Authenticated(func() tornago.Handler { return &panelWithHead{} }, "GET")},
+		{Pattern: `/nested`, Handler: tornago.Authenticated(tornago.Authenticated(newPanel), "POST")},
+		{Pattern: `/union`, Handler: tornago.Authenticated(tornago.Authenticated(newPanel, "GET"), "POST")},
 	}, tornago.Settings{LoginURL: "/login"})
 
 	tests := []struct {
@@ -56,6 +58,9 @@ func TestAuthenticatedPerMethod(t *testing.T) {
 		{"HEAD runs Get, so GET protects it", ta.do("HEAD", "/private", ""), 302, "/login?next=%2Fprivate", ""},
 		{"POST not listed", ta.do("POST", "/private", ""), 200, "", "changed"},
 		{"a Head of its own is not GET", ta.do("HEAD", "/head", ""), 200, "", ""},
+		{"an inner wrapper of all verbs stays", ta.get("/nested"), 302, "/login?next=%2Fnested", ""},
+		{"nested wrappers add up: GET", ta.get("/union"), 302, "/login?next=%2Funion", ""},
+		{"nested wrappers add up: POST", ta.do("POST", "/union", ""), 403, "", errorPage("403", "Forbidden")},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.status, tt.resp.StatusCode, tt.name)
