@@ -64,7 +64,9 @@ type Application struct {
 // Application. With Settings.StaticPath set it first adds, as Tornado does,
 // StaticFileHandler routes for StaticURLPrefix+"(.*)", "/favicon.ico" and
 // "/robots.txt". It fails on a route without a Handler, a pattern that does
-// not compile, a duplicate route Name, or inconsistent cookie secrets.
+// not compile, a duplicate route Name, inconsistent cookie secrets, or a
+// template under Settings.TemplatePath that does not parse or escape (the
+// error names each broken file and line).
 func NewApplication(routes []Route, settings Settings) (*Application, error) {
 	s := settings.WithDefaults()
 	codec, err := s.cookieCodec()
@@ -106,7 +108,9 @@ func NewApplication(routes []Route, settings Settings) (*Application, error) {
 		return nil, fmt.Errorf("tornago: routes: %w", err)
 	}
 	if s.TemplatePath != "" {
-		a.templates = &templateCache{dir: s.TemplatePath, debug: s.Debug}
+		if a.templates, err = newTemplateCache(s.TemplatePath, s.Debug); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }

@@ -29,8 +29,8 @@
 //     Settings.XSRFCookies is on (403 on failure);
 //  4. calls Prepare, if defined; an error ends the request with an error
 //     page, and Prepare may also finish the response itself;
-//  5. for handlers wrapped in Authenticated, redirects or refuses anonymous
-//     users;
+//  5. for handlers wrapped in Authenticated (for this method), redirects or
+//     refuses anonymous users;
 //  6. calls the verb method for the HTTP method with the pattern's
 //     positional groups (405 if the handler has none; HEAD falls back to
 //     Get);
@@ -98,8 +98,9 @@
 // Settings.CookieCodec is a cookies.TornadoCodec. With Settings.XSRFCookies
 // every unsafe request must echo the "_xsrf" cookie's token (Tornado's v2
 // masked format), which templates embed with {{xsrf_form_html}}.
-// CurrentUser calls the handler's GetCurrentUser once per request;
-// Authenticated makes a route require a user.
+// CurrentUser calls the handler's GetCurrentUser, or the Application-wide
+// Settings.GetCurrentUser, once per request; Authenticated makes a route,
+// or some of its methods, require a user.
 //
 // # Mounting and shutdown
 //

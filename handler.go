@@ -133,7 +133,8 @@ type RequestHandler struct {
 	userLoaded bool
 	xsrf       xsrfState
 
-	requireUser bool
+	requireUser    bool     // Authenticated
+	requireUserFor []string // its methods; nil means all
 }
 
 func (h *RequestHandler) requestHandler() *RequestHandler { return h }
@@ -259,7 +260,7 @@ func (h *RequestHandler) runPrepare() error {
 			return err
 		}
 	}
-	if h.finished || !h.requireUser {
+	if h.finished || !h.userRequired() {
 		return nil
 	}
 	return h.authenticate()

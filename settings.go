@@ -43,7 +43,16 @@ type Settings struct {
 	// LoginURL is where Authenticated handlers send anonymous GET and HEAD
 	// requests, with the requested URL in the "next" argument.
 	LoginURL string
-	// TemplatePath is the directory Render loads html/template files from.
+	// GetCurrentUser, if set, loads CurrentUser for every handler of the
+	// Application that has no GetCurrentUser method of its own: pages and
+	// WebSocket handlers (h is a WebSocketHandler's embedded
+	// RequestHandler) then agree on who is logged in without each type
+	// repeating the code, as Tornado apps put get_current_user on one base
+	// class. It runs at most once per request, on the request's goroutine.
+	GetCurrentUser func(h *RequestHandler) (any, error)
+	// TemplatePath is the directory Render loads html/template files from;
+	// NewApplication parses and checks them all (see Render for how pages
+	// extend layouts).
 	TemplatePath string
 	// StaticPath is the directory served under StaticURLPrefix (and at
 	// /favicon.ico and /robots.txt), as Tornado's static_path does.

@@ -100,7 +100,7 @@ func TestRenderDebugReloads(t *testing.T) {
 		require.Equal(t, 200, ta.get("/render/index.html").StatusCode)
 		writeFiles(t, dir, map[string]string{"live.html": "v1"})
 		if !debug {
-			assert.Equal(t, 500, ta.get("/render/live.html").StatusCode, "added after the first parse")
+			assert.Equal(t, 500, ta.get("/render/live.html").StatusCode, "added after NewApplication")
 		} else {
 			assert.Equal(t, "v1", ta.get("/render/live.html").Body)
 			writeFiles(t, dir, map[string]string{"live.html": "v2"})

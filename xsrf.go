@@ -46,7 +46,7 @@ func (h *RequestHandler) XSRFToken() string {
 		hex.EncodeToString(xorMask(mask, h.xsrf.raw)) + "|" + strconv.FormatInt(h.xsrf.ts, 10)
 	if !h.xsrf.fromReq {
 		opts := h.app.settings.XSRFCookieOptions
-		if u, _ := h.CurrentUser(); !isNobody(u) {
+		if u, _ := h.CurrentUser(); !IsNobody(u) {
 			opts = append([]CookieOption{CookieExpiresDays(30)}, opts...)
 		}
 		_ = h.SetCookie(xsrfCookieName, h.xsrf.token, opts...) // the token is cookie-safe

@@ -43,6 +43,8 @@ func TestPage(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "text/html; charset=UTF-8", resp.Header.Get("Content-Type"))
 	assert.Contains(t, page, `<div id="inbox">`)
+	assert.Regexp(t, regexp.MustCompile(`(?s)^<!DOCTYPE html>.*<title>tornago Chat Demo</title>.*<div id="inbox">.*</form>.*<script .*</body>\s*</html>\s*$`),
+		page, "index.html fills the blocks of the layout base.html")
 
 	// The form carries the XSRF token of the cookie the page sets.
 	var cookie string
