@@ -138,7 +138,7 @@ func (h *RequestHandler) BindArguments(dst any) error {
 	if err := checkBindTarget(dst); err != nil {
 		return err
 	}
-	if err := h.parseBody(); err != nil {
+	if err := h.parseArguments(); err != nil {
 		return err
 	}
 	names := map[string]string{}

@@ -69,8 +69,25 @@ type Settings struct {
 	// default_handler_class); nil answers 404 with the default error page.
 	DefaultHandler Factory
 	// MaxBodySize caps request bodies in bytes (Tornado's max_body_size,
-	// default 100 MiB); a larger body is answered with 413.
+	// default 100 MiB); a larger body is answered with 413, before any of
+	// it is read when its Content-Length says so.
 	MaxBodySize int64
+	// MaxFormMemory bounds how much of a form body is held in memory, so
+	// that concurrent large forms cannot exhaust it; default 10 MiB (the
+	// cap net/http's ParseForm puts on url-encoded bodies). A url-encoded
+	// body larger than this is answered with 413, since it can only be
+	// parsed in memory; multipart file parts beyond it go to temporary
+	// files (removed when the request ends). net/http's multipart reader
+	// keeps up to 10 MB of non-file values in memory on top of it.
+	// Tornado keeps every body in memory up to max_body_size.
+	MaxFormMemory int64
+	// MaxArguments is how many arguments the query string may hold, and
+	// separately a url-encoded body (counting "&"-separated pairs); more
+	// is answered with 400. Default 10,000, the limit url.ParseQuery has
+	// applied since Go 1.26 (GODEBUG urlmaxqueryparams): every argument
+	// costs a map entry and a string. Multipart bodies are limited to 1,000
+	// parts by net/http (GODEBUG multipartmaxparts).
+	MaxArguments int
 
 	// TrustedProxies lists the reverse proxies, as CIDR prefixes
 	// ("10.0.0.0/8") or addresses ("127.0.0.1"), whose forwarding headers
@@ -116,6 +133,8 @@ type Settings struct {
 const (
 	DefaultStaticURLPrefix         = "/static/"
 	DefaultMaxBodySize             = 100 << 20
+	DefaultMaxFormMemory           = 10 << 20
+	DefaultMaxArguments            = 10000
 	DefaultWebSocketMaxMessageSize = 10 << 20
 	DefaultWebSocketSendQueueSize  = 1 << 20
 	DefaultWebSocketCloseTimeout   = 5 * time.Second
@@ -132,6 +151,12 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.MaxBodySize <= 0 {
 		s.MaxBodySize = DefaultMaxBodySize
+	}
+	if s.MaxFormMemory <= 0 {
+		s.MaxFormMemory = DefaultMaxFormMemory
+	}
+	if s.MaxArguments <= 0 {
+		s.MaxArguments = DefaultMaxArguments
 	}
 	if s.WebSocketPingTimeout <= 0 {
 		s.WebSocketPingTimeout = s.WebSocketPingInterval
