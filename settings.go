@@ -88,6 +88,19 @@ type Settings struct {
 	// costs a map entry and a string. Multipart bodies are limited to 1,000
 	// parts by net/http (GODEBUG multipartmaxparts).
 	MaxArguments int
+	// MaxJSONElements caps the array elements plus object members a JSON
+	// body decoded by Bind may hold, counted over the whole document while
+	// it is read; more is answered with 413. Default 10,000, the same
+	// bound as MaxArguments: each element costs memory when decoded, and
+	// go-playground/validator cannot stop early, so a `dive` over a huge
+	// array would build one error per element.
+	MaxJSONElements int
+	// MaxFieldErrors is how many field errors a *ValidationError lists
+	// (and its 400 response carries); the rest are only counted, in
+	// ValidationError.Omitted. Default 100: more than any form a person
+	// fills in has, while the response stays a few KiB however invalid the
+	// input.
+	MaxFieldErrors int
 
 	// TrustedProxies lists the reverse proxies, as CIDR prefixes
 	// ("10.0.0.0/8") or addresses ("127.0.0.1"), whose forwarding headers
@@ -135,6 +148,8 @@ const (
 	DefaultMaxBodySize             = 100 << 20
 	DefaultMaxFormMemory           = 10 << 20
 	DefaultMaxArguments            = 10000
+	DefaultMaxJSONElements         = 10000
+	DefaultMaxFieldErrors          = 100
 	DefaultWebSocketMaxMessageSize = 10 << 20
 	DefaultWebSocketSendQueueSize  = 1 << 20
 	DefaultWebSocketCloseTimeout   = 5 * time.Second
@@ -157,6 +172,12 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.MaxArguments <= 0 {
 		s.MaxArguments = DefaultMaxArguments
+	}
+	if s.MaxJSONElements <= 0 {
+		s.MaxJSONElements = DefaultMaxJSONElements
+	}
+	if s.MaxFieldErrors <= 0 {
+		s.MaxFieldErrors = DefaultMaxFieldErrors
 	}
 	if s.WebSocketPingTimeout <= 0 {
 		s.WebSocketPingTimeout = s.WebSocketPingInterval
