@@ -209,8 +209,9 @@ func (h *RequestHandler) readArguments() error {
 	if h.r.Body == nil || h.r.Body == http.NoBody {
 		return nil
 	}
-	// A declared length over the limit is refused before a byte is read:
-	// net/http then closes the connection instead of draining the body.
+	// A declared length over the limit is refused before a byte is read;
+	// net/http then drains at most 256 KiB of the body and otherwise
+	// closes the connection.
 	if h.r.ContentLength > s.MaxBodySize {
 		return bodyTooLarge(s.MaxBodySize, nil)
 	}

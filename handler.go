@@ -11,10 +11,11 @@ package tornago
 //	    another router are served through Application.HandlerFor, whose
 //	    Application holds the settings.
 //	func (h *RequestHandler) runPrepare() error
-//	    Parses the arguments (query string and form body), checks XSRF (non-GET/HEAD/OPTIONS, when
-//	    Settings.XSRFCookies), calls Prepare, then enforces Authenticated
-//	    (which may redirect). On a nil error, check h.finished: Prepare or the
-//	    login redirect may have answered already.
+//	    Parses the arguments (query string and form body), checks XSRF
+//	    (non-GET/HEAD/OPTIONS, when Settings.XSRFCookies), calls Prepare,
+//	    then enforces Authenticated (which may redirect). On a nil error,
+//	    check h.finished: Prepare or the login redirect may have answered
+//	    already.
 //	func (h *RequestHandler) sendError(err error)
 //	    Logs err as Tornado does and answers with statusOf(err) and the
 //	    handler's WriteError (default page). Cookies set so far are kept.
