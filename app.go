@@ -256,6 +256,7 @@ type webSocketServer interface {
 func (a *Application) serve(w http.ResponseWriter, r *http.Request, f Factory, args []string, kwargs map[string]string) {
 	h := newHandler(f)
 	rh := h.requestHandler()
+	defer rh.endRequest() // runs last, after a panic too
 	defer func() {
 		if p := recover(); p != nil {
 			rh.handlePanic(p)

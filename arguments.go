@@ -34,11 +34,6 @@ func NoStrip() ArgOption {
 	return func(o *argOptions) { o.noStrip = true }
 }
 
-// multipartMemory is how much of a multipart body is kept in memory; the
-// rest of the files go to temporary files, which net/http removes after the
-// request.
-const multipartMemory = 32 << 20
-
 // GetArgument returns the last value of the query or form-body argument
 // name, with Tornado's clean-up: control characters other than \t \n \v \f
 // \r become spaces, and white space is stripped (unless NoStrip). A missing
@@ -52,46 +47,67 @@ const multipartMemory = 32 << 20
 //		return err
 //	}
 func (h *RequestHandler) GetArgument(name string, opts ...ArgOption) (string, error) {
-	return h.lastArgument(name, opts, h.queryArgs(), h.bodyArgs())
+	if err := h.parseArguments(); err != nil {
+		return "", err
+	}
+	return lastArgument(name, opts, h.query, h.body)
 }
 
 // GetArguments returns all values of the argument name, query values first,
 // then body values, cleaned as GetArgument does; empty when there are none.
 func (h *RequestHandler) GetArguments(name string, opts ...ArgOption) ([]string, error) {
-	return cleanArguments(name, opts, h.queryArgs(), h.bodyArgs())
+	if err := h.parseArguments(); err != nil {
+		return nil, err
+	}
+	return cleanArguments(name, opts, h.query, h.body)
 }
 
 // GetQueryArgument is GetArgument restricted to the URL's query string.
 func (h *RequestHandler) GetQueryArgument(name string, opts ...ArgOption) (string, error) {
-	return h.lastArgument(name, opts, h.queryArgs())
+	if err := h.parseArguments(); err != nil {
+		return "", err
+	}
+	return lastArgument(name, opts, h.query)
 }
 
 // GetQueryArguments is GetArguments restricted to the URL's query string.
 func (h *RequestHandler) GetQueryArguments(name string, opts ...ArgOption) ([]string, error) {
-	return cleanArguments(name, opts, h.queryArgs())
+	if err := h.parseArguments(); err != nil {
+		return nil, err
+	}
+	return cleanArguments(name, opts, h.query)
 }
 
 // GetBodyArgument is GetArgument restricted to the form body
 // (application/x-www-form-urlencoded or multipart/form-data).
 func (h *RequestHandler) GetBodyArgument(name string, opts ...ArgOption) (string, error) {
-	return h.lastArgument(name, opts, h.bodyArgs())
+	if err := h.parseArguments(); err != nil {
+		return "", err
+	}
+	return lastArgument(name, opts, h.body)
 }
 
 // GetBodyArguments is GetArguments restricted to the form body.
 func (h *RequestHandler) GetBodyArguments(name string, opts ...ArgOption) ([]string, error) {
-	return cleanArguments(name, opts, h.bodyArgs())
+	if err := h.parseArguments(); err != nil {
+		return nil, err
+	}
+	return cleanArguments(name, opts, h.body)
 }
 
 // Files returns the files uploaded in the multipart form field name
-// (Tornado's request.files[name]); nil when there are none.
+// (Tornado's request.files[name]); nil when there are none. Files larger
+// than Settings.MaxFormMemory are kept in temporary files, which are
+// removed when the request ends (for a WebSocket, when the handshake ends):
+// copy what must outlive it.
 func (h *RequestHandler) Files(name string) []*multipart.FileHeader {
-	if h.r.MultipartForm == nil {
+	if h.form == nil {
 		return nil
 	}
-	return h.r.MultipartForm.File[name]
+	return h.form.File[name]
 }
 
-func (h *RequestHandler) lastArgument(name string, opts []ArgOption, sources ...url.Values) (string, error) {
+func lastArgument(name string, opts []ArgOption, sources ...url.Values) (string, error) {
 	values, err := cleanArguments(name, opts, sources...)
 	if err != nil {
 		return "", err
@@ -162,68 +178,141 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// queryArgs is the parsed query string (bad pairs skipped, as Python's
-// parse_qs does).
+// queryArgs is the parsed query string, for handlers that only look a
+// value up; nil if it did not parse, which runPrepare has answered with 400
+// before any verb method runs.
 func (h *RequestHandler) queryArgs() url.Values {
-	if h.query == nil {
-		h.query, _ = url.ParseQuery(h.r.URL.RawQuery)
-	}
+	_ = h.parseArguments()
 	return h.query
 }
 
-// bodyArgs is the parsed form body; empty when the body is not a form.
-func (h *RequestHandler) bodyArgs() url.Values {
-	_ = h.parseBody() // an error was answered before the handler ran
-	return h.body
+// parseArguments parses the query string and a form body, once (Tornado
+// parses both before prepare); other bodies are left unread for the
+// handler. Its errors are HTTPErrors: 400 for a malformed body (Tornado's
+// "Invalid body") or too many arguments, 413 for a body over MaxBodySize
+// or a url-encoded one over MaxFormMemory.
+func (h *RequestHandler) parseArguments() error {
+	if !h.argsParsed {
+		h.argsParsed = true
+		h.argsError = h.readArguments()
+	}
+	return h.argsError
 }
 
-// parseBody reads a form body once (Tornado parses it before prepare). Other
-// bodies are left unread for the handler. Errors are 400 (Tornado's
-// "Invalid body") or 413 (*http.MaxBytesError, body over MaxBodySize).
-func (h *RequestHandler) parseBody() error {
-	if h.bodyDone {
-		return h.bodyError
+func (h *RequestHandler) readArguments() error {
+	s := h.app.settings
+	var err error
+	if h.query, err = parseArgs(h.r.URL.RawQuery, s.MaxArguments, "query string"); err != nil {
+		return err
 	}
-	h.bodyDone = true
 	h.body = url.Values{}
 	if h.r.Body == nil || h.r.Body == http.NoBody {
 		return nil
 	}
+	// A declared length over the limit is refused before a byte is read;
+	// net/http then drains at most 256 KiB of the body and otherwise
+	// closes the connection.
+	if h.r.ContentLength > s.MaxBodySize {
+		return bodyTooLarge(s.MaxBodySize, nil)
+	}
 	ct, params, _ := mime.ParseMediaType(h.r.Header.Get("Content-Type"))
 	switch ct {
 	case "application/x-www-form-urlencoded":
-		if h.r.Header.Get("Content-Encoding") != "" {
-			h.bodyError = HTTPError{Code: http.StatusBadRequest,
-				Message: "Invalid body: unsupported Content-Encoding " + h.r.Header.Get("Content-Encoding")}
-			return h.bodyError
-		}
-		b, err := io.ReadAll(h.r.Body)
-		if err != nil {
-			h.bodyError = bodyError(err)
-			return h.bodyError
-		}
-		h.body, _ = url.ParseQuery(string(b))
+		return h.readURLEncodedForm()
 	case "multipart/form-data":
-		if params["boundary"] == "" {
-			h.bodyError = HTTPError{Code: http.StatusBadRequest, Message: "Invalid body: multipart boundary missing"}
-			return h.bodyError
-		}
-		form, err := multipart.NewReader(h.r.Body, params["boundary"]).ReadForm(multipartMemory)
-		if err != nil {
-			h.bodyError = bodyError(err)
-			return h.bodyError
-		}
-		h.r.MultipartForm = form // net/http removes its temporary files
-		h.body = form.Value
+		return h.readMultipartForm(params["boundary"])
 	}
 	return nil
 }
 
+// readURLEncodedForm parses a url-encoded body, which lives in memory, so
+// it may be at most MaxFormMemory long.
+func (h *RequestHandler) readURLEncodedForm() error {
+	limit := h.app.settings.MaxFormMemory
+	if enc := h.r.Header.Get("Content-Encoding"); enc != "" {
+		return HTTPError{Code: http.StatusBadRequest, Message: "Invalid body: unsupported Content-Encoding " + enc}
+	}
+	if h.r.ContentLength > limit {
+		return bodyTooLarge(limit, nil)
+	}
+	var b strings.Builder
+	if h.r.ContentLength > 0 {
+		b.Grow(int(h.r.ContentLength))
+	}
+	if _, err := io.Copy(&b, http.MaxBytesReader(h.w, h.r.Body, limit)); err != nil {
+		return bodyError(err)
+	}
+	var err error
+	h.body, err = parseArgs(b.String(), h.app.settings.MaxArguments, "body")
+	return err
+}
+
+// readMultipartForm parses a multipart body; file parts beyond
+// MaxFormMemory go to temporary files, which endRequest removes.
+func (h *RequestHandler) readMultipartForm(boundary string) error {
+	if boundary == "" {
+		return HTTPError{Code: http.StatusBadRequest, Message: "Invalid body: multipart boundary missing"}
+	}
+	form, err := multipart.NewReader(h.r.Body, boundary).ReadForm(h.app.settings.MaxFormMemory)
+	if err != nil {
+		return bodyError(err) // ReadForm has removed its files
+	}
+	h.form = form
+	// For code that reads the *http.Request (FormFile, ...). net/http
+	// would remove the files itself only if this were its own request,
+	// not a copy made by a middleware's r.WithContext.
+	h.r.MultipartForm = form
+	h.body = form.Value
+	return nil
+}
+
+// parseArgs parses a query string or url-encoded body like url.ParseQuery,
+// skipping the pairs it cannot decode, but answers more than limit pairs
+// with a 400 that says so. url.ParseQuery is not used because it has a cap
+// of its own (10,000 since Go 1.26, GODEBUG urlmaxqueryparams) past which it
+// returns no arguments at all and an error that cannot be told from a
+// skipped pair's, so the handler would run with every argument missing.
+func parseArgs(s string, limit int, where string) (url.Values, error) {
+	v := url.Values{}
+	if s == "" {
+		return v, nil
+	}
+	if n := strings.Count(s, "&") + 1; n > limit {
+		return nil, HTTPError{Code: http.StatusBadRequest,
+			Message: fmt.Sprintf("Invalid arguments: the %s has %d, more than the limit of %d", where, n, limit)}
+	}
+	for s != "" {
+		var pair string
+		pair, s, _ = strings.Cut(s, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		key, value, _ := strings.Cut(pair, "=")
+		key, err1 := url.QueryUnescape(key)
+		value, err2 := url.QueryUnescape(value)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		v[key] = append(v[key], value)
+	}
+	return v, nil
+}
+
+// bodyError turns an error reading or parsing the body into an HTTPError.
 func bodyError(err error) error {
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return HTTPError{Code: http.StatusRequestEntityTooLarge,
-			Message: fmt.Sprintf("Content-Length too long (limit %d bytes)", mbe.Limit), Err: err}
+	switch {
+	case errors.As(err, &mbe):
+		return bodyTooLarge(mbe.Limit, err)
+	case errors.Is(err, multipart.ErrMessageTooLarge):
+		return HTTPError{Code: http.StatusRequestEntityTooLarge, Message: "Invalid body: " + err.Error(), Err: err}
 	}
 	return HTTPError{Code: http.StatusBadRequest, Message: "Invalid body: " + err.Error(), Err: err}
+}
+
+// bodyTooLarge is the 413 for a body over limit bytes; err is the cause, if
+// any.
+func bodyTooLarge(limit int64, err error) error {
+	return HTTPError{Code: http.StatusRequestEntityTooLarge,
+		Message: fmt.Sprintf("Content-Length too long (limit %d bytes)", limit), Err: err}
 }

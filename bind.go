@@ -24,9 +24,14 @@ import (
 //	{"code": 400, "message": "validation failed",
 //	 "fields": [{"field": "age", "rule": "min", "param": "18",
 //	             "message": "age must be at least 18"}]}
+//
+// At most Settings.MaxFieldErrors problems are listed; the response then
+// carries "omitted": N for the rest, so that a huge invalid array cannot
+// turn into a huge response.
 type ValidationError struct {
 	Message string       // what went wrong overall
 	Fields  []FieldError // per-field problems, in struct order; may be empty
+	Omitted int          // how many further problems were found but not listed
 	Err     error        // the cause (a JSON or validator error), if any
 }
 
@@ -47,7 +52,20 @@ func (e *ValidationError) Error() string {
 	for i, f := range e.Fields {
 		msgs[i] = f.Message
 	}
-	return e.Message + ": " + strings.Join(msgs, "; ")
+	s := e.Message + ": " + strings.Join(msgs, "; ")
+	if e.Omitted > 0 {
+		s += fmt.Sprintf(" (and %d more)", e.Omitted)
+	}
+	return s
+}
+
+// add appends f, or counts it in Omitted once max fields are listed.
+func (e *ValidationError) add(f FieldError, max int) {
+	if len(e.Fields) >= max {
+		e.Omitted++
+		return
+	}
+	e.Fields = append(e.Fields, f)
 }
 
 // Unwrap returns the cause.
@@ -59,7 +77,11 @@ func (e *ValidationError) response(code int) map[string]any {
 	if fields == nil {
 		fields = []FieldError{}
 	}
-	return map[string]any{"code": code, "message": e.Message, "fields": fields}
+	body := map[string]any{"code": code, "message": e.Message, "fields": fields}
+	if e.Omitted > 0 {
+		body["omitted"] = e.Omitted
+	}
+	return body
 }
 
 // newValidator is the Application's validator: field names in errors come
@@ -98,24 +120,55 @@ func (h *RequestHandler) Bind(dst any) error {
 }
 
 // BindJSON decodes the JSON request body into dst (an empty body counts as
-// {}) and validates it as Bind does.
+// {}) and validates it as Bind does. The body must hold one JSON value:
+// anything after it is a 400. A body with more than
+// Settings.MaxJSONElements array elements and object members is a 413.
+//
+// Object keys match field names case-insensitively, as everywhere
+// encoding/json decodes ({"AGE": 5} fills `json:"age"`; of two keys that
+// differ only in case, the last wins). Exact matching would need
+// encoding/json/v2, still experimental in Go 1.26. What the validator
+// checks is the value that was stored, so this cannot bypass validation;
+// but a proxy that inspects JSON must not rely on exact key names.
 func (h *RequestHandler) BindJSON(dst any) error {
 	if err := checkBindTarget(dst); err != nil {
 		return err
 	}
 	if h.r.Body != nil {
-		dec := json.NewDecoder(h.r.Body)
-		if err := dec.Decode(dst); err != nil && !errors.Is(err, io.EOF) {
-			return jsonBindError(err)
+		if err := decodeJSON(h.r.Body, dst, h.app.settings.MaxJSONElements); err != nil {
+			return err
 		}
 	}
 	return h.validate(dst, nil)
+}
+
+// decodeJSON decodes the one JSON value body holds into dst; an empty body
+// leaves dst alone.
+func decodeJSON(body io.Reader, dst any, maxElements int) error {
+	dec := json.NewDecoder(&jsonLimitReader{r: body, limit: maxElements})
+	if err := dec.Decode(dst); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return jsonBindError(err)
+	}
+	switch _, err := dec.Token(); {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return jsonBindError(err)
+	}
+	return &ValidationError{Message: "invalid JSON body: data after the top-level value"}
 }
 
 func jsonBindError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return bodyError(err)
+	}
+	var tme *tooManyJSONElementsError
+	if errors.As(err, &tme) {
+		return HTTPError{Code: http.StatusRequestEntityTooLarge, Message: tme.Error(), Err: err}
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
@@ -138,11 +191,12 @@ func (h *RequestHandler) BindArguments(dst any) error {
 	if err := checkBindTarget(dst); err != nil {
 		return err
 	}
-	if err := h.parseBody(); err != nil {
+	if err := h.parseArguments(); err != nil {
 		return err
 	}
 	names := map[string]string{}
-	var fields []FieldError
+	ve := &ValidationError{Message: "validation failed"}
+	maxFields := h.app.settings.MaxFieldErrors
 	var walk func(v reflect.Value, prefix string) error
 	walk = func(v reflect.Value, prefix string) error {
 		t := v.Type()
@@ -168,8 +222,8 @@ func (h *RequestHandler) BindArguments(dst any) error {
 				continue
 			}
 			if err := setField(fv, values); err != nil {
-				fields = append(fields, FieldError{Field: name, Rule: "type",
-					Message: fmt.Sprintf("%s must be %s", name, kindPhrase(sf.Type))})
+				ve.add(FieldError{Field: name, Rule: "type",
+					Message: fmt.Sprintf("%s must be %s", name, kindPhrase(sf.Type))}, maxFields)
 			}
 		}
 		return nil
@@ -177,8 +231,8 @@ func (h *RequestHandler) BindArguments(dst any) error {
 	if err := walk(reflect.ValueOf(dst).Elem(), ""); err != nil {
 		return err
 	}
-	if len(fields) > 0 {
-		return &ValidationError{Message: "validation failed", Fields: fields}
+	if len(ve.Fields) > 0 {
+		return ve
 	}
 	return h.validate(dst, names)
 }
@@ -211,8 +265,16 @@ func (h *RequestHandler) validate(dst any, names map[string]string) error {
 	if !errors.As(err, &verrs) {
 		return fmt.Errorf("tornago: validating %T: %w", dst, err)
 	}
+	// The validator has no way to stop at the first errors, so verrs holds
+	// them all (MaxJSONElements bounds how many); only the listed ones are
+	// formatted.
 	ve := &ValidationError{Message: "validation failed", Err: err}
+	maxFields := h.app.settings.MaxFieldErrors
 	for _, fe := range verrs {
+		if len(ve.Fields) >= maxFields {
+			ve.Omitted = len(verrs) - maxFields
+			break
+		}
 		name := fe.Field()
 		if names != nil {
 			_, path, _ := strings.Cut(fe.StructNamespace(), ".")

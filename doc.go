@@ -24,7 +24,10 @@
 // route's Factory, and then, on the request's goroutine:
 //
 //  1. binds the handler to the request and calls Initialize, if defined;
-//  2. parses a form body (400 if malformed, 413 over Settings.MaxBodySize);
+//  2. parses the query string and a form body: 400 if malformed or with
+//     more than Settings.MaxArguments arguments, 413 over
+//     Settings.MaxBodySize (a declared Content-Length is refused before
+//     the body is read) or, for a url-encoded body, Settings.MaxFormMemory;
 //  3. checks the XSRF token for POST, PUT, PATCH and DELETE when
 //     Settings.XSRFCookies is on (403 on failure);
 //  4. calls Prepare, if defined; an error ends the request with an error
@@ -36,7 +39,9 @@
 //     Get);
 //  7. finishes the response if the method did not (ETag, 304,
 //     Content-Length, optional gzip), logs the access line, and calls
-//     OnFinish.
+//     OnFinish;
+//  8. removes a multipart form's temporary files, on every path (errors
+//     and panics included), however the Application is mounted.
 //
 // Output is buffered until Finish or Flush, so a handler can change the
 // status and headers, or fail, after writing. Flush sends what was written

@@ -11,10 +11,11 @@ package tornago
 //	    another router are served through Application.HandlerFor, whose
 //	    Application holds the settings.
 //	func (h *RequestHandler) runPrepare() error
-//	    Parses a form body, checks XSRF (non-GET/HEAD/OPTIONS, when
-//	    Settings.XSRFCookies), calls Prepare, then enforces Authenticated
-//	    (which may redirect). On a nil error, check h.finished: Prepare or the
-//	    login redirect may have answered already.
+//	    Parses the arguments (query string and form body), checks XSRF
+//	    (non-GET/HEAD/OPTIONS, when Settings.XSRFCookies), calls Prepare,
+//	    then enforces Authenticated (which may redirect). On a nil error,
+//	    check h.finished: Prepare or the login redirect may have answered
+//	    already.
 //	func (h *RequestHandler) sendError(err error)
 //	    Logs err as Tornado does and answers with statusOf(err) and the
 //	    handler's WriteError (default page). Cookies set so far are kept.
@@ -26,6 +27,9 @@ package tornago
 //	func (h *RequestHandler) logAccess()
 //	    Writes the access-log line once (status h.status, e.g. 101 after
 //	    SetStatus(101)); serve calls it on return if nobody did.
+//	func (h *RequestHandler) endRequest()
+//	    Releases what the request holds beyond its response (a multipart
+//	    form's temporary files); serve defers it, so it runs on every path.
 //	func (h *RequestHandler) handlePanic(p any)
 //	    What serve's deferred recover does: log with stack, 500 if nothing
 //	    was sent, else abort the connection (re-panics http.ErrAbortHandler).
@@ -35,6 +39,7 @@ package tornago
 
 import (
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"time"
 )
@@ -124,10 +129,11 @@ type RequestHandler struct {
 	logged         bool
 	gzip           *gzipWriter
 
-	query     map[string][]string
-	body      map[string][]string
-	bodyDone  bool
-	bodyError error
+	query      map[string][]string
+	body       map[string][]string
+	form       *multipart.Form // a parsed multipart body, its files removed by endRequest
+	argsParsed bool
+	argsError  error
 
 	user       any
 	userLoaded bool
@@ -184,7 +190,7 @@ func (h *RequestHandler) clear() {
 
 // Request returns the request being served. Its Body is limited to
 // Settings.MaxBodySize; a form body has been parsed (and consumed) before
-// Prepare.
+// Prepare, a multipart one into its MultipartForm.
 func (h *RequestHandler) Request() *http.Request { return h.r }
 
 // Application returns the application serving this handler.
@@ -245,9 +251,24 @@ func (h *RequestHandler) execute() {
 	}
 }
 
+// endRequest; see the comment at the top of this file. net/http removes a
+// multipart form's files only when the form hangs on its own
+// *http.Request, which a middleware calling r.WithContext (chi,
+// gorilla/mux, request-ID middleware) has replaced by a copy, so without
+// this every upload behind one would leave its files in the temporary
+// directory. For a WebSocket it runs when the handshake ends.
+func (h *RequestHandler) endRequest() {
+	if h.form == nil {
+		return
+	}
+	if err := h.form.RemoveAll(); err != nil {
+		h.app.logger.Error("tornago: removing a multipart form's temporary files", "error", err)
+	}
+}
+
 // runPrepare; see the comment at the top of this file.
 func (h *RequestHandler) runPrepare() error {
-	if err := h.parseBody(); err != nil {
+	if err := h.parseArguments(); err != nil {
 		return err
 	}
 	if h.app.settings.XSRFCookies && !safeMethod(h.r.Method) {

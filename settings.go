@@ -78,8 +78,38 @@ type Settings struct {
 	// default_handler_class); nil answers 404 with the default error page.
 	DefaultHandler Factory
 	// MaxBodySize caps request bodies in bytes (Tornado's max_body_size,
-	// default 100 MiB); a larger body is answered with 413.
+	// default 100 MiB); a larger body is answered with 413, before any of
+	// it is read when its Content-Length says so.
 	MaxBodySize int64
+	// MaxFormMemory bounds how much of a form body is held in memory, so
+	// that concurrent large forms cannot exhaust it; default 10 MiB (the
+	// cap net/http's ParseForm puts on url-encoded bodies). A url-encoded
+	// body larger than this is answered with 413, since it can only be
+	// parsed in memory; multipart file parts beyond it go to temporary
+	// files (removed when the request ends). net/http's multipart reader
+	// keeps up to 10 MB of non-file values in memory on top of it.
+	// Tornado keeps every body in memory up to max_body_size.
+	MaxFormMemory int64
+	// MaxArguments is how many arguments the query string may hold, and
+	// separately a url-encoded body (counting "&"-separated pairs); more
+	// is answered with 400. Default 10,000, the limit url.ParseQuery has
+	// applied since Go 1.26 (GODEBUG urlmaxqueryparams): every argument
+	// costs a map entry and a string. Multipart bodies are limited to 1,000
+	// parts by net/http (GODEBUG multipartmaxparts).
+	MaxArguments int
+	// MaxJSONElements caps the array elements plus object members a JSON
+	// body decoded by Bind may hold, counted over the whole document while
+	// it is read; more is answered with 413. Default 10,000, the same
+	// bound as MaxArguments: each element costs memory when decoded, and
+	// go-playground/validator cannot stop early, so a `dive` over a huge
+	// array would build one error per element.
+	MaxJSONElements int
+	// MaxFieldErrors is how many field errors a *ValidationError lists
+	// (and its 400 response carries); the rest are only counted, in
+	// ValidationError.Omitted. Default 100: more than any form a person
+	// fills in has, while the response stays a few KiB however invalid the
+	// input.
+	MaxFieldErrors int
 
 	// TrustedProxies lists the reverse proxies, as CIDR prefixes
 	// ("10.0.0.0/8") or addresses ("127.0.0.1"), whose forwarding headers
@@ -144,6 +174,10 @@ type Settings struct {
 const (
 	DefaultStaticURLPrefix         = "/static/"
 	DefaultMaxBodySize             = 100 << 20
+	DefaultMaxFormMemory           = 10 << 20
+	DefaultMaxArguments            = 10000
+	DefaultMaxJSONElements         = 10000
+	DefaultMaxFieldErrors          = 100
 	DefaultWebSocketMaxMessageSize = 10 << 20
 	DefaultWebSocketSendQueueSize  = 16 << 20
 	DefaultWebSocketSendTimeout    = 30 * time.Second
@@ -162,6 +196,18 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.MaxBodySize <= 0 {
 		s.MaxBodySize = DefaultMaxBodySize
+	}
+	if s.MaxFormMemory <= 0 {
+		s.MaxFormMemory = DefaultMaxFormMemory
+	}
+	if s.MaxArguments <= 0 {
+		s.MaxArguments = DefaultMaxArguments
+	}
+	if s.MaxJSONElements <= 0 {
+		s.MaxJSONElements = DefaultMaxJSONElements
+	}
+	if s.MaxFieldErrors <= 0 {
+		s.MaxFieldErrors = DefaultMaxFieldErrors
 	}
 	if s.WebSocketPingTimeout <= 0 {
 		s.WebSocketPingTimeout = s.WebSocketPingInterval
