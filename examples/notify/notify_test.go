@@ -186,6 +186,7 @@ func TestLogin(t *testing.T) {
 	resp, page := get(t, s, "/login?next=%2F")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, page, `<input type="hidden" name="next" value="/">`)
+	assert.Contains(t, page, `<title>Sign in — notify</title>`, "login.html fills base.html's title block")
 	xsrfCookie, token := xsrf(t, resp, page)
 
 	// The form is XSRF-protected.
@@ -215,6 +216,9 @@ func TestLogin(t *testing.T) {
 	resp, page = get(t, s, "/", user)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, page, `<span id="user">&lt;alice &amp; &#34;bob&#34;&gt;</span>`)
+	assert.Contains(t, page, `<title>Notifications for &lt;alice &amp; &#34;bob&#34;&gt;</title>`,
+		"index.html fills the same blocks as login.html, independently")
+	assert.NotContains(t, page, "Sign in")
 	assert.Regexp(t, `src="/static/notify\.js\?v=[0-9a-f]+"`, page)
 	assert.Regexp(t, `src="/reconnect\.js\?v=[0-9a-f]+"`, page, "the page loads tornago's reconnecting client")
 	_, js := get(t, s, "/static/notify.js")
