@@ -1,38 +1,5 @@
 package tornago
 
-// Internal hooks used by the WebSocket glue (websocket_handler.go) and by
-// anything else that serves a Handler outside Application.ServeHTTP. All run
-// on the request's goroutine.
-//
-//	func (h *RequestHandler) init(self Handler, app *Application, w http.ResponseWriter,
-//		r *http.Request, args []string, kwargs map[string]string)
-//	    Binds h (the RequestHandler inside self) to one request and runs the
-//	    optional Initialize hook. app must be non-nil: handlers mounted in
-//	    another router are served through Application.HandlerFor, whose
-//	    Application holds the settings.
-//	func (h *RequestHandler) runPrepare() error
-//	    Parses a form body, checks XSRF (non-GET/HEAD/OPTIONS, when
-//	    Settings.XSRFCookies), calls Prepare, then enforces Authenticated
-//	    (which may redirect). On a nil error, check h.finished: Prepare or the
-//	    login redirect may have answered already.
-//	func (h *RequestHandler) sendError(err error)
-//	    Logs err as Tornado does and answers with statusOf(err) and the
-//	    handler's WriteError (default page). Cookies set so far are kept.
-//	    After Flush it cannot: it then panics with http.ErrAbortHandler to
-//	    cut the connection (net/http recovers that silently).
-//	func (h *RequestHandler) ResponseHeader() http.Header
-//	    The pending response header, Set-Cookie lines of SetCookie /
-//	    SetSecureCookie / the XSRF cookie included; copy it onto a 101.
-//	func (h *RequestHandler) logAccess()
-//	    Writes the access-log line once (status h.status, e.g. 101 after
-//	    SetStatus(101)); serve calls it on return if nobody did.
-//	func (h *RequestHandler) handlePanic(p any)
-//	    What serve's deferred recover does: log with stack, 500 if nothing
-//	    was sent, else abort the connection (re-panics http.ErrAbortHandler).
-//	type webSocketServer interface{ Handler; serveWebSocket() }  (app.go)
-//	    Application.serve calls serveWebSocket instead of the HTTP verb path
-//	    when the handler has it; init has run, runPrepare has not.
-
 import (
 	"log/slog"
 	"net/http"
@@ -46,7 +13,10 @@ import (
 // embedded state.
 //
 // Besides the embedding, a Handler may implement any of these optional
-// methods, which the Application finds by type assertion:
+// methods, which the Application finds by type assertion (hooks.go has an
+// interface for each, GetMethod, Preparer, ..., to assert them at compile
+// time; NewApplication refuses a method of one of these names with another
+// signature):
 //
 //	Get(args ...string) error       // and Post, Put, Delete, Patch, Head, Options
 //	Initialize()                    // after the handler is bound to the request
@@ -72,25 +42,26 @@ type Handler interface {
 //	func() tornago.Handler { return &UserHandler{db: db} }
 type Factory func() Handler
 
-// The optional methods a Handler may implement.
+// The optional methods a Handler may implement: short names for the
+// interfaces of hooks.go, as the lifecycle code asserts them.
 type (
-	getHandler     interface{ Get(args ...string) error }
-	postHandler    interface{ Post(args ...string) error }
-	putHandler     interface{ Put(args ...string) error }
-	deleteHandler  interface{ Delete(args ...string) error }
-	patchHandler   interface{ Patch(args ...string) error }
-	headHandler    interface{ Head(args ...string) error }
-	optionsHandler interface{ Options(args ...string) error }
+	getHandler     = GetMethod
+	postHandler    = PostMethod
+	putHandler     = PutMethod
+	deleteHandler  = DeleteMethod
+	patchHandler   = PatchMethod
+	headHandler    = HeadMethod
+	optionsHandler = OptionsMethod
 
-	initializer          interface{ Initialize() }
-	preparer             interface{ Prepare() error }
-	finisher             interface{ OnFinish() }
+	initializer          = Initializer
+	preparer             = Preparer
+	finisher             = OnFinisher
 	currentUserGetter    interface{ GetCurrentUser() (any, error) }
-	defaultHeadersSetter interface{ SetDefaultHeaders() }
-	errorWriter          interface{ WriteError(code int, err error) }
-	xsrfChecker          interface{ CheckXSRFCookie() error }
-	etagComputer         interface{ ComputeEtag() string }
-	loginURLGetter       interface{ GetLoginURL() string }
+	defaultHeadersSetter = DefaultHeadersSetter
+	errorWriter          = ErrorWriter
+	xsrfChecker          = XSRFCookieChecker
+	etagComputer         = EtagComputer
+	loginURLGetter       = LoginURLGetter
 )
 
 // RequestHandler is the base of every handler; embed it by value in your
@@ -147,7 +118,10 @@ func (h *RequestHandler) handler() Handler {
 	return h.self
 }
 
-// init binds h to a request; see the comment at the top of this file.
+// init binds h (the RequestHandler inside self) to one request and runs
+// the optional Initialize hook, on the request's goroutine. app must be
+// non-nil: handlers mounted in another router are served through
+// Application.HandlerFor, whose Application holds the settings.
 func (h *RequestHandler) init(self Handler, app *Application, w http.ResponseWriter, r *http.Request, args []string, kwargs map[string]string) {
 	h.self = self
 	h.app = app
@@ -244,7 +218,11 @@ func (h *RequestHandler) execute() {
 	}
 }
 
-// runPrepare; see the comment at the top of this file.
+// runPrepare parses a form body, checks XSRF (non-GET/HEAD/OPTIONS, when
+// Settings.XSRFCookies), calls Prepare, then enforces Authenticated (which
+// may redirect). On a nil error, check h.finished: Prepare or the login
+// redirect may have answered already. The HTTP lifecycle (execute) and the
+// WebSocket one (serveWebSocket, after its own setup) both call it.
 func (h *RequestHandler) runPrepare() error {
 	if err := h.parseBody(); err != nil {
 		return err
