@@ -27,9 +27,12 @@ type Settings struct {
 	// KeyVersion is the key of CookieSecrets used to sign (Tornado's
 	// key_version).
 	KeyVersion int
-	// CookieCodec, if set, replaces the codec built from the secrets; use
-	// cookies.NewTornadoCodec to share cookies with a Tornado application.
-	// When nil, secure cookies use the gorilla/securecookie codec.
+	// CookieCodec, if set, is the secure-cookie codec, with the keys it was
+	// built with; use cookies.NewTornadoCodec to read and write a Tornado
+	// application's cookies (see docs/porting.md). Set it or CookieSecret /
+	// CookieSecrets, not both: NewApplication refuses the pair rather than
+	// ignore a secret. When nil, secure cookies use the gorilla/securecookie
+	// codec with the secrets.
 	CookieCodec cookies.Codec
 
 	// XSRFCookies turns on Tornado's XSRF protection: POST, PUT, PATCH and
@@ -156,6 +159,9 @@ var errSettings = errors.New("tornago: invalid settings")
 // no error) when no secret is configured.
 func (s Settings) cookieCodec() (cookies.Codec, error) {
 	if s.CookieCodec != nil {
+		if s.CookieSecret != "" || len(s.CookieSecrets) > 0 {
+			return nil, fmt.Errorf("%w: CookieCodec holds its own keys; set it or CookieSecret/CookieSecrets, not both", errSettings)
+		}
 		return s.CookieCodec, nil
 	}
 	if s.CookieSecret != "" && len(s.CookieSecrets) > 0 {
