@@ -85,7 +85,8 @@
 // (goroutines the handler starts must not touch it after the verb method
 // returns); WebSocketHandler's write methods, listed above, are the
 // exception. Factories are called concurrently and must return a new value
-// each time.
+// each time; NewApplication calls each once more, at start-up, to refuse a
+// handler whose methods could not serve (see HandlerError).
 //
 // # Cookies, XSRF and users
 //
