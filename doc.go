@@ -102,8 +102,10 @@
 //
 // # Mounting and shutdown
 //
-// Serve the Application with any http.Server, or mount a single handler in
-// another router with Application.HandlerFor. Shutdown stops the servers
+// Run serves the Application until a context ends (a signal, say) and then
+// shuts it down gracefully, within Settings.ShutdownTimeout. Or serve it
+// with any http.Server, or mount a single handler in another router with
+// Application.HandlerFor. Shutdown stops the servers
 // started by ListenAndServe or Serve and, at the same time, closes the
 // connections the HTTP server does not track (WebSockets, with 1001); call
 // it also when you run your own http.Server.

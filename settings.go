@@ -74,6 +74,10 @@ type Settings struct {
 	// MaxBodySize caps request bodies in bytes (Tornado's max_body_size,
 	// default 100 MiB); a larger body is answered with 413.
 	MaxBodySize int64
+	// ShutdownTimeout bounds the graceful shutdown Run starts when its
+	// context ends (in-flight requests finishing, WebSockets closing with
+	// 1001); what is left then is dropped. Default 10 s.
+	ShutdownTimeout time.Duration
 
 	// TrustedProxies lists the reverse proxies, as CIDR prefixes
 	// ("10.0.0.0/8") or addresses ("127.0.0.1"), whose forwarding headers
@@ -122,6 +126,7 @@ const (
 	DefaultWebSocketMaxMessageSize = 10 << 20
 	DefaultWebSocketSendQueueSize  = 1 << 20
 	DefaultWebSocketCloseTimeout   = 5 * time.Second
+	DefaultShutdownTimeout         = 10 * time.Second
 )
 
 // WithDefaults returns a copy of s with every zero field that has a default
@@ -147,6 +152,9 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.WebSocketCloseTimeout <= 0 {
 		s.WebSocketCloseTimeout = DefaultWebSocketCloseTimeout
+	}
+	if s.ShutdownTimeout <= 0 {
+		s.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	return s
 }
