@@ -48,39 +48,36 @@ func (e *HandlerError) Unwrap() error { return e.Err }
 func CheckHandler(f Factory) error { return checkFactory("HandlerFor", f) }
 
 // hookSpec is one method the Application calls, by name, with the
-// interface that declares its signature.
+// signature it calls it with.
 type hookSpec struct {
-	name  string
-	iface reflect.Type
+	name string
+	want reflect.Type
 }
 
-func hook[I any](name string) hookSpec { return hookSpec{name, reflect.TypeFor[I]()} }
+// hooksOf lists the exported methods of the interfaces ifaces (hooks.go).
+func hooksOf(ifaces ...reflect.Type) []hookSpec {
+	var specs []hookSpec
+	for _, t := range ifaces {
+		for m := range t.Methods() {
+			if m.IsExported() {
+				specs = append(specs, hookSpec{m.Name, m.Type})
+			}
+		}
+	}
+	return specs
+}
 
 var (
 	// verbHooks are looked for on HTTP handlers.
-	verbHooks = []hookSpec{
-		hook[GetMethod]("Get"), hook[HeadMethod]("Head"), hook[PostMethod]("Post"),
-		hook[PutMethod]("Put"), hook[DeleteMethod]("Delete"), hook[PatchMethod]("Patch"),
-		hook[OptionsMethod]("Options"),
-	}
+	verbHooks = hooksOf(reflect.TypeFor[GetMethod](), reflect.TypeFor[HeadMethod](),
+		reflect.TypeFor[PostMethod](), reflect.TypeFor[PutMethod](), reflect.TypeFor[DeleteMethod](),
+		reflect.TypeFor[PatchMethod](), reflect.TypeFor[OptionsMethod]())
 	// commonHooks are looked for on every handler.
-	commonHooks = []hookSpec{
-		hook[Initializer]("Initialize"), hook[Preparer]("Prepare"), hook[OnFinisher]("OnFinish"),
-		hook[DefaultHeadersSetter]("SetDefaultHeaders"), hook[ErrorWriter]("WriteError"),
-		hook[XSRFCookieChecker]("CheckXSRFCookie"), hook[EtagComputer]("ComputeEtag"),
-		hook[LoginURLGetter]("GetLoginURL"),
-	}
+	commonHooks = hooksOf(reflect.TypeFor[Initializer](), reflect.TypeFor[Preparer](),
+		reflect.TypeFor[OnFinisher](), reflect.TypeFor[DefaultHeadersSetter](), reflect.TypeFor[ErrorWriter](),
+		reflect.TypeFor[XSRFCookieChecker](), reflect.TypeFor[EtagComputer](), reflect.TypeFor[LoginURLGetter]())
 	// webSocketHookSpecs are looked for on WebSocket handlers.
-	webSocketHookSpecs = func() []hookSpec {
-		t := reflect.TypeFor[WebSocketHooks]()
-		var specs []hookSpec
-		for m := range t.Methods() {
-			if m.IsExported() {
-				specs = append(specs, hookSpec{m.Name, t})
-			}
-		}
-		return specs
-	}()
+	webSocketHookSpecs = hooksOf(reflect.TypeFor[WebSocketHooks]())
 )
 
 // checkFactory calls f once and returns a *HandlerError if the handler it
@@ -110,12 +107,11 @@ func checkFactory(route string, f Factory) error {
 		if !ok {
 			continue
 		}
-		want, _ := s.iface.MethodByName(s.name)
 		// m.Type has the receiver as its first argument; the bound
 		// method's type is the signature as written.
-		if found := reflect.ValueOf(h).Method(m.Index).Type(); found != want.Type {
+		if found := reflect.ValueOf(h).Method(m.Index).Type(); found != s.want {
 			return &HandlerError{Route: route, Type: t.String(), Method: s.name,
-				Found: found.String(), Want: want.Type.String()}
+				Found: found.String(), Want: s.want.String()}
 		}
 	}
 	return nil
