@@ -36,8 +36,10 @@ type Handler interface {
 }
 
 // Factory makes a fresh Handler for each request, as Tornado instantiates the
-// handler class per request. Capture per-route configuration (Tornado's
-// initialize kwargs) in the closure:
+// handler class per request; NewApplication and HandlerFor also call it
+// once at start-up to check the handler's methods (see HandlerError), so
+// it should do no more than build the struct. Capture per-route
+// configuration (Tornado's initialize kwargs) in the closure:
 //
 //	func() tornago.Handler { return &UserHandler{db: db} }
 type Factory func() Handler

@@ -137,6 +137,12 @@ func TestNewApplicationReportsAPanickingFactory(t *testing.T) {
 	require.ErrorAs(t, err, &perr)
 	assert.Equal(t, "no database", perr.Value)
 	assert.ErrorContains(t, err, `tornago: route "/x": the factory panicked: `)
+
+	// Authenticated sets a field of the embedded base, so a nil one
+	// panics inside the factory: still refused at start-up.
+	_, err = tornago.NewApplication([]tornago.Route{{Pattern: "/x", Handler: tornago.Authenticated(func() tornago.Handler { return &pointerBase{} })}},
+		tornago.Settings{LoginURL: "/login"})
+	require.ErrorAs(t, err, &perr)
 }
 
 // everyHook implements every HTTP hook with the expected signature.
