@@ -66,7 +66,10 @@ type Application struct {
 // "/robots.txt". It fails on a route without a Handler, a pattern that does
 // not compile, a duplicate route Name, inconsistent cookie secrets, or a
 // template under Settings.TemplatePath that does not parse or escape (the
-// error names each broken file and line).
+// error names each broken file and line), or a handler that could not
+// serve a request (a *HandlerError: each route's factory, and
+// Settings.DefaultHandler, is called once to inspect the handler it
+// makes).
 func NewApplication(routes []Route, settings Settings) (*Application, error) {
 	s := settings.WithDefaults()
 	codec, err := s.cookieCodec()
@@ -84,7 +87,15 @@ func NewApplication(routes []Route, settings Settings) (*Application, error) {
 		if r.Handler == nil {
 			return nil, fmt.Errorf("%w: route %d (%s) has no Handler", errSettings, i, r.Pattern)
 		}
+		if err := checkFactory(r.Pattern, r.Handler); err != nil {
+			return nil, err
+		}
 		rules = append(rules, routing.Rule{Pattern: r.Pattern, Host: r.Host, Name: r.Name, Target: r.Handler})
+	}
+	if s.DefaultHandler != nil {
+		if err := checkFactory("Settings.DefaultHandler", s.DefaultHandler); err != nil {
+			return nil, err
+		}
 	}
 	proxies, err := parseTrustedProxies(s.TrustedProxies)
 	if err != nil {
@@ -171,8 +182,14 @@ func (a *Application) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //	r.Handle("/rooms/{room}", app.HandlerFor(newRoom, tornago.PathParams(chiParams)))       // chi, see PathParams
 //
 // The verb method (or Open) then gets no positional arguments unless
-// PathArgs supplies them.
+// PathArgs supplies them. HandlerFor calls f once and panics with a
+// *HandlerError if its handler could not serve (see CheckHandler), as
+// http.ServeMux.Handle panics on a bad pattern: the mistake shows when the
+// program starts, not at the first request.
 func (a *Application) HandlerFor(f Factory, opts ...MountOption) http.Handler {
+	if err := CheckHandler(f); err != nil {
+		panic(err)
+	}
 	var m mountOptions
 	for _, o := range opts {
 		o(&m)

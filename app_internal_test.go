@@ -33,8 +33,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// fakeWS stands in for WebSocketHandler: it uses the hooks documented at
-// the top of handler.go the way the WebSocket glue does.
+// fakeWS stands in for WebSocketHandler: it uses init, runPrepare and
+// sendError the way the WebSocket glue does.
 type fakeWS struct {
 	RequestHandler
 	opened bool

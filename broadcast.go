@@ -15,12 +15,13 @@ type PreparedWriter interface {
 
 // Broadcast sends one message to every target, encoding the frame once for
 // all of them (Tornado apps loop over write_message, which encodes per
-// connection). Like WriteMessage it never waits for a peer: each target
-// writes the shared frame to its socket at once when nothing is queued
-// for it (as Tornado's write_message does), or queues it, and a target
-// whose queue overflows is closed without delaying the others. It returns how many targets took the
-// message; closed targets are skipped without an error, since a
-// connection can always close while a broadcast runs.
+// connection). Like WriteMessage it never waits for a peer: the shared
+// frame goes on each target's bounded send queue (WritePrepared), from
+// which the target's flusher writes everything waiting in one system call,
+// and a target whose queue overflows is closed without delaying the
+// others. It returns how many targets took the message; closed targets
+// are skipped without an error, since a connection can always close while
+// a broadcast runs.
 //
 //	var members []*ChatSocket // guarded by the caller
 //	tornago.Broadcast(members, []byte(`{"body":"hi"}`), false)

@@ -190,8 +190,35 @@ func TestCookieSettingsErrors(t *testing.T) {
 		{CookieSecret: "a", CookieSecrets: map[int]string{0: "b"}},
 		{CookieSecrets: map[int]string{0: "b"}, KeyVersion: 1},
 		{CookieSecrets: map[int]string{-1: "b"}, KeyVersion: -1},
+		// A codec carries its keys: a secret beside it would be ignored.
+		{CookieSecret: "a", CookieCodec: tornadoCodec(t)},
+		{CookieSecrets: map[int]string{0: "b"}, CookieCodec: tornadoCodec(t)},
 	} {
 		_, err := tornago.NewApplication(nil, s)
 		assert.Error(t, err, "%+v", s)
 	}
+	_, err := tornago.NewApplication(nil, tornago.Settings{CookieSecret: "a", CookieCodec: tornadoCodec(t)})
+	assert.ErrorContains(t, err, "set it or CookieSecret/CookieSecrets, not both")
+}
+
+func tornadoCodec(t *testing.T) cookies.Codec {
+	c, err := cookies.NewTornadoCodec(cookies.SingleKey("secret"))
+	require.NoError(t, err)
+	return c
+}
+
+// A cookie a Tornado application set, read with the default codec: the
+// error (logged, here written back) says what to change.
+func TestSecureCookieFromTornadoNamesTheCodec(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, route(`/`, fn(func(h *funcHandler, _ ...string) error {
+		_, err := h.GetSecureCookie("user")
+		require.ErrorIs(t, err, cookies.ErrMalformed)
+		return h.Write(err.Error())
+	})), tornago.Settings{CookieSecret: "secret"})
+	v, err := tornadoCodec(t).Encode("user", []byte("alice"))
+	require.NoError(t, err)
+	body := ta.get("/", "Cookie", "user="+v).Body
+	assert.Contains(t, body, "a Tornado version 2 signed value")
+	assert.Contains(t, body, "cookies.NewTornadoCodec")
 }

@@ -92,7 +92,8 @@
 // (goroutines the handler starts must not touch it after the verb method
 // returns); WebSocketHandler's write methods, listed above, are the
 // exception. Factories are called concurrently and must return a new value
-// each time.
+// each time; NewApplication calls each once more, at start-up, to refuse a
+// handler whose methods could not serve (see HandlerError).
 //
 // # Cookies, XSRF and users
 //
@@ -109,8 +110,10 @@
 //
 // # Mounting and shutdown
 //
-// Serve the Application with any http.Server, or mount a single handler in
-// another router with Application.HandlerFor. Shutdown stops the servers
+// Run serves the Application until a context ends (a signal, say) and then
+// shuts it down gracefully, within Settings.ShutdownTimeout. Or serve it
+// with any http.Server, or mount a single handler in another router with
+// Application.HandlerFor. Shutdown stops the servers
 // started by ListenAndServe or Serve and, at the same time, closes the
 // connections the HTTP server does not track (WebSockets, with 1001); call
 // it also when you run your own http.Server.

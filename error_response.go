@@ -24,7 +24,10 @@ func (e *PanicError) Unwrap() error {
 	return err
 }
 
-// sendError; see the comment at the top of handler.go.
+// sendError logs err as Tornado does and answers with statusOf(err) and the
+// handler's WriteError (default page); cookies set so far are kept. After
+// Flush it cannot: it then panics with http.ErrAbortHandler to cut the
+// connection (net/http recovers that silently).
 func (h *RequestHandler) sendError(err error) {
 	code := statusOf(err)
 	h.logError(code, err)
@@ -124,7 +127,9 @@ func (h *RequestHandler) logError(code int, err error) {
 	}
 }
 
-// handlePanic; see the comment at the top of handler.go.
+// handlePanic is what serve's deferred recover does with p: log it with its
+// stack, answer 500 if nothing was sent, else abort the connection
+// (re-panicking http.ErrAbortHandler).
 func (h *RequestHandler) handlePanic(p any) {
 	if p == http.ErrAbortHandler { //nolint:errorlint // panic values are compared, not wrapped
 		panic(p)

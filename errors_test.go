@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -204,12 +205,26 @@ func TestErrorAfterFinishIsOnlyLogged(t *testing.T) {
 	assert.Contains(t, ta.logs.String(), "after the fact")
 }
 
+// afterFirst returns a factory whose first handler (the one NewApplication
+// inspects) is fine and whose later calls run fail.
+func afterFirst(fail func() tornago.Handler) tornago.Factory {
+	var calls atomic.Int32
+	return func() tornago.Handler {
+		if calls.Add(1) == 1 {
+			return &getOnly{}
+		}
+		return fail()
+	}
+}
+
+// NewApplication refuses factories that fail at once
+// (handlercheck_test.go); one that fails later costs only its requests.
 func TestBadFactories(t *testing.T) {
 	t.Parallel()
 	ta := newTestApp(t, []tornago.Route{
-		{Pattern: `/nil`, Handler: func() tornago.Handler { return nil }},
-		{Pattern: `/typed-nil`, Handler: func() tornago.Handler { return (*getOnly)(nil) }},
-		{Pattern: `/panic`, Handler: func() tornago.Handler { panic("factory") }},
+		{Pattern: `/nil`, Handler: afterFirst(func() tornago.Handler { return nil })},
+		{Pattern: `/typed-nil`, Handler: afterFirst(func() tornago.Handler { return (*getOnly)(nil) })},
+		{Pattern: `/panic`, Handler: afterFirst(func() tornago.Handler { panic("factory") })},
 	}, tornago.Settings{})
 	for _, p := range []string{"/nil", "/typed-nil", "/panic"} {
 		resp := ta.get(p)

@@ -1,42 +1,5 @@
 package tornago
 
-// Internal hooks used by the WebSocket glue (websocket_handler.go) and by
-// anything else that serves a Handler outside Application.ServeHTTP. All run
-// on the request's goroutine.
-//
-//	func (h *RequestHandler) init(self Handler, app *Application, w http.ResponseWriter,
-//		r *http.Request, args []string, kwargs map[string]string)
-//	    Binds h (the RequestHandler inside self) to one request and runs the
-//	    optional Initialize hook. app must be non-nil: handlers mounted in
-//	    another router are served through Application.HandlerFor, whose
-//	    Application holds the settings.
-//	func (h *RequestHandler) runPrepare() error
-//	    Parses the arguments (query string and form body), checks XSRF
-//	    (non-GET/HEAD/OPTIONS, when Settings.XSRFCookies), calls Prepare,
-//	    then enforces Authenticated (which may redirect). On a nil error,
-//	    check h.finished: Prepare or the login redirect may have answered
-//	    already.
-//	func (h *RequestHandler) sendError(err error)
-//	    Logs err as Tornado does and answers with statusOf(err) and the
-//	    handler's WriteError (default page). Cookies set so far are kept.
-//	    After Flush it cannot: it then panics with http.ErrAbortHandler to
-//	    cut the connection (net/http recovers that silently).
-//	func (h *RequestHandler) ResponseHeader() http.Header
-//	    The pending response header, Set-Cookie lines of SetCookie /
-//	    SetSecureCookie / the XSRF cookie included; copy it onto a 101.
-//	func (h *RequestHandler) logAccess()
-//	    Writes the access-log line once (status h.status, e.g. 101 after
-//	    SetStatus(101)); serve calls it on return if nobody did.
-//	func (h *RequestHandler) endRequest()
-//	    Releases what the request holds beyond its response (a multipart
-//	    form's temporary files); serve defers it, so it runs on every path.
-//	func (h *RequestHandler) handlePanic(p any)
-//	    What serve's deferred recover does: log with stack, 500 if nothing
-//	    was sent, else abort the connection (re-panics http.ErrAbortHandler).
-//	type webSocketServer interface{ Handler; serveWebSocket() }  (app.go)
-//	    Application.serve calls serveWebSocket instead of the HTTP verb path
-//	    when the handler has it; init has run, runPrepare has not.
-
 import (
 	"log/slog"
 	"mime/multipart"
@@ -51,7 +14,10 @@ import (
 // embedded state.
 //
 // Besides the embedding, a Handler may implement any of these optional
-// methods, which the Application finds by type assertion:
+// methods, which the Application finds by type assertion (hooks.go has an
+// interface for each, GetMethod, Preparer, ..., to assert them at compile
+// time; NewApplication refuses a method of one of these names with another
+// signature):
 //
 //	Get(args ...string) error       // and Post, Put, Delete, Patch, Head, Options
 //	Initialize()                    // after the handler is bound to the request
@@ -71,31 +37,34 @@ type Handler interface {
 }
 
 // Factory makes a fresh Handler for each request, as Tornado instantiates the
-// handler class per request. Capture per-route configuration (Tornado's
-// initialize kwargs) in the closure:
+// handler class per request; NewApplication and HandlerFor also call it
+// once at start-up to check the handler's methods (see HandlerError), so
+// it should do no more than build the struct. Capture per-route
+// configuration (Tornado's initialize kwargs) in the closure:
 //
 //	func() tornago.Handler { return &UserHandler{db: db} }
 type Factory func() Handler
 
-// The optional methods a Handler may implement.
+// The optional methods a Handler may implement: short names for the
+// interfaces of hooks.go, as the lifecycle code asserts them.
 type (
-	getHandler     interface{ Get(args ...string) error }
-	postHandler    interface{ Post(args ...string) error }
-	putHandler     interface{ Put(args ...string) error }
-	deleteHandler  interface{ Delete(args ...string) error }
-	patchHandler   interface{ Patch(args ...string) error }
-	headHandler    interface{ Head(args ...string) error }
-	optionsHandler interface{ Options(args ...string) error }
+	getHandler     = GetMethod
+	postHandler    = PostMethod
+	putHandler     = PutMethod
+	deleteHandler  = DeleteMethod
+	patchHandler   = PatchMethod
+	headHandler    = HeadMethod
+	optionsHandler = OptionsMethod
 
-	initializer          interface{ Initialize() }
-	preparer             interface{ Prepare() error }
-	finisher             interface{ OnFinish() }
-	currentUserGetter    interface{ GetCurrentUser() (any, error) }
-	defaultHeadersSetter interface{ SetDefaultHeaders() }
-	errorWriter          interface{ WriteError(code int, err error) }
-	xsrfChecker          interface{ CheckXSRFCookie() error }
-	etagComputer         interface{ ComputeEtag() string }
-	loginURLGetter       interface{ GetLoginURL() string }
+	initializer          = Initializer
+	preparer             = Preparer
+	finisher             = OnFinisher
+	currentUserGetter    = CurrentUserGetter
+	defaultHeadersSetter = DefaultHeadersSetter
+	errorWriter          = ErrorWriter
+	xsrfChecker          = XSRFCookieChecker
+	etagComputer         = EtagComputer
+	loginURLGetter       = LoginURLGetter
 )
 
 // RequestHandler is the base of every handler; embed it by value in your
@@ -154,7 +123,10 @@ func (h *RequestHandler) handler() Handler {
 	return h.self
 }
 
-// init binds h to a request; see the comment at the top of this file.
+// init binds h (the RequestHandler inside self) to one request and runs
+// the optional Initialize hook, on the request's goroutine. app must be
+// non-nil: handlers mounted in another router are served through
+// Application.HandlerFor, whose Application holds the settings.
 func (h *RequestHandler) init(self Handler, app *Application, w http.ResponseWriter, r *http.Request, args []string, kwargs map[string]string) {
 	h.self = self
 	h.app = app
@@ -251,8 +223,9 @@ func (h *RequestHandler) execute() {
 	}
 }
 
-// endRequest; see the comment at the top of this file. net/http removes a
-// multipart form's files only when the form hangs on its own
+// endRequest releases what the request holds beyond its response (a
+// multipart form's temporary files); serve defers it, so it runs on every
+// path. net/http removes a multipart form's files only when the form hangs on its own
 // *http.Request, which a middleware calling r.WithContext (chi,
 // gorilla/mux, request-ID middleware) has replaced by a copy, so without
 // this every upload behind one would leave its files in the temporary
@@ -266,7 +239,11 @@ func (h *RequestHandler) endRequest() {
 	}
 }
 
-// runPrepare; see the comment at the top of this file.
+// runPrepare parses the arguments (query string and form body), checks XSRF (non-GET/HEAD/OPTIONS, when
+// Settings.XSRFCookies), calls Prepare, then enforces Authenticated (which
+// may redirect). On a nil error, check h.finished: Prepare or the login
+// redirect may have answered already. The HTTP lifecycle (execute) and the
+// WebSocket one (serveWebSocket, after its own setup) both call it.
 func (h *RequestHandler) runPrepare() error {
 	if err := h.parseArguments(); err != nil {
 		return err

@@ -101,6 +101,9 @@ func TestOneHandlerPerRequest(t *testing.T) {
 		mu.Unlock()
 		return &funcHandler{fn: func(h *funcHandler, _ ...string) error { return h.Write("x") }}
 	}), tornago.Settings{})
+	mu.Lock()
+	made = 0 // NewApplication made one to inspect its type
+	mu.Unlock()
 	for range 3 {
 		assert.Equal(t, 200, ta.get("/").StatusCode)
 	}

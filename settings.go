@@ -27,9 +27,12 @@ type Settings struct {
 	// KeyVersion is the key of CookieSecrets used to sign (Tornado's
 	// key_version).
 	KeyVersion int
-	// CookieCodec, if set, replaces the codec built from the secrets; use
-	// cookies.NewTornadoCodec to share cookies with a Tornado application.
-	// When nil, secure cookies use the gorilla/securecookie codec.
+	// CookieCodec, if set, is the secure-cookie codec, with the keys it was
+	// built with; use cookies.NewTornadoCodec to read and write a Tornado
+	// application's cookies (see docs/porting.md). Set it or CookieSecret /
+	// CookieSecrets, not both: NewApplication refuses the pair rather than
+	// ignore a secret. When nil, secure cookies use the gorilla/securecookie
+	// codec with the secrets.
 	CookieCodec cookies.Codec
 
 	// XSRFCookies turns on Tornado's XSRF protection: POST, PUT, PATCH and
@@ -110,6 +113,10 @@ type Settings struct {
 	// fills in has, while the response stays a few KiB however invalid the
 	// input.
 	MaxFieldErrors int
+	// ShutdownTimeout bounds the graceful shutdown Run starts when its
+	// context ends (in-flight requests finishing, WebSockets closing with
+	// 1001); what is left then is dropped. Default 10 s.
+	ShutdownTimeout time.Duration
 
 	// TrustedProxies lists the reverse proxies, as CIDR prefixes
 	// ("10.0.0.0/8") or addresses ("127.0.0.1"), whose forwarding headers
@@ -183,6 +190,7 @@ const (
 	DefaultWebSocketSendTimeout    = 30 * time.Second
 	DefaultWebSocketInboxSize      = 64 << 10
 	DefaultWebSocketCloseTimeout   = 5 * time.Second
+	DefaultShutdownTimeout         = 10 * time.Second
 )
 
 // WithDefaults returns a copy of s with every zero field that has a default
@@ -227,6 +235,9 @@ func (s Settings) WithDefaults() Settings {
 	if s.WebSocketCloseTimeout <= 0 {
 		s.WebSocketCloseTimeout = DefaultWebSocketCloseTimeout
 	}
+	if s.ShutdownTimeout <= 0 {
+		s.ShutdownTimeout = DefaultShutdownTimeout
+	}
 	return s
 }
 
@@ -238,6 +249,9 @@ var errSettings = errors.New("tornago: invalid settings")
 // no error) when no secret is configured.
 func (s Settings) cookieCodec() (cookies.Codec, error) {
 	if s.CookieCodec != nil {
+		if s.CookieSecret != "" || len(s.CookieSecrets) > 0 {
+			return nil, fmt.Errorf("%w: CookieCodec holds its own keys; set it or CookieSecret/CookieSecrets, not both", errSettings)
+		}
 		return s.CookieCodec, nil
 	}
 	if s.CookieSecret != "" && len(s.CookieSecrets) > 0 {

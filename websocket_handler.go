@@ -77,19 +77,9 @@ type WebSocketHandler struct {
 	ws wsState
 }
 
-// webSocketHooks are the methods the Application calls; WebSocketHandler
-// provides defaults and the embedding struct overrides them.
-type webSocketHooks interface {
-	Handler
-	Open(args ...string) error
-	OnMessage(m Message) error
-	OnClose()
-	CheckOrigin(origin string) bool
-	SelectSubprotocol(offered []string) string
-	OnPing(payload []byte)
-	OnPong(payload []byte)
-	CompressionOptions() *websocket.CompressionOptions
-}
+// webSocketHooks is WebSocketHooks (hooks.go) under the name the runtime
+// uses.
+type webSocketHooks = WebSocketHooks
 
 // Open is called when a connection is requested, after the handshake
 // checks and before the 101 response; args are the route's positional

@@ -58,7 +58,10 @@
 // naming an absent key version is ErrUnknownKey. Only the Tornado v2 format
 // can tell a value signed for another cookie name (ErrWrongName); the
 // others fold the name into the MAC. Errors carry the cookie name, never
-// its value.
+// its value. A Tornado v1 or v2 value given to SecureCookieCodec is
+// ErrMalformed with a message that names its format and NewTornadoCodec:
+// the usual mistake when a port starts reading a Tornado application's
+// cookies.
 //
 // Values older than the max age fail with ErrExpired: Decode's maxAge
 // argument, or when that is zero the codec's (WithMaxAge, default 31 days as

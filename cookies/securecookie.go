@@ -140,6 +140,12 @@ func (c *SecureCookieCodec) decode(name, value string, maxAge time.Duration) ([]
 	}
 	stamp, payloadLen, err := parseGorilla(value)
 	if err != nil {
+		if v := tornadoShape(value); v != 0 {
+			// The usual porting mistake: cookies a Tornado application set,
+			// read with the default codec. Say so instead of "illegal base64".
+			return nil, fmt.Errorf("%w: a Tornado version %d signed value, which SecureCookieCodec does not read; "+
+				"read Tornado's cookies with cookies.NewTornadoCodec (in tornago: Settings.CookieCodec)", ErrMalformed, v)
+		}
 		return nil, err
 	}
 	for _, sc := range c.all {

@@ -262,3 +262,31 @@ func TestSecureCookieEncodeKeepsInput(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "keep me", string(value))
 }
+
+// A Tornado application's cookies read with the default codec are the usual
+// porting mistake: the error names the format and the codec to use instead
+// of base64's complaint about byte 1.
+func TestSecureCookieNamesTornadoValues(t *testing.T) {
+	t.Parallel()
+	codec, err := cookies.NewSecureCookieCodec(cookies.SingleKey("secret"))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		value   string
+		version string
+	}{
+		{issueV2, "version 2"},
+		{issueV1, "version 1"},
+	} {
+		_, err := codec.Decode("name", tc.value, 0)
+		require.ErrorIs(t, err, cookies.ErrMalformed)
+		assert.ErrorContains(t, err, "a Tornado "+tc.version+" signed value")
+		assert.ErrorContains(t, err, "cookies.NewTornadoCodec")
+		assert.NotContains(t, err.Error(), "base64")
+	}
+	// Values that only look partly like Tornado's keep base64's error.
+	for _, v := range []string{"2|1:0|garbage", "a|b|c", "dmFsdWU=|1300000000|not-hex-not-hex-not-hex-not-hex-not-hex!"} {
+		_, err := codec.Decode("name", v, 0)
+		require.ErrorIs(t, err, cookies.ErrMalformed, v)
+		assert.NotContains(t, err.Error(), "Tornado", v)
+	}
+}

@@ -306,6 +306,31 @@ func signedValueVersion(value string) int {
 	return v
 }
 
+// tornadoShape returns 2 or 1 if value is laid out as a Tornado signed
+// value of that version ("2|1:0|10:1700000000|4:name|8:dmFsdWU=|<64 hex>",
+// "dmFsdWU=|1700000000|<40 hex>"), signature unchecked; 0 if it is not.
+// Neither layout can be a gorilla/securecookie value, whose URL-safe base64
+// has no "|".
+func tornadoShape(value string) int {
+	if signedValueVersion(value) == 2 {
+		if _, err := parseV2(value); err == nil {
+			return 2
+		}
+		return 0
+	}
+	parts := strings.Split(value, "|")
+	if len(parts) != 3 || len(parts[2]) != v1SigLen {
+		return 0
+	}
+	if _, ok := parseDecimal(parts[1]); !ok {
+		return 0
+	}
+	if _, err := hex.DecodeString(parts[2]); err != nil {
+		return 0
+	}
+	return 1
+}
+
 // parseDecimal parses a non-empty run of ASCII digits. Numbers beyond int64
 // saturate at math.MaxInt64, which compares as Python's big ints do here:
 // far in the future.

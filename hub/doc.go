@@ -24,9 +24,9 @@
 // # Delivery
 //
 // A message is encoded into a WebSocket frame once per process and handed
-// to each member (tornago's WritePrepared), which writes it to the socket
-// at once if the member has nothing queued, or queues it on the member's
-// bounded send queue; it never waits for the network. A member that does not keep up overflows
+// to each member (tornago's WritePrepared), which queues it on the
+// member's bounded send queue for the connection's flusher to write; it
+// never waits for the network. A member that does not keep up overflows
 // its own queue and is closed (1008) and removed; the others are not
 // delayed. Members receive one publisher's messages in the order it
 // published them, each exactly once, and the members of a room on one

@@ -12,8 +12,8 @@ import (
 
 // Member is a connection that can join rooms. Every tornago handler that
 // embeds WebSocketHandler is one (use the pointer, *MySocket): its
-// WritePrepared writes a shared frame at once or queues it, never waiting
-// for the peer.
+// WritePrepared queues a shared frame on the connection's bounded send
+// queue, never waiting for the peer.
 // Members are told apart with ==, so they must be comparable values, such
 // as pointers. WritePrepared must not block and must not call back into the
 // Hub; an error matching websocket.ErrClosed (tornago.ErrClosed, which

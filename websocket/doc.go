@@ -50,17 +50,25 @@
 // socket what it takes now, and the Conn keeps the rest of a frame the
 // socket took in part, sent before anything else (FlushPending sends it
 // on its own). Frameworks use them to write on the caller's goroutine
-// without a queue in the common case, as tornago.WebSocketHandler does.
+// without a queue in the common case, as tornago.WebSocketHandler's
+// WriteMessage does (its WritePrepared always queues, so that a
+// broadcast's frames reach each connection in one system call).
 //
 // # Limits and defaults
 //
 //	what                           default                 setting                       on violation
-//	message size (after inflating) 10 MiB                  ConnOptions.ReadLimit         close 1009
+//	message size (after inflating) 10 MiB                  ConnOptions.ReadLimit         close 1009, before the payload is read
 //	control frame payload          125 bytes               (RFC)                         close 1002
 //	closing handshake              5 s, then TCP closed    ConnOptions.CloseTimeout      —
 //	opening handshake (Dial)       30 s                    DialOptions.HandshakeTimeout  error
 //	text messages                  UTF-8 checked           (RFC)                         close 1007
+//	compression threshold          128 bytes               CompressionOptions.Threshold  smaller messages sent uncompressed
 //	protocol errors                —                       —                             close 1002, TCP closed
+//
+// Protocol errors include: an unmasked frame to a server or a masked one
+// to a client; RSV bits without an extension, a reserved opcode, a
+// fragmented control frame, a bad continuation; a close payload of 1 byte,
+// an invalid close code or a reason that is not UTF-8. Text is checked as it arrives, across fragments.
 //
 // A frame's declared length is never allocated before its bytes arrive
 // (beyond 64 KiB a message buffer grows as data comes in), and 64-bit

@@ -14,10 +14,9 @@ import (
 	"github.com/tornago/tornago/websocket"
 )
 
-// variant is one implementation of the server's WebSocket endpoints. The
-// bare-core one below is the only variant for now; a variant built on
-// tornago.WebSocketHandler is to become the default, with this one kept
-// behind the -core flag, so that the benchmarks can tell the framework's
+// variant is one implementation of the server's WebSocket endpoints: the
+// default one on tornago.WebSocketHandler (framework.go), or the bare-core
+// one below with -core, so that the benchmarks can tell the framework's
 // cost from the core's.
 type variant interface {
 	// register installs the /echo and /broadcast handlers on mux.

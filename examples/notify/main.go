@@ -22,14 +22,12 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -38,7 +36,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/tornago/tornago"
 )
@@ -46,8 +43,6 @@ import (
 const (
 	// defaultAddr is where the server listens without -addr or $ADDR.
 	defaultAddr = "127.0.0.1:8888"
-	// shutdownTimeout bounds the graceful stop.
-	shutdownTimeout = 10 * time.Second
 )
 
 func main() {
@@ -118,25 +113,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("notify: serving", "addr", ln.Addr().String(), "cookie_key_versions", slices.Sorted(maps.Keys(keys)), "signing_key", current)
 	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
 
-	served := make(chan error, 1)
-	go func() { served <- app.Serve(ln) }()
-	select {
-	case err := <-served:
-		logger.Error("notify: serve", "error", err)
-		return 1
-	case <-ctx.Done():
-	}
-
-	logger.Info("notify: stopping")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	// Shutdown stops the HTTP server and, meanwhile, closes every
-	// WebSocket with 1001 and waits for their OnClose.
-	err = app.Shutdown(sctx)
-	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	if err != nil {
+	context.AfterFunc(ctx, func() { logger.Info("notify: stopping") })
+	// RunListener serves until ctx ends, then stops the HTTP server and,
+	// meanwhile, closes every WebSocket with 1001 and waits for their
+	// OnClose, within Settings.ShutdownTimeout (10 s).
+	if err := app.RunListener(ctx, ln); err != nil {
 		logger.Error("notify: shutdown", "error", err)
 		return 1
 	}

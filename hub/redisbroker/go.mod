@@ -5,7 +5,7 @@ go 1.26.0
 require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1
-	github.com/tornago/tornago v0.0.0-00010101000000-000000000000
+	github.com/tornago/tornago v0.1.0
 	go.uber.org/goleak v1.3.0
 )
 
@@ -25,4 +25,7 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 )
 
+// For development in the repository only: the broker builds against the
+// working tree's root module. Modules that require this one ignore the
+// replace and get the tagged root version required above (RELEASING.md).
 replace github.com/tornago/tornago => ../..

@@ -20,16 +20,13 @@ package chatserver
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"runtime"
-	"time"
 
 	"github.com/tornago/tornago"
 	"github.com/tornago/tornago/hub"
@@ -39,8 +36,6 @@ import (
 const (
 	// defaultAddr is where the server listens without -addr or $ADDR.
 	defaultAddr = "127.0.0.1:8888"
-	// shutdownTimeout bounds the graceful stop.
-	shutdownTimeout = 10 * time.Second
 	// MaxMessageSize bounds one chat message. Every message is kept in
 	// the cache, so Tornado's default of 10 MiB would let 200 messages
 	// take 2 GiB.
@@ -126,25 +121,11 @@ func (cmd Command) Run(ctx context.Context, args []string, getenv func(string) s
 	logger.Info("chat: serving", "addr", ln.Addr().String(), "deflate", *deflate)
 	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
 
-	served := make(chan error, 1)
-	go func() { served <- app.Serve(ln) }()
-	select {
-	case err := <-served:
-		logger.Error("chat: serve", "error", err)
-		return 1
-	case <-ctx.Done():
-	}
-
-	logger.Info("chat: stopping")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	// Shutdown stops the HTTP server and, meanwhile, closes every
-	// WebSocket with 1001 and waits for their OnClose.
-	err = app.Shutdown(sctx)
-	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	if err != nil {
+	context.AfterFunc(ctx, func() { logger.Info("chat: stopping") })
+	// RunListener serves until ctx ends, then stops the HTTP server and,
+	// meanwhile, closes every WebSocket with 1001 and waits for their
+	// OnClose, within Settings.ShutdownTimeout (10 s).
+	if err := app.RunListener(ctx, ln); err != nil {
 		logger.Error("chat: shutdown", "error", err)
 		return 1
 	}

@@ -9,8 +9,8 @@ replace github.com/tornago/tornago/hub/redisbroker => ../../../hub/redisbroker
 require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1
-	github.com/tornago/tornago v0.0.0-00010101000000-000000000000
-	github.com/tornago/tornago/hub/redisbroker v0.0.0-00010101000000-000000000000
+	github.com/tornago/tornago v0.1.0
+	github.com/tornago/tornago/hub/redisbroker v0.1.0
 )
 
 require (

@@ -9,7 +9,7 @@ require (
 	github.com/gorilla/mux v1.8.1
 	github.com/gorilla/websocket v1.5.3
 	github.com/stretchr/testify v1.12.1
-	github.com/tornago/tornago v0.0.0-00010101000000-000000000000
+	github.com/tornago/tornago v0.1.0
 	go.uber.org/goleak v1.3.0
 )
 
