@@ -144,11 +144,14 @@ func (h *StaticFileHandler) open(root, path string) (*os.File, fs.FileInfo, stri
 		return nil, nil, "", HTTPError{Code: http.StatusForbidden, Message: path + " is not in root static directory"}
 	}
 	if info, err := os.Stat(abs); err == nil && info.IsDir() && h.DefaultFilename != "" {
-		if !strings.HasSuffix(h.r.URL.Path, "/") {
-			if strings.HasPrefix(h.r.URL.Path, "//") {
+		// Tornado redirects to request.path + "/", the path as the client
+		// sent it: the decoded path could hold "\" or "%2F" turned into a
+		// host a browser would follow ("/\evil.example/").
+		if raw := h.r.URL.EscapedPath(); !strings.HasSuffix(raw, "/") {
+			if leavesHost(raw) {
 				return nil, nil, "", HTTPError{Code: http.StatusForbidden, Message: "cannot redirect path with two initial slashes"}
 			}
-			return nil, nil, "", h.RedirectStatus(h.r.URL.Path+"/", http.StatusMovedPermanently)
+			return nil, nil, "", h.RedirectStatus(raw+"/", http.StatusMovedPermanently)
 		}
 		rel = filepath.Join(rel, h.DefaultFilename)
 		abs = filepath.Join(abs, h.DefaultFilename)
@@ -158,6 +161,17 @@ func (h *StaticFileHandler) open(root, path string) (*os.File, fs.FileInfo, stri
 		return nil, nil, "", openError(path, err)
 	}
 	return f, info, abs, nil
+}
+
+// leavesHost reports whether a browser would read the path-only URL path
+// as naming another host: after the WHATWG URL parser's clean-up (leading
+// spaces and control characters trimmed, tabs and newlines dropped, "\"
+// read as "/") it starts with "//". EscapedPath never yields those
+// characters unescaped; this is the last guard on the Location header.
+func leavesHost(path string) bool {
+	path = strings.TrimLeftFunc(path, func(r rune) bool { return r <= ' ' })
+	path = strings.NewReplacer("\t", "", "\n", "", "\r", "", "\\", "/").Replace(path)
+	return strings.HasPrefix(path, "//")
 }
 
 // openError maps a failure to open a static file to 404 (missing) or 403
