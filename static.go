@@ -350,28 +350,41 @@ func below(rootAbs, path string) (abs, rel string, ok bool) {
 }
 
 // openBelow opens the regular file rel below the directory rootAbs, refusing
-// to leave it (also through symbolic links).
+// to leave it (also through symbolic links). Anything but a regular file is
+// refused before it is opened, as Tornado's isfile check: opening a named
+// pipe would block until a writer comes. The open is non-blocking where the
+// platform has it (staticOpenFlags) and the opened file is checked again, so
+// a pipe swapped in between the two cannot hold the request either.
 func openBelow(rootAbs, rel string) (*os.File, fs.FileInfo, error) {
 	root, err := os.OpenRoot(rootAbs)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer root.Close()
-	f, err := root.Open(rel)
+	info, err := root.Stat(rel)
 	if err != nil {
-		return nil, nil, err
-	}
-	info, err := f.Stat()
-	if err != nil {
-		f.Close()
 		return nil, nil, err
 	}
 	if !info.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%w: %s", errNotAFile, rel)
+	}
+	f, err := root.OpenFile(rel, staticOpenFlags, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if info, err = f.Stat(); err != nil || !info.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, fmt.Errorf("%s is not a file", rel)
+		if err == nil {
+			err = fmt.Errorf("%w: %s", errNotAFile, rel)
+		}
+		return nil, nil, err
 	}
 	return f, info, nil
 }
+
+// errNotAFile refuses a static path that is a directory, pipe, device or
+// socket (403, Tornado's "%s is not a file").
+var errNotAFile = errors.New("not a regular file")
 
 // StaticURL returns the URL of the file at path below Settings.StaticPath:
 // StaticURLPrefix + path + "?v=" + the SHA-512 of its content, so the URL
