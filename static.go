@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"mime"
 	"net/http"
 	"os"
@@ -215,6 +216,7 @@ func staticContentType(name string) string {
 
 // byteRange is a parsed Range header, Tornado's _parse_request_range:
 // start/end are slice indexes; hasStart/hasEnd tell which were given.
+// Values beyond int64 are saturated (pyInt), so no arithmetic here can wrap.
 type byteRange struct {
 	start, end       int64
 	hasStart, hasEnd bool
@@ -224,40 +226,85 @@ type byteRange struct {
 // which is then ignored (the whole file is sent), as RFC 9110 allows.
 func parseRange(s string) (r byteRange, ok bool) {
 	unit, value, _ := strings.Cut(s, "=")
-	if strings.TrimSpace(unit) != "bytes" {
+	if pyStrip(unit) != "bytes" {
 		return r, false
 	}
-	startS, endS, _ := strings.Cut(strings.TrimSpace(value), "-")
-	parse := func(s string) (int64, bool, bool) {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return 0, false, true
-		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		return n, true, err == nil
-	}
-	var good bool
-	if r.start, r.hasStart, good = parse(startS); !good {
+	startS, endS, _ := strings.Cut(pyStrip(value), "-")
+	if r.start, r.hasStart, ok = pyInt(startS); !ok {
 		return r, false
 	}
-	if r.end, r.hasEnd, good = parse(endS); !good {
+	if r.end, r.hasEnd, ok = pyInt(endS); !ok {
 		return r, false
 	}
 	if r.hasEnd {
 		if !r.hasStart {
 			if r.end != 0 { // "bytes=-N": the last N bytes
-				r.start, r.hasStart = -r.end, true
+				r.start, r.hasStart = -r.end, true // pyInt never yields MinInt64
 				r.end, r.hasEnd = 0, false
 			}
-		} else {
-			r.end++
+		} else if r.end < math.MaxInt64 {
+			r.end++ // inclusive to exclusive; MaxInt64 is past any file's end already
 		}
 	}
 	return r, true
 }
 
+// pyStrip trims what Python's str.strip removes from a header value that
+// Tornado decoded as Latin-1: ASCII white space, \x1c-\x1f, NEL and NBSP.
+func pyStrip(s string) string {
+	isSpace := func(c byte) bool {
+		return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f) || c == 0x85 || c == 0xa0
+	}
+	for len(s) > 0 && isSpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isSpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// pyInt is Tornado's _int_or_none: empty (after stripping) is absent, else
+// Python's int(): an optional sign and decimal digits, single underscores
+// allowed between digits. Numbers beyond int64 saturate at its bounds,
+// which changes no outcome: Range only compares them with a file's size.
+func pyInt(s string) (n int64, present, ok bool) {
+	s = pyStrip(s)
+	if s == "" {
+		return 0, false, true
+	}
+	neg := s[0] == '-'
+	if s[0] == '-' || s[0] == '+' {
+		s = s[1:]
+	}
+	if s == "" {
+		return 0, true, false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '_' && i > 0 && i+1 < len(s) && s[i-1] != '_' {
+			continue
+		}
+		if c < '0' || c > '9' {
+			return 0, true, false
+		}
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			n = math.MaxInt64
+		} else {
+			n = n*10 + d
+		}
+	}
+	if neg {
+		n = -n // -MaxInt64 at worst: MinInt64 is never produced
+	}
+	return n, true, true
+}
+
 // resolve turns r into [start, end) within size, as Tornado's
-// StaticFileHandler.get; satisfiable is false for a 416.
+// StaticFileHandler.get; satisfiable is false for a 416. An end past the
+// file is clipped to it, as Tornado does for clients that ask for a huge
+// range to cap their download.
 func (r byteRange) resolve(size int64) (start, end int64, satisfiable bool) {
 	start, end = 0, size
 	if r.hasStart {

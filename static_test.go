@@ -150,6 +150,11 @@ func TestStaticRanges(t *testing.T) {
 		{"bytes=0-1,4-5", "0123456789", "", 200}, // multiple ranges: ignored
 		{"items=0-1", "0123456789", "", 200},
 		{"bytes=x-1", "0123456789", "", 200},
+		{"bytes=5-9223372036854775807", "56789", "bytes 5-9/10", 206}, // end+1 would wrap
+		{"bytes=5-99999999999999999999", "56789", "bytes 5-9/10", 206},
+		{"bytes=99999999999999999999-", "", "bytes */10", 416},
+		{"bytes=-99999999999999999999", "0123456789", "", 200},
+		{"bytes=--99999999999999999999", "", "bytes */10", 416},
 	}
 	for _, tt := range tests {
 		resp := ta.get("/static/digits.txt", "Range", tt.rng)
