@@ -280,11 +280,15 @@ func (a *Application) serve(w http.ResponseWriter, r *http.Request, f Factory, a
 		}
 		rh.logAccess()
 	}()
-	rh.init(h, a, w, r, args, kwargs)
 	if ws, ok := h.(webSocketServer); ok {
+		clearWriteDeadline(w)
+		rh.init(h, a, w, r, args, kwargs)
 		ws.serveWebSocket()
 		return
 	}
+	body := a.boundStalls(w, r)
+	defer a.finishStalls(w, body)
+	rh.init(h, a, w, r, args, kwargs)
 	rh.execute()
 }
 
@@ -327,10 +331,14 @@ const (
 
 // ListenAndServe listens on the TCP address addr (":8888"; "" means ":http")
 // and serves the application until Shutdown, then returns nil. The server
-// reads request headers within 10 s and accepts at most 64 KiB of them;
-// ListenAndServeTLS and ServeTLS (tls.go) do the same over TLS. For other
-// limits, run your own http.Server with the Application as its Handler
-// (and still call Shutdown for the WebSocket connections).
+// reads request headers within 10 s, accepts at most 64 KiB of them and
+// closes connections idle for 2 minutes; ListenAndServeTLS and ServeTLS
+// (tls.go) do the same over TLS. It sets no ReadTimeout or WriteTimeout:
+// slow request bodies and responses are bounded per request by
+// Settings.BodyStallTimeout and WriteStallTimeout, on any server, without
+// touching WebSockets. For other limits, run your own http.Server with the
+// Application as its Handler (and still call Shutdown for the WebSocket
+// connections).
 func (a *Application) ListenAndServe(addr string) error {
 	if addr == "" {
 		addr = ":http"

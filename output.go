@@ -205,11 +205,12 @@ func (h *RequestHandler) flush(finishing bool) error {
 		chunk = h.gzip.transform(chunk, finishing)
 	}
 	if h.r.Method != http.MethodHead && len(chunk) > 0 {
-		if _, err := h.w.Write(chunk); err != nil {
+		if err := h.writeBody(chunk); err != nil {
 			return &connectionError{err}
 		}
 	}
 	if !finishing {
+		h.extendWriteDeadline()
 		err := http.NewResponseController(h.w).Flush()
 		if err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return &connectionError{err}

@@ -117,6 +117,24 @@ type Settings struct {
 	// context ends (in-flight requests finishing, WebSockets closing with
 	// 1001); what is left then is dropped. Default 10 s.
 	ShutdownTimeout time.Duration
+	// BodyStallTimeout is the longest reading a request body may wait for
+	// the client's next bytes; default 60 s (nginx's client_body_timeout),
+	// negative for no bound. Each read that gets data starts it afresh, so
+	// a slow upload that keeps moving is never cut; a stalled one fails the
+	// read (wrapping os.ErrDeadlineExceeded) and the connection is closed.
+	// It is set per request through http.ResponseController, so it works
+	// on any http.Server the Application is mounted on, and never applies
+	// to WebSocket connections. Tornado has no such bound by default
+	// (body_timeout=None).
+	BodyStallTimeout time.Duration
+	// WriteStallTimeout is the longest writing a response may make no
+	// progress, e.g. to a client that stopped reading; default 60 s
+	// (nginx's send_timeout), negative for no bound. The deadline moves on
+	// with every few KiB written, so it caps stalls, not the length of a
+	// download: a slow client that keeps reading gets all of a large file.
+	// Like BodyStallTimeout it is per request and never applies to
+	// WebSockets. Tornado has no write bound.
+	WriteStallTimeout time.Duration
 
 	// TrustedProxies lists the reverse proxies, as CIDR prefixes
 	// ("10.0.0.0/8") or addresses ("127.0.0.1"), whose forwarding headers
@@ -185,6 +203,8 @@ const (
 	DefaultMaxArguments            = 10000
 	DefaultMaxJSONElements         = 10000
 	DefaultMaxFieldErrors          = 100
+	DefaultBodyStallTimeout        = 60 * time.Second
+	DefaultWriteStallTimeout       = 60 * time.Second
 	DefaultWebSocketMaxMessageSize = 10 << 20
 	DefaultWebSocketSendQueueSize  = 16 << 20
 	DefaultWebSocketSendTimeout    = 30 * time.Second
@@ -216,6 +236,12 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.MaxFieldErrors <= 0 {
 		s.MaxFieldErrors = DefaultMaxFieldErrors
+	}
+	if s.BodyStallTimeout == 0 {
+		s.BodyStallTimeout = DefaultBodyStallTimeout
+	}
+	if s.WriteStallTimeout == 0 {
+		s.WriteStallTimeout = DefaultWriteStallTimeout
 	}
 	if s.WebSocketPingTimeout <= 0 {
 		s.WebSocketPingTimeout = s.WebSocketPingInterval

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"mime"
 	"net/http"
 	"os"
@@ -144,11 +145,14 @@ func (h *StaticFileHandler) open(root, path string) (*os.File, fs.FileInfo, stri
 		return nil, nil, "", HTTPError{Code: http.StatusForbidden, Message: path + " is not in root static directory"}
 	}
 	if info, err := os.Stat(abs); err == nil && info.IsDir() && h.DefaultFilename != "" {
-		if !strings.HasSuffix(h.r.URL.Path, "/") {
-			if strings.HasPrefix(h.r.URL.Path, "//") {
+		// Tornado redirects to request.path + "/", the path as the client
+		// sent it: the decoded path could hold "\" or "%2F" turned into a
+		// host a browser would follow ("/\evil.example/").
+		if raw := h.r.URL.EscapedPath(); !strings.HasSuffix(raw, "/") {
+			if leavesHost(raw) {
 				return nil, nil, "", HTTPError{Code: http.StatusForbidden, Message: "cannot redirect path with two initial slashes"}
 			}
-			return nil, nil, "", h.RedirectStatus(h.r.URL.Path+"/", http.StatusMovedPermanently)
+			return nil, nil, "", h.RedirectStatus(raw+"/", http.StatusMovedPermanently)
 		}
 		rel = filepath.Join(rel, h.DefaultFilename)
 		abs = filepath.Join(abs, h.DefaultFilename)
@@ -158,6 +162,17 @@ func (h *StaticFileHandler) open(root, path string) (*os.File, fs.FileInfo, stri
 		return nil, nil, "", openError(path, err)
 	}
 	return f, info, abs, nil
+}
+
+// leavesHost reports whether a browser would read the path-only URL path
+// as naming another host: after the WHATWG URL parser's clean-up (leading
+// spaces and control characters trimmed, tabs and newlines dropped, "\"
+// read as "/") it starts with "//". EscapedPath never yields those
+// characters unescaped; this is the last guard on the Location header.
+func leavesHost(path string) bool {
+	path = strings.TrimLeftFunc(path, func(r rune) bool { return r <= ' ' })
+	path = strings.NewReplacer("\t", "", "\n", "", "\r", "", "\\", "/").Replace(path)
+	return strings.HasPrefix(path, "//")
 }
 
 // openError maps a failure to open a static file to 404 (missing) or 403
@@ -201,6 +216,7 @@ func staticContentType(name string) string {
 
 // byteRange is a parsed Range header, Tornado's _parse_request_range:
 // start/end are slice indexes; hasStart/hasEnd tell which were given.
+// Values beyond int64 are saturated (pyInt), so no arithmetic here can wrap.
 type byteRange struct {
 	start, end       int64
 	hasStart, hasEnd bool
@@ -210,40 +226,85 @@ type byteRange struct {
 // which is then ignored (the whole file is sent), as RFC 9110 allows.
 func parseRange(s string) (r byteRange, ok bool) {
 	unit, value, _ := strings.Cut(s, "=")
-	if strings.TrimSpace(unit) != "bytes" {
+	if pyStrip(unit) != "bytes" {
 		return r, false
 	}
-	startS, endS, _ := strings.Cut(strings.TrimSpace(value), "-")
-	parse := func(s string) (int64, bool, bool) {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return 0, false, true
-		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		return n, true, err == nil
-	}
-	var good bool
-	if r.start, r.hasStart, good = parse(startS); !good {
+	startS, endS, _ := strings.Cut(pyStrip(value), "-")
+	if r.start, r.hasStart, ok = pyInt(startS); !ok {
 		return r, false
 	}
-	if r.end, r.hasEnd, good = parse(endS); !good {
+	if r.end, r.hasEnd, ok = pyInt(endS); !ok {
 		return r, false
 	}
 	if r.hasEnd {
 		if !r.hasStart {
 			if r.end != 0 { // "bytes=-N": the last N bytes
-				r.start, r.hasStart = -r.end, true
+				r.start, r.hasStart = -r.end, true // pyInt never yields MinInt64
 				r.end, r.hasEnd = 0, false
 			}
-		} else {
-			r.end++
+		} else if r.end < math.MaxInt64 {
+			r.end++ // inclusive to exclusive; MaxInt64 is past any file's end already
 		}
 	}
 	return r, true
 }
 
+// pyStrip trims what Python's str.strip removes from a header value that
+// Tornado decoded as Latin-1: ASCII white space, \x1c-\x1f, NEL and NBSP.
+func pyStrip(s string) string {
+	isSpace := func(c byte) bool {
+		return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f) || c == 0x85 || c == 0xa0
+	}
+	for len(s) > 0 && isSpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isSpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// pyInt is Tornado's _int_or_none: empty (after stripping) is absent, else
+// Python's int(): an optional sign and decimal digits, single underscores
+// allowed between digits. Numbers beyond int64 saturate at its bounds,
+// which changes no outcome: Range only compares them with a file's size.
+func pyInt(s string) (n int64, present, ok bool) {
+	s = pyStrip(s)
+	if s == "" {
+		return 0, false, true
+	}
+	neg := s[0] == '-'
+	if s[0] == '-' || s[0] == '+' {
+		s = s[1:]
+	}
+	if s == "" {
+		return 0, true, false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '_' && i > 0 && i+1 < len(s) && s[i-1] != '_' {
+			continue
+		}
+		if c < '0' || c > '9' {
+			return 0, true, false
+		}
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			n = math.MaxInt64
+		} else {
+			n = n*10 + d
+		}
+	}
+	if neg {
+		n = -n // -MaxInt64 at worst: MinInt64 is never produced
+	}
+	return n, true, true
+}
+
 // resolve turns r into [start, end) within size, as Tornado's
-// StaticFileHandler.get; satisfiable is false for a 416.
+// StaticFileHandler.get; satisfiable is false for a 416. An end past the
+// file is clipped to it, as Tornado does for clients that ask for a huge
+// range to cap their download.
 func (r byteRange) resolve(size int64) (start, end int64, satisfiable bool) {
 	start, end = 0, size
 	if r.hasStart {
@@ -336,28 +397,41 @@ func below(rootAbs, path string) (abs, rel string, ok bool) {
 }
 
 // openBelow opens the regular file rel below the directory rootAbs, refusing
-// to leave it (also through symbolic links).
+// to leave it (also through symbolic links). Anything but a regular file is
+// refused before it is opened, as Tornado's isfile check: opening a named
+// pipe would block until a writer comes. The open is non-blocking where the
+// platform has it (staticOpenFlags) and the opened file is checked again, so
+// a pipe swapped in between the two cannot hold the request either.
 func openBelow(rootAbs, rel string) (*os.File, fs.FileInfo, error) {
 	root, err := os.OpenRoot(rootAbs)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer root.Close()
-	f, err := root.Open(rel)
+	info, err := root.Stat(rel)
 	if err != nil {
-		return nil, nil, err
-	}
-	info, err := f.Stat()
-	if err != nil {
-		f.Close()
 		return nil, nil, err
 	}
 	if !info.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%w: %s", errNotAFile, rel)
+	}
+	f, err := root.OpenFile(rel, staticOpenFlags, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if info, err = f.Stat(); err != nil || !info.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, fmt.Errorf("%s is not a file", rel)
+		if err == nil {
+			err = fmt.Errorf("%w: %s", errNotAFile, rel)
+		}
+		return nil, nil, err
 	}
 	return f, info, nil
 }
+
+// errNotAFile refuses a static path that is a directory, pipe, device or
+// socket (403, Tornado's "%s is not a file").
+var errNotAFile = errors.New("not a regular file")
 
 // StaticURL returns the URL of the file at path below Settings.StaticPath:
 // StaticURLPrefix + path + "?v=" + the SHA-512 of its content, so the URL

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,6 +150,11 @@ func TestStaticRanges(t *testing.T) {
 		{"bytes=0-1,4-5", "0123456789", "", 200}, // multiple ranges: ignored
 		{"items=0-1", "0123456789", "", 200},
 		{"bytes=x-1", "0123456789", "", 200},
+		{"bytes=5-9223372036854775807", "56789", "bytes 5-9/10", 206}, // end+1 would wrap
+		{"bytes=5-99999999999999999999", "56789", "bytes 5-9/10", 206},
+		{"bytes=99999999999999999999-", "", "bytes */10", 416},
+		{"bytes=-99999999999999999999", "0123456789", "", 200},
+		{"bytes=--99999999999999999999", "", "bytes */10", 416},
 	}
 	for _, tt := range tests {
 		resp := ta.get("/static/digits.txt", "Range", tt.rng)
@@ -185,4 +191,61 @@ func TestStaticURLVersion(t *testing.T) {
 	require.NoError(t, err)
 	_, err = bare.StaticURL("x.css")
 	assert.ErrorIs(t, err, tornago.ErrMissingSetting)
+}
+
+// TestStaticDirectoryRedirectStaysOnHost mounts StaticFileHandler as
+// Tornado documents it, at `/(.*)` with a DefaultFilename, and asks for
+// directories through paths a browser would read as another host once
+// decoded (backslashes are slashes to browsers; tabs and newlines are
+// dropped). The redirect must either stay a path on this host or be
+// refused; the paths are sent raw over TCP, as an attacker's link would.
+func TestStaticDirectoryRedirectStaysOnHost(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "sub"), 0o755))
+	ta := newTestApp(t, route(`/(.*)`, func() tornago.Handler {
+		return &tornago.StaticFileHandler{Path: root, DefaultFilename: "index.html"}
+	}), tornago.Settings{})
+	addr := ta.srv.Listener.Addr().String()
+
+	for _, path := range []string{
+		"/%5Cevil.example%2F..", // decoded: /\evil.example/..
+		"/%5C%5Cevil.example%2F..",
+		"/%2Fevil.example%2F..", // decoded: //evil.example/..
+		"/%2F%2Fevil.example%2F..",
+		"/%5C/evil.example/..",
+		"/%09/evil.example%2F..", // decoded: /<tab>/evil.example/..
+		"/%0D%0A/evil.example%2F..",
+		"/%09%5Cevil.example%2F..",
+		"/\\evil.example/..", // raw backslash
+		"/\\/evil.example/..",
+		"/\t/evil.example/..", // raw tab
+		"//evil.example/..",
+		"/sub/..%2F%5Cevil.example%2F..",
+	} {
+		resp, _ := rawRequest(t, addr, "GET "+path+" HTTP/1.1\nHost: "+addr+"\nConnection: close\n\n")
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode/100 != 3 {
+			assert.Empty(t, loc, path)
+			continue
+		}
+		require.NotEmpty(t, loc, path)
+		// The WHATWG URL parser drops tabs and newlines and reads "\" as
+		// "/" in special schemes: what remains must not start with "//".
+		browser := strings.NewReplacer("\t", "", "\r", "", "\n", "", "\\", "/").Replace(loc)
+		assert.True(t, strings.HasPrefix(browser, "/"), "%s redirected to %q", path, loc)
+		assert.False(t, strings.HasPrefix(browser, "//"), "%s redirected to %q", path, loc)
+		u, err := url.Parse(browser)
+		require.NoError(t, err, path)
+		assert.Empty(t, u.Host, "%s redirected to %q", path, loc)
+	}
+
+	// The ordinary redirect keeps the request's own (encoded) path.
+	resp, _ := rawRequest(t, addr, "GET /sub HTTP/1.1\nHost: "+addr+"\nConnection: close\n\n")
+	assert.Equal(t, http.StatusMovedPermanently, resp.StatusCode)
+	assert.Equal(t, "/sub/", resp.Header.Get("Location"))
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "a b%"), 0o755))
+	resp, _ = rawRequest(t, addr, "GET /a%20b%25 HTTP/1.1\nHost: "+addr+"\nConnection: close\n\n")
+	assert.Equal(t, http.StatusMovedPermanently, resp.StatusCode)
+	assert.Equal(t, "/a%20b%25/", resp.Header.Get("Location"))
 }

@@ -38,9 +38,14 @@
 //   - Tornado v2 names its key version; a version missing from the set fails
 //     with ErrUnknownKey. TornadoCodec.KeyVersion tells which key signed a
 //     value, to re-issue cookies signed with a key about to be retired.
-//   - Tornado v1 and gorilla/securecookie values do not name their key, so
-//     Decode tries Current first and then the other versions in ascending
-//     order: one HMAC per key.
+//   - gorilla/securecookie values do not name their key, so Decode tries
+//     Current first and then the other versions in ascending order: one
+//     HMAC per key.
+//   - Tornado v1 values do not name their key either, and Tornado accepts
+//     them only with a plain string secret: TornadoCodec reads and writes
+//     v1 only with SingleKey, and refuses v1 values with a key set
+//     (ErrUnsupportedVersion). Rotating keys therefore ends v1 cookies, as
+//     it does in Tornado.
 //
 // For the securecookie codec each secret yields its HMAC key (and AES key)
 // through HKDF-SHA256 with the documented HashKeyInfo, EncryptedHashKeyInfo

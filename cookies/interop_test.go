@@ -166,6 +166,7 @@ func TestTornadoInterop(t *testing.T) {
 			{"rotated key 1", "rotated", 2, []byte("value"), rotated, nil},
 			{"plain secret read after rotation", "plain", 2, []byte("value"), rotated, nil},
 			{"rotated key 1 read without it", "rotated", 2, []byte("value"), plain, cookies.ErrUnknownKey},
+			{"v1 read after rotation", "plain", 1, []byte("value"), rotated, cookies.ErrUnsupportedVersion},
 			{"v1 with min version 2", "plain", 1, []byte("value"),
 				codec(cookies.SingleKey("secret"), cookies.WithMinVersion(2)), cookies.ErrUnsupportedVersion},
 		} {

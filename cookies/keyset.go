@@ -12,18 +12,25 @@ import (
 // under a new version, make it Current, and delete the old version once the
 // cookies it signed have expired (31 days by default).
 //
+// A KeySet written as a literal is Tornado's dict, even with one key; only
+// SingleKey makes the plain string secret. The difference matters for
+// Tornado's version 1 format, which names no key: Tornado reads and writes
+// it only with a plain secret, and so does TornadoCodec.
+//
 // Versions must be non-negative and secrets non-empty. Constructors copy the
 // set, so changing it afterwards does not affect a codec.
 type KeySet struct {
 	Keys    map[int]string
 	Current int
+
+	plain bool // made by SingleKey: Tornado's string cookie_secret
 }
 
 // SingleKey returns a KeySet holding only secret, as version 0: the
 // equivalent of Tornado's plain string cookie_secret, whose v2 values carry
 // key version 0.
 func SingleKey(secret string) KeySet {
-	return KeySet{Keys: map[int]string{0: secret}, Current: 0}
+	return KeySet{Keys: map[int]string{0: secret}, Current: 0, plain: true}
 }
 
 // validate checks ks and returns a private copy.
@@ -42,7 +49,7 @@ func (ks KeySet) validate() (KeySet, error) {
 	if _, ok := ks.Keys[ks.Current]; !ok {
 		return KeySet{}, fmt.Errorf("%w: current key version %d is not in the key set", ErrConfig, ks.Current)
 	}
-	return KeySet{Keys: maps.Clone(ks.Keys), Current: ks.Current}, nil
+	return KeySet{Keys: maps.Clone(ks.Keys), Current: ks.Current, plain: ks.plain}, nil
 }
 
 // decodeOrder lists the versions to try when a value does not name its key:

@@ -36,12 +36,19 @@ const (
 // Version 1 is <base64 value>|<timestamp>|<hex HMAC-SHA1 of name, value and
 // timestamp concatenated>. Values are not encrypted: anyone can read them.
 //
+// Version 1 names no key, so, as in Tornado, it is used only with a plain
+// secret (SingleKey): with a key set (Tornado's dict cookie_secret, which
+// makes Tornado fail an assertion on a v1 value) Decode refuses v1 values
+// with ErrUnsupportedVersion and NewTornadoCodec refuses WithVersion(1).
+// Keeping a secret that signed v1 cookies in a rotated set would otherwise
+// keep accepting the weaker, key-less format for as long as that secret
+// stays.
+//
 // Departures from Tornado, all on inputs no Tornado encoder writes:
 // non-canonical numbers and base64 that Python would still parse are
 // ErrMalformed; a v2 value naming a key version the KeySet lacks is
 // ErrUnknownKey even with a single key (Tornado ignores the version when its
-// secret is a plain string); v1 values are checked against every key in the
-// set (Tornado refuses v1 when its secret is a dict); and a v2 name
+// secret is a plain string); and a v2 name
 // containing non-ASCII characters is length-prefixed with its byte count,
 // which Tornado's own decoder reads, where its encoder writes the code-point
 // count and cannot decode the result.
@@ -49,7 +56,6 @@ const (
 // A TornadoCodec is immutable and safe for concurrent use.
 type TornadoCodec struct {
 	keys       KeySet
-	order      []int
 	now        func() time.Time
 	maxAge     time.Duration
 	maxLength  int
@@ -79,8 +85,11 @@ func NewTornadoCodec(keys KeySet, opts ...TornadoOption) (*TornadoCodec, error) 
 	if c.minVersion != 1 && c.minVersion != 2 {
 		return nil, fmt.Errorf("%w: Tornado min version %d (want 1 or 2)", ErrConfig, c.minVersion)
 	}
+	if c.version == 1 && !ks.plain {
+		return nil, fmt.Errorf("%w: Tornado format version 1 needs a plain secret (SingleKey), not a key set", ErrConfig)
+	}
 	return &TornadoCodec{
-		keys: ks, order: ks.decodeOrder(), now: c.now, maxAge: c.maxAge,
+		keys: ks, now: c.now, maxAge: c.maxAge,
 		maxLength: c.maxLength, version: c.version, minVersion: c.minVersion,
 	}, nil
 }
@@ -146,6 +155,9 @@ func (c *TornadoCodec) decode(name, value string, maxAge time.Duration) ([]byte,
 	}
 	switch version {
 	case 1:
+		if !c.keys.plain {
+			return nil, fmt.Errorf("%w: version 1 with a key set (Tornado accepts it only with a plain secret)", ErrUnsupportedVersion)
+		}
 		return c.decodeV1(name, value, maxAge)
 	case 2:
 		return c.decodeV2(name, value, maxAge)
@@ -182,14 +194,7 @@ func (c *TornadoCodec) decodeV1(name, value string, maxAge time.Duration) ([]byt
 	if len(sig) != v1SigLen {
 		return nil, fmt.Errorf("%w: signature has %d characters, want %d", ErrMalformed, len(sig), v1SigLen)
 	}
-	verified := false
-	for _, v := range c.order {
-		if hmac.Equal([]byte(sig), []byte(signV1(c.keys.Keys[v], name, b64, stamp))) {
-			verified = true
-			break
-		}
-	}
-	if !verified {
+	if !hmac.Equal([]byte(sig), []byte(signV1(c.keys.Keys[c.keys.Current], name, b64, stamp))) {
 		return nil, ErrInvalidSignature
 	}
 	// Tornado's order: expiry, then the two checks for digits moved between

@@ -49,7 +49,11 @@ func TestTornadoRoundTrip(t *testing.T) {
 		for label, value := range values {
 			t.Run(label, func(t *testing.T) {
 				t.Parallel()
-				codec, err := cookies.NewTornadoCodec(rotation(), cookies.WithVersion(version))
+				keys := rotation()
+				if version == 1 {
+					keys = cookies.SingleKey("secret") // v1 names no key: Tornado allows it only with a plain secret
+				}
+				codec, err := cookies.NewTornadoCodec(keys, cookies.WithVersion(version))
 				require.NoError(t, err)
 				signed, err := codec.Encode("sess|ion:", value)
 				require.NoError(t, err)
@@ -103,16 +107,20 @@ func TestTornadoRotation(t *testing.T) {
 		})
 	}
 
-	// Version 1 names no key: every key in the set is tried.
+	// Version 1 names no key: as in Tornado, it is read with the plain
+	// secret only, and rotating to a key set ends it, even though key 0 is
+	// the secret that signed it.
 	v1old, err := cookies.NewTornadoCodec(cookies.SingleKey("secret"), cookies.WithVersion(1), cookies.WithClock(clock))
 	require.NoError(t, err)
 	v1Value, err := v1old.Encode("name", []byte("v"))
 	require.NoError(t, err)
-	got, err := rotated.Decode("name", v1Value, 0)
+	got, err := old.Decode("name", v1Value, 0)
 	require.NoError(t, err)
 	assert.Equal(t, "v", string(got))
-	_, err = retired.Decode("name", v1Value, 0)
-	require.ErrorIs(t, err, cookies.ErrInvalidSignature)
+	for _, c := range []*cookies.TornadoCodec{rotated, retired} {
+		_, err = c.Decode("name", v1Value, 0)
+		require.ErrorIs(t, err, cookies.ErrUnsupportedVersion)
+	}
 	_, err = rotated.KeyVersion(v1Value)
 	require.ErrorIs(t, err, cookies.ErrUnsupportedVersion)
 }
@@ -183,6 +191,10 @@ func TestNewTornadoCodecErrors(t *testing.T) {
 		{"min version 3", cookies.SingleKey("s"), []cookies.TornadoOption{cookies.WithMinVersion(3)}},
 		{"zero max age", cookies.SingleKey("s"), []cookies.TornadoOption{cookies.WithMaxAge(0)}},
 		{"negative max length", cookies.SingleKey("s"), []cookies.TornadoOption{cookies.WithMaxLength(-1)}},
+		// Tornado's create_signed_value asserts the secret is not a dict for v1.
+		{"format version 1 with a key set", rotation(), []cookies.TornadoOption{cookies.WithVersion(1)}},
+		{"format version 1 with a one-key set", cookies.KeySet{Keys: map[int]string{0: "s"}},
+			[]cookies.TornadoOption{cookies.WithVersion(1)}},
 	} {
 		t.Run(tc.label, func(t *testing.T) {
 			t.Parallel()

@@ -20,6 +20,11 @@ import (
 const (
 	startTimeout  = 30 * time.Second // launching Chromium and opening its first tab
 	actionTimeout = 10 * time.Second // one navigation, evaluation or wait
+	// reconnectTimeout bounds the wait for a page to reconnect by itself
+	// after a server restart: reconnect.js backs off up to maxDelay (30 s
+	// in both examples) between attempts, so how long depends on how long
+	// the restart took, not on anything the test checks.
+	reconnectTimeout = 30*time.Second + actionTimeout
 )
 
 // findChromium returns the browser to run: $CHROMIUM, else Debian's
@@ -182,14 +187,21 @@ func (p *page) navigate(url string) {
 // what the test waits for, in the failure message.
 func (p *page) waitJS(expr, what string) {
 	p.t.Helper()
-	ctx, cancel := p.timeout()
+	p.waitJSWithin(expr, what, actionTimeout)
+}
+
+// waitJSWithin is waitJS with another bound, for waits whose length the
+// page decides (a reconnect back-off).
+func (p *page) waitJSWithin(expr, what string, timeout time.Duration) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, timeout)
 	defer cancel()
 	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
 		chromedp.WithPollingInterval(20*time.Millisecond),
-		chromedp.WithPollingTimeout(actionTimeout)))
+		chromedp.WithPollingTimeout(timeout)))
 	if err != nil {
 		if errors.Is(err, chromedp.ErrPollingTimeout) || errors.Is(err, context.DeadlineExceeded) {
-			p.t.Fatalf("page %s: waited %v for %s (%s)", p.name, actionTimeout, what, expr)
+			p.t.Fatalf("page %s: waited %v for %s (%s)", p.name, timeout, what, expr)
 		}
 		p.t.Fatalf("page %s: waiting for %s: %v", p.name, what, err)
 	}

@@ -270,7 +270,10 @@ func dialStatus(t *testing.T, url, origin string, cookies ...*http.Cookie) (int,
 
 // TestChatScreenshot saves a full-page PNG of the chat with a message in
 // it under the test's temp dir and checks that it decodes to an image that
-// is not one flat color.
+// is not one flat color. How many colors the page has depends on the
+// browser build's fonts and anti-aliasing, so that the message is there
+// and visible is checked through the DOM: its text, a non-empty box inside
+// the viewport, and that it is what the page shows at that point.
 func TestChatScreenshot(t *testing.T) {
 	t.Parallel()
 	requireChromium(t)
@@ -278,8 +281,9 @@ func TestChatScreenshot(t *testing.T) {
 	b := newBrowser(t)
 	p := b.newPage(t, "chat")
 	openChat(p, s)
-	post(p, "a message for the screenshot")
-	waitInbox(p, "a message for the screenshot")
+	const text = "a message for the screenshot"
+	post(p, text)
+	waitInbox(p, text)
 
 	shot := run(p, chromedp.FullScreenshot(100)) // quality 100 means PNG
 	path := filepath.Join(t.TempDir(), "chat.png")
@@ -287,27 +291,50 @@ func TestChatScreenshot(t *testing.T) {
 		path = filepath.Join(d, "chat.png") // kept for a person to look at
 	}
 	require.NoError(t, os.WriteFile(path, shot, 0o644))
-	info, err := os.Stat(path)
-	require.NoError(t, err)
-	require.NotZero(t, info.Size(), "screenshot file")
 	img, err := png.Decode(bytes.NewReader(shot))
 	require.NoError(t, err, "screenshot is not a PNG")
 	bounds := img.Bounds()
 	require.True(t, bounds.Dx() >= 100 && bounds.Dy() >= 100, "screenshot is %v", bounds)
-	colors := map[[4]uint32]bool{}
-	for y := bounds.Min.Y; y < bounds.Max.Y && len(colors) < 2; y += 3 {
-		for x := bounds.Min.X; x < bounds.Max.X; x += 3 {
-			r, g, b, a := img.At(x, y).RGBA()
-			colors[[4]uint32{r, g, b, a}] = true
+	first := img.At(bounds.Min.X, bounds.Min.Y)
+	flat := true
+	for y := bounds.Min.Y; y < bounds.Max.Y && flat; y++ {
+		for x := bounds.Min.X; x < bounds.Max.X && flat; x++ {
+			flat = img.At(x, y) == first
 		}
 	}
-	assert.Len(t, colors, 2, "screenshot %v is one flat color", bounds)
-	t.Logf("screenshot: %s (%d bytes, %dx%d)", path, info.Size(), bounds.Dx(), bounds.Dy())
+	assert.False(t, flat, "screenshot %v is one flat color", bounds)
+	t.Logf("screenshot: %s (%d bytes, %dx%d)", path, len(shot), bounds.Dx(), bounds.Dy())
+
+	type shown struct {
+		Text       string  `json:"text"`
+		Width      float64 `json:"width"`
+		Height     float64 `json:"height"`
+		InViewport bool    `json:"inViewport"`
+		OnTop      bool    `json:"onTop"`
+		Styled     bool    `json:"styled"`
+	}
+	got := eval[shown](p, fmt.Sprintf(`(() => {
+		const m = Array.from(document.querySelectorAll("#inbox .message")).find((m) => m.textContent === %q);
+		const r = m.getBoundingClientRect(), st = getComputedStyle(m);
+		const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+		return {
+			text: m.textContent, width: r.width, height: r.height,
+			inViewport: r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth,
+			onTop: hit !== null && m.contains(hit),
+			styled: st.display !== "none" && st.visibility === "visible" && st.opacity !== "0",
+		};
+	})()`, text))
+	assert.Equal(t, text, got.Text)
+	assert.Positive(t, got.Width, "the message's box")
+	assert.Positive(t, got.Height, "the message's box")
+	assert.True(t, got.InViewport, "the message lies in the viewport: %+v", got)
+	assert.True(t, got.OnTop, "nothing covers the message: %+v", got)
+	assert.True(t, got.Styled, "the message is not hidden by CSS: %+v", got)
 }
 
 // TestChatServerShutdown: SIGTERM to the server closes the open page's
-// socket at once with a clean 1001, not a dropped connection, even while a
-// connection that has sent no request is open: Chromium opens such spare
+// socket with a clean 1001, not a dropped connection, while a connection
+// that has sent no request is still open: Chromium opens such spare
 // connections ahead of need (seen here: a restart in TestNotifyKeyRotation
 // took 5 s more with one), and http.Server.Shutdown waits up to 5 s for
 // them. The test opens one itself so that the case does not depend on the
@@ -323,17 +350,18 @@ func TestChatServerShutdown(t *testing.T) {
 	require.NoError(t, err)
 	defer spare.Close()
 	recordClose(p, "")
-	start := time.Now()
 	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
 	got := waitClose(p)
-	elapsed := time.Since(start)
-	spare.Close() // net/http's Shutdown may still wait for it before the process exits
 	assert.Equal(t, closeEvent{Code: 1001, Reason: "server shutting down", WasClean: true}, got)
-	if elapsed > 3*time.Second {
-		t.Errorf("the page's socket closed %v after SIGTERM: Application.Shutdown closes WebSockets only after "+
-			"http.Server.Shutdown returns, which waits up to 5 s for a connection that has sent no request", elapsed)
-	}
-	t.Logf("page saw close %d %q %v after SIGTERM", got.Code, got.Reason, elapsed.Round(time.Millisecond))
+	// The order of events, not their timing: had the WebSockets been closed
+	// only after http.Server.Shutdown returned, the server would have closed
+	// the spare connection first (Shutdown waits for it, then drops it as
+	// idle), and its EOF would be waiting here already.
+	require.NoError(t, spare.SetReadDeadline(time.Now().Add(100*time.Millisecond)))
+	_, err = spare.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "the server closed the spare connection before the page's "+
+		"socket: Application.Shutdown closes WebSockets only after http.Server.Shutdown returns")
+	spare.Close() // net/http's Shutdown may still wait for it before the process exits
 	select {
 	case <-s.exited:
 	case <-time.After(actionTimeout):

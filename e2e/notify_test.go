@@ -263,10 +263,12 @@ func TestNotifyKeyRotation(t *testing.T) {
 	cookies := browserCookies(t, p, first.httpURL("/"))
 
 	// Restart on the same address with both keys; the page's script
-	// reconnects after its 1 s back-off.
+	// reconnects by itself, after a back-off that grows while the server
+	// is down.
 	first.stop(t)
 	p.waitJS(`document.getElementById("status").textContent !== ""`, "the page to notice the restart")
 	rotated := startNotify(t, oldKey+","+newKey, "-addr", addr)
+	p.waitJSWithin(`document.getElementById("status").textContent === ""`, "the page to reconnect", reconnectTimeout)
 	waitUnread(p, 0)
 	status, answer := postNotify(t, rotated, notifyToken, "alice", "after rotation")
 	require.Equal(t, http.StatusOK, status, "POST /notify after the rotation: %v", answer)

@@ -37,7 +37,7 @@ func TestChatReconnect(t *testing.T) {
 
 	second := startChat(t, "-addr", first.addr) // the last -addr wins
 	postFromGo(t, second, "posted while the page was away")
-	p.waitJS(`updater.socket.readyState === WebSocket.OPEN`, "the page to reconnect")
+	p.waitJSWithin(`updater.socket.readyState === WebSocket.OPEN`, "the page to reconnect", reconnectTimeout)
 	waitInbox(p, "posted while the page was away")
 
 	postFromGo(t, second, "posted after the reconnect")

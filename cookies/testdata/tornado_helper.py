@@ -170,6 +170,7 @@ def vectors():
         ("v1 version-like base64", "secret", "name", v1(value=b64_1000), {}),
         ("v1 min version 2", "secret", "name", good1, {"min_version": 2}),
         ("v1 with rotation secrets", rotation, "name", good1, {}),
+        ("v1 with one-key dict secret", {"0": "secret"}, "name", good1, {}),
         ("v1 two fields", "secret", "name", "dmFsdWU=|1300000000", {}),
         ("version 3", "secret", "name", "3|" + good2[2:], {}),
         ("empty", "secret", "name", "", {}),
