@@ -107,8 +107,9 @@ func tcpConnOf(nc net.Conn) *net.TCPConn {
 }
 
 // unsentBytes returns how many bytes written to the connection the kernel
-// holds because it could not send them yet (the peer's window is closed),
-// or 0 when it cannot tell.
+// holds because the peer has not acknowledged them (it could not send
+// them, the peer's window being closed, or the peer dropped them), or 0
+// when it cannot tell.
 func (c *Conn) unsentBytes() int {
 	raw := c.raw
 	if raw == nil {
