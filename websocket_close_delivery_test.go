@@ -70,3 +70,32 @@ func TestWSCloseFrameSurvivesForcedShutdown(t *testing.T) {
 		})
 	}
 }
+
+// TestWSForcedShutdownAfterGoingAway: Shutdown's 1001 reaches a client
+// that never answers it, and when Shutdown's context ends while it waits
+// for the answer, the connection ends with a FIN behind the frame and
+// OnClose runs once.
+func TestWSForcedShutdownAfterGoingAway(t *testing.T) {
+	t.Parallel()
+	p := newProbe()
+	p.opened = make(chan *faultSocket, 1)
+	a := serveWS(t, tornago.Settings{}, p.route("/ws"))
+	nc, br := rawUpgrade(t, a.addr, "/ws")
+	p.nextOpened(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- a.app.Shutdown(ctx) }()
+	code, reason, _ := readRawClose(t, nc, br)
+	assert.Equal(t, 1001, code)
+	assert.Equal(t, "server shutting down", reason)
+	cancel() // the client has not answered, and will not
+	assert.ErrorIs(t, <-shutdown, context.Canceled)
+
+	require.NoError(t, nc.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, _, err := readRawFrame(br)
+	assert.ErrorIs(t, err, io.EOF, "the server ends with a FIN, not a reset")
+	p.waitCloses(t, 1, 5*time.Second)
+	a.shutdown(t)
+	assert.Equal(t, int32(1), p.closes.Load())
+}

@@ -4,15 +4,12 @@ package websocket
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tornago/tornago/internal/testenv"
 )
 
 // How connections end (tcpclose.go), checked against what Linux shows:
@@ -125,38 +124,6 @@ func TestEndingCloseFrameThenFIN(t *testing.T) {
 	}
 }
 
-// kernelHasSocket reports whether the kernel's TCP table lists a socket
-// from local to remote, in any state (FIN_WAIT1 holding unsent bytes
-// included).
-func kernelHasSocket(t *testing.T, local, remote net.Addr) bool {
-	t.Helper()
-	lp, rp := local.(*net.TCPAddr).Port, remote.(*net.TCPAddr).Port
-	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(table)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		require.NoError(t, err)
-		for _, line := range strings.Split(string(b), "\n")[1:] {
-			f := strings.Fields(line)
-			if len(f) < 3 {
-				continue
-			}
-			if portOf(f[1]) == lp && portOf(f[2]) == rp {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// portOf parses the port of an address in /proc/net/tcp ("0100007F:1F90").
-func portOf(addr string) int {
-	i := strings.LastIndexByte(addr, ':')
-	p, _ := strconv.ParseUint(addr[i+1:], 16, 16)
-	return int(p)
-}
-
 // TestEndingStalledPeerReleasesSocket: when the peer has stopped reading
 // (our bytes fill its window and our send buffer), ending the connection
 // discards what the kernel holds and resets, so that the socket leaves
@@ -218,10 +185,10 @@ func TestEndingStalledPeerReleasesSocket(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s, c := tryPair(t, nil, nil, false, 16384)
-			require.True(t, kernelHasSocket(t, s.LocalAddr(), c.LocalAddr()), "the server's socket is listed while open")
+			require.True(t, testenv.TCPSocketListed(t, s.LocalAddr(), c.LocalAddr()), "the server's socket is listed while open")
 			tc.end(t, s)
 			<-s.Done()
-			assert.Eventually(t, func() bool { return !kernelHasSocket(t, s.LocalAddr(), c.LocalAddr()) }, 2*time.Second, 5*time.Millisecond,
+			assert.Eventually(t, func() bool { return !testenv.TCPSocketListed(t, s.LocalAddr(), c.LocalAddr()) }, 2*time.Second, 5*time.Millisecond,
 				"the server's socket stays in the kernel with the bytes the peer never read")
 		})
 	}
