@@ -97,6 +97,12 @@ type Settings struct {
 	// after decompression; default 10 MiB. Larger messages close the
 	// connection with 1009.
 	WebSocketMaxMessageSize int64
+	// WebSocketMaxMessageFragments is the most frames a received message
+	// may span; more close the connection with 1008. Zero means one per
+	// KiB of WebSocketMaxMessageSize and at least 1024 (10,240 by
+	// default), a negative value no limit
+	// (websocket.ConnOptions.MaxFragments).
+	WebSocketMaxMessageFragments int64
 	// WebSocketSendQueueSize bounds, in bytes, what may wait to be sent to
 	// one peer; default 1 MiB. A peer that falls further behind is closed.
 	WebSocketSendQueueSize int

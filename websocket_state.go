@@ -127,6 +127,7 @@ func (s *wsState) acceptOptions(hooks webSocketHooks, header http.Header, checkO
 	return &websocket.AcceptOptions{
 		ConnOptions: websocket.ConnOptions{
 			ReadLimit:    s.maxMessageSize,
+			MaxFragments: s.app.settings.WebSocketMaxMessageFragments,
 			CloseTimeout: s.closeTimeout,
 			OnPing: func(p []byte) {
 				s.alive()

@@ -41,6 +41,7 @@ type Conn struct {
 	onPong       func([]byte)
 	logger       *slog.Logger
 	readLimit    atomic.Int64
+	maxFragments int64 // ConnOptions.maxFragments: 0 follows readLimit
 
 	// readSem is held by the goroutine reading frames: a ReadMessage or
 	// NextReader call, a message reader's Read, or Close draining the
@@ -112,6 +113,7 @@ func newConnDeflating(nc net.Conn, buffered []byte, server bool, subprotocol str
 		frameSem:     make(chan struct{}, 1),
 	}
 	c.readLimit.Store(opts.readLimit())
+	c.maxFragments = opts.maxFragments()
 	if len(buffered) > 0 {
 		// Bytes that came with the handshake; later reads use pooled
 		// buffers.

@@ -39,6 +39,7 @@ type readState struct {
 	// The current message.
 	inMessage  bool
 	typ        MessageType
+	frames     int64 // frames so far
 	size       int64 // payload bytes on the wire
 	compressed bool  // permessage-deflate: RSV1 on the first frame
 	inflated   int64 // decompressed bytes handed out so far
@@ -435,10 +436,17 @@ func (c *Conn) advanceFrame() error {
 		if h.op != opContinuation {
 			r.inMessage = true
 			r.typ = MessageType(h.op)
+			r.frames = 0
 			r.size = 0
 			r.compressed = h.rsv1
 			r.inflated = 0
 			r.utf8.reset()
+		}
+		r.frames++
+		if limit := c.fragmentLimit(); limit >= 0 && r.frames > limit {
+			// 1008, not 1009: the message may be small; its shape is
+			// what we refuse (RFC 6455 section 7.4.1).
+			return c.fail(StatusPolicyViolation, fmt.Sprintf("message in more than %d fragments", limit))
 		}
 		if limit := c.readLimit.Load(); limit >= 0 && h.length > wireLimit(limit, r.compressed)-r.size {
 			return c.fail(StatusMessageTooBig, fmt.Sprintf("message exceeds the limit of %d bytes", limit))
@@ -620,6 +628,20 @@ func (c *Conn) lingerInput() {
 			return
 		}
 	}
+}
+
+// fragmentLimit returns the most frames a message may span, -1 for no
+// limit: ConnOptions.MaxFragments, or by default one per KiB of the
+// current read limit and at least MinDefaultMaxFragments.
+func (c *Conn) fragmentLimit() int64 {
+	if c.maxFragments != 0 {
+		return c.maxFragments
+	}
+	limit := c.readLimit.Load()
+	if limit < 0 {
+		return -1
+	}
+	return max(limit>>10, MinDefaultMaxFragments)
 }
 
 // wireLimit is how many payload bytes a message may take on the wire. A
