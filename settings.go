@@ -99,7 +99,7 @@ type Settings struct {
 	WebSocketMaxMessageSize int64
 	// WebSocketMaxMessageFragments is the most frames a received message
 	// may span; more close the connection with 1008. Zero means one per
-	// KiB of WebSocketMaxMessageSize and at least 1024 (10,240 by
+	// 64 bytes of WebSocketMaxMessageSize and at least 1024 (163,840 by
 	// default), a negative value no limit
 	// (websocket.ConnOptions.MaxFragments).
 	WebSocketMaxMessageFragments int64

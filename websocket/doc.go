@@ -56,7 +56,7 @@
 //
 //	what                           default                 setting                       on violation
 //	message size (after inflating) 10 MiB                  ConnOptions.ReadLimit         close 1009
-//	frames per message             1 per KiB of the limit  ConnOptions.MaxFragments      close 1008
+//	frames per message             1 per 64 B of the limit ConnOptions.MaxFragments      close 1008
 //	control frame payload          125 bytes               (RFC)                         close 1002
 //	closing handshake              5 s, then TCP closed    ConnOptions.CloseTimeout      —
 //	opening handshake (Dial)       30 s                    DialOptions.HandshakeTimeout  error
@@ -75,10 +75,10 @@
 // deadlines the server left on the connection.
 //
 // A message may span at most ConnOptions.MaxFragments frames (by default
-// one per KiB of the read limit and at least 1,024: 10,240 for 10 MiB,
-// room for a writer that fragments every KiB), since the read limit counts
-// bytes and empty continuation frames would otherwise keep a message open
-// forever. The frame past the limit fails the connection with 1008: the
+// one per 64 bytes of the read limit and at least 1,024: 163,840 for
+// 10 MiB, room for a writer that fragments every 64 bytes, as Autobahn's
+// cases do), since the read limit counts bytes and empty continuation
+// frames would otherwise keep a message open forever. The frame past the limit fails the connection with 1008: the
 // message may be small, and its shape, not its size, is what is refused.
 //
 // # Ending connections

@@ -11,7 +11,7 @@ import (
 )
 
 // TestReadFragmentLimit: a message may span at most MaxFragments frames
-// (by default one per KiB of the read limit, at least 1024); the frame
+// (by default one per 64 bytes of the read limit, at least 1024); the frame
 // past the limit fails the connection with 1008, so that empty
 // continuation frames, which the read limit does not count, cannot keep
 // a message open forever. Legitimate fragmented writers stay within it.
@@ -23,14 +23,14 @@ func TestReadFragmentLimit(t *testing.T) {
 		frames int  // frames the peer sends for one text message
 		ok     bool // the message is delivered
 	}{
-		{"default limit, 10 MiB read limit: 10,240 frames", ConnOptions{}, 10240, true},
-		{"default limit, 10 MiB read limit: 10,241 frames", ConnOptions{}, 10241, false},
+		{"default limit, 10 MiB read limit: 163,840 frames", ConnOptions{}, 163840, true},
+		{"default limit, 10 MiB read limit: 163,841 frames", ConnOptions{}, 163841, false},
 		{"default floor with a 64 KiB read limit", ConnOptions{ReadLimit: 64 << 10}, 1025, false},
 		{"default floor with a 64 KiB read limit, within", ConnOptions{ReadLimit: 64 << 10}, 1024, true},
 		{"set to 3", ConnOptions{MaxFragments: 3}, 4, false},
 		{"set to 3, within", ConnOptions{MaxFragments: 3}, 3, true},
-		{"no limit", ConnOptions{MaxFragments: -1}, 30000, true},
-		{"no read limit, no default fragment limit", ConnOptions{ReadLimit: -1}, 30000, true},
+		{"no limit", ConnOptions{MaxFragments: -1}, 200000, true},
+		{"no read limit, no default fragment limit", ConnOptions{ReadLimit: -1}, 200000, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -282,7 +282,7 @@ func refDecode(in []byte, server bool, limit int64, deflate refDeflate) *refResu
 	// The default fragment limit (ConnOptions.MaxFragments).
 	fragLimit := int64(-1)
 	if limit >= 0 {
-		fragLimit = max(limit>>10, MinDefaultMaxFragments)
+		fragLimit = max(limit>>6, MinDefaultMaxFragments)
 	}
 	maxOut := limit + 1 // how much of a message is worth inflating
 	if limit < 0 {

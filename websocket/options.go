@@ -63,10 +63,12 @@ type ConnOptions struct {
 	// beyond it fails the connection with 1008 (policy violation). The
 	// read limit counts bytes, so without it a peer could keep a message
 	// open forever with empty continuation frames. Zero means one frame
-	// per KiB of the read limit, and at least MinDefaultMaxFragments:
-	// 10,240 with the default 10 MiB, so that a writer fragmenting every
-	// KiB (ours and gorilla's fragment every 4 KiB, browsers not at all)
-	// can still send the largest message the limit allows. A negative
+	// per 64 bytes of the read limit, and at least MinDefaultMaxFragments:
+	// 163,840 with the default 10 MiB. That lets a writer that fragments
+	// every 64 bytes (the finest Autobahn's fragmentation cases 9.5 and
+	// 9.6 use; ours and gorilla's fragment every 4 KiB, browsers not at
+	// all) send the largest message the limit allows, while the headers
+	// of a message stay within about a tenth of the limit. A negative
 	// value, or zero with no read limit, means no limit.
 	MaxFragments int64
 	// CloseTimeout is how long Close waits for the closing handshake to

@@ -631,7 +631,7 @@ func (c *Conn) lingerInput() {
 }
 
 // fragmentLimit returns the most frames a message may span, -1 for no
-// limit: ConnOptions.MaxFragments, or by default one per KiB of the
+// limit: ConnOptions.MaxFragments, or by default one per 64 bytes of the
 // current read limit and at least MinDefaultMaxFragments.
 func (c *Conn) fragmentLimit() int64 {
 	if c.maxFragments != 0 {
@@ -641,7 +641,7 @@ func (c *Conn) fragmentLimit() int64 {
 	if limit < 0 {
 		return -1
 	}
-	return max(limit>>10, MinDefaultMaxFragments)
+	return max(limit>>6, MinDefaultMaxFragments)
 }
 
 // wireLimit is how many payload bytes a message may take on the wire. A

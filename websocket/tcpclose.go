@@ -80,6 +80,17 @@ func (c *Conn) halfClose() bool {
 	if !ok {
 		return false
 	}
+	switch c.nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+	default:
+		// A wrapper's CloseWrite may write (TLS sends close_notify) and
+		// would wait behind a write in flight, perhaps for ever; it is
+		// called only while no write of ours is, and none can start.
+		if !tryAcquire(c.frameSem) {
+			return false
+		}
+		defer func() { <-c.frameSem }()
+	}
 	if c.halfClosed.CompareAndSwap(false, true) {
 		cw.CloseWrite()
 	}
