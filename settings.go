@@ -161,6 +161,12 @@ type Settings struct {
 	// after decompression; default 10 MiB. Larger messages close the
 	// connection with 1009.
 	WebSocketMaxMessageSize int64
+	// WebSocketMaxMessageFragments is the most frames a received message
+	// may span; more close the connection with 1008. Zero means one per
+	// 64 bytes of WebSocketMaxMessageSize and at least 1024 (163,840 by
+	// default), a negative value no limit
+	// (websocket.ConnOptions.MaxFragments).
+	WebSocketMaxMessageFragments int64
 	// WebSocketSendQueueSize bounds, in bytes, what may wait to be sent to
 	// one peer: a write that would queue more fails with ErrSendQueueFull
 	// and the connection is closed with 1008. The default is 16 MiB, or

@@ -32,15 +32,20 @@ const busyGap = 20 * time.Millisecond
 // message before the keepalive goroutine parks it.
 const parkQuietAfter = time.Second
 
-// startReading begins reading an open connection: parked until its first
-// message arrives, where the platform allows.
-func (s *wsState) startReading() {
+// setupReading decides how the connection's reader runs; run calls it
+// before anything (the keepalive goroutine included) can look at it.
+func (s *wsState) setupReading() {
 	s.readFn = s.readLoop
 	// The poller can wait only for plain sockets (not TLS).
 	switch s.conn.Load().NetConn().(type) {
 	case *net.TCPConn, *net.UnixConn:
 		s.parkable = s.app.sockets.poller != nil
 	}
+}
+
+// startReading begins reading an open connection: parked until its first
+// message arrives, where the platform allows.
+func (s *wsState) startReading() {
 	if s.park(false) {
 		return
 	}

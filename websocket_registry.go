@@ -140,7 +140,10 @@ func (r *socketRegistry) keepalive(tick time.Duration, wake, stop chan struct{})
 
 // shutdown closes every connection with 1001 after what is queued for it,
 // waits until each one's OnClose has run, and stops the keepalive. When
-// ctx ends first, the rest are dropped without the closing handshake.
+// ctx ends first, the rest are dropped without the closing handshake:
+// CloseNow ends each with a FIN behind what was written, so a close frame
+// already sent (1001, or the handler's own) still reaches the peer, and
+// resets only a connection whose peer has stopped reading.
 func (r *socketRegistry) shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	r.closing = true

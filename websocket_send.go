@@ -65,7 +65,9 @@ func (h *WebSocketHandler) Ping(payload []byte) error {
 }
 
 // Flush waits until everything queued before the call has been handed to
-// the operating system, Tornado's write_message Future. It returns an
+// the operating system, Tornado's write_message Future; after Close, that
+// includes the close frame, which from then on reaches the peer however
+// the connection ends (Application.Shutdown's included). It returns an
 // error matching ErrClosed if the connection ended first, or ctx's error.
 // In Open, before the 101 has gone out, it returns ErrNotOpen at once:
 // what Open writes is sent once Open has returned.
@@ -178,6 +180,7 @@ func (s *wsState) closeForShutdown(code websocket.StatusCode, reason string) {
 		return
 	}
 	s.closeReq = &closeRequest{code: code, reason: reason}
+	s.enqueued++ // the close frame, which Flush waits for too
 	if s.conn.Load() != nil {
 		s.closing = true
 		s.startFlusherLocked()
@@ -193,6 +196,7 @@ func (s *wsState) close(code websocket.StatusCode, reason string) {
 	}
 	s.closing = true
 	s.closeReq = &closeRequest{code: code, reason: reason}
+	s.enqueued++ // the close frame, which Flush waits for too
 	s.startFlusherLocked()
 }
 
@@ -283,7 +287,15 @@ func (s *wsState) flushLoop() {
 				return
 			}
 			s.mu.Unlock()
-			c.Close(req.code, req.reason) // waits for the peer's close frame
+			// The frame first, so that Flush can report it written; then
+			// the wait for the peer's close frame.
+			if c.SendClose(req.code, req.reason) == nil {
+				s.mu.Lock()
+				s.sent++
+				s.signalSentLocked()
+				s.mu.Unlock()
+			}
+			c.Close(req.code, req.reason)
 			continue
 		}
 		batch := s.queue

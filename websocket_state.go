@@ -60,7 +60,7 @@ type wsState struct {
 	closing       bool // Close was called or the connection ended: no more writes
 	closeReq      *closeRequest
 	ended         bool   // the connection is over; no goroutine may start
-	enqueued      uint64 // items ever queued
+	enqueued      uint64 // items ever queued, and the close frame
 	sent          uint64 // items written (or dropped at the end)
 	sentSignal    chan struct{}
 	workers       sync.WaitGroup // flusher and abort goroutines
@@ -132,6 +132,7 @@ func (s *wsState) acceptOptions(hooks webSocketHooks, header http.Header, checkO
 	return &websocket.AcceptOptions{
 		ConnOptions: websocket.ConnOptions{
 			ReadLimit:    s.maxMessageSize,
+			MaxFragments: s.app.settings.WebSocketMaxMessageFragments,
 			CloseTimeout: s.closeTimeout,
 			OnPing: func(p []byte) {
 				s.alive()
@@ -163,6 +164,7 @@ func (s *wsState) peerClose() *websocket.CloseError {
 func (s *wsState) run(conn *websocket.Conn, hooks webSocketHooks, app *Application, finish func()) {
 	s.hooks, s.finish = hooks, finish
 	s.conn.Store(conn)
+	s.setupReading()
 	if s.pingInterval > 0 {
 		s.nextPing.Store(time.Now().Add(s.pingInterval).UnixNano())
 	}

@@ -107,7 +107,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	defer writeBufPool.Put(pooled)
 	resp := appendSwitchingProtocols(pooled[:0], r.Header.Get(hdrKey), protocol, extensions, opts.Header)
 	if _, err := c.writeBounded(resp, handshakeWriteTimeout); err != nil {
-		c.closeTCP()
+		c.closeTCP(endingAfter(err))
 		return nil, fmt.Errorf("websocket: writing the handshake response: %w", err)
 	}
 	return c, nil

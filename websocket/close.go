@@ -104,8 +104,9 @@ var ErrClosed = errors.New("websocket: connection closed")
 var ErrProtocol = errors.New("websocket: protocol error")
 
 // ProtocolError reports that the peer broke the protocol or a limit: the
-// connection was failed with Code (1002, 1007 or 1009) and Reason sent to
-// the peer in a close frame, and the TCP connection closed.
+// connection was failed with Code (1002, 1007, 1008 for too many
+// fragments, or 1009) and Reason sent to the peer in a close frame, and
+// the TCP connection closed.
 type ProtocolError struct {
 	Code   StatusCode
 	Reason string

@@ -18,27 +18,76 @@ import (
 // for it; otherwise Close reads by itself, dropping any data that arrives
 // first. Close may be called from any goroutine and more than once; calls
 // after the first wait for the connection to close and return an error
-// matching ErrClosed.
+// matching ErrClosed. After SendClose, the first Close (its code and
+// reason unused) finishes the handshake SendClose began.
+//
+// The connection ends with a FIN behind the close frame, unless the peer
+// did not answer and the kernel still holds bytes it could not send to
+// it: then they are discarded and the connection reset (doc.go, "Ending
+// connections").
 func (c *Conn) Close(code StatusCode, reason string) error {
-	if code == StatusNoStatusReceived {
-		code = 0
-	}
-	if code != 0 && !code.Valid() {
-		return fmt.Errorf("websocket: close code %d may not be sent", int(code))
+	code, err := sendableCode(code)
+	if err != nil {
+		return err
 	}
 	if !c.closeSent.CompareAndSwap(false, true) {
+		if c.closeOwed.CompareAndSwap(true, false) {
+			return c.finishClose()
+		}
 		c.waitClosed(c.closeTimeout)
 		return ErrClosed
 	}
 	if err := c.sendCloseFrame(code, reason, c.closeTimeout); err != nil {
-		c.closeTCP()
+		c.closeTCP(endingAfter(err))
 		return err
 	}
-	answered := c.awaitPeerClose()
-	c.closeTCP()
-	if !answered {
+	return c.finishClose()
+}
+
+// SendClose starts the closing handshake: it sends a close frame with code
+// and reason, as Close does, and returns once the socket has taken it,
+// without waiting for the peer's answer. So when it returns nil the frame
+// has left the process, and it will reach the peer however the connection
+// ends. Close, called next, finishes the handshake: it waits for the
+// answer (up to the close timeout) and closes TCP. It fails with an error
+// matching ErrClosed when a close frame was sent already.
+func (c *Conn) SendClose(code StatusCode, reason string) error {
+	code, err := sendableCode(code)
+	if err != nil {
+		return err
+	}
+	if !c.closeSent.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	if err := c.sendCloseFrame(code, reason, c.closeTimeout); err != nil {
+		c.closeTCP(endingAfter(err))
+		return err
+	}
+	c.closeOwed.Store(true)
+	return nil
+}
+
+// sendableCode checks a code for a close frame we send; the zero code and
+// StatusNoStatusReceived both mean a frame without a payload (0).
+func sendableCode(code StatusCode) (StatusCode, error) {
+	if code == StatusNoStatusReceived {
+		code = 0
+	}
+	if code != 0 && !code.Valid() {
+		return 0, fmt.Errorf("websocket: close code %d may not be sent", int(code))
+	}
+	return code, nil
+}
+
+// finishClose waits for the peer's answer to our close frame and closes
+// TCP: gracefully, unless the peer did not answer and is not taking the
+// bytes we sent either.
+func (c *Conn) finishClose() error {
+	if !c.awaitPeerClose() {
+		c.closeTCP(c.endingIfUnsent())
 		return ErrCloseTimeout
 	}
+	c.closeTCP(endGraceful)
 	return nil
 }
 
@@ -167,23 +216,21 @@ func (c *Conn) acquireWithin(sem chan struct{}, timeout time.Duration) error {
 // peer's answer, and closes the TCP connection. It is for peers that are
 // gone or misbehaving (a ping timeout, a send queue the peer does not
 // drain), where waiting for the closing handshake would only hold
-// resources. Sending the frame waits at most a second.
+// resources. Sending the frame waits at most a second. If the frame went
+// out, the connection ends with a FIN behind it; if the peer has stopped
+// reading (the frame could not be written in that second, or the kernel
+// holds bytes it cannot send), the connection is reset instead, which
+// releases the socket and its buffers at once (doc.go, "Ending
+// connections").
 func (c *Conn) Abort(code StatusCode, reason string) error {
-	if code == StatusNoStatusReceived {
-		code = 0
+	code, err := sendableCode(code)
+	if err != nil {
+		return err
 	}
-	if code != 0 && !code.Valid() {
-		return fmt.Errorf("websocket: close code %d may not be sent", int(code))
-	}
+	var werr error
 	if c.closeSent.CompareAndSwap(false, true) {
-		c.sendCloseFrame(code, reason, failWriteTimeout)
+		werr = c.sendCloseFrame(code, reason, failWriteTimeout)
 	}
-	// Another goroutine may be reading, so unlike fail this does not drain
-	// the input; shutting the write side first still sends a FIN after the
-	// frame.
-	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-	}
-	c.closeTCP()
+	c.closeTCP(endingAfter(werr))
 	return nil
 }

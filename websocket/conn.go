@@ -34,12 +34,14 @@ type Conn struct {
 	nc           net.Conn
 	server       bool
 	closed       atomic.Bool // the TCP connection was closed; set under dlMu
+	halfClosed   atomic.Bool // its write side was shut (tcpclose.go)
 	subprotocol  string
 	closeTimeout time.Duration
 	onPing       func([]byte)
 	onPong       func([]byte)
 	logger       *slog.Logger
 	readLimit    atomic.Int64
+	maxFragments int64 // ConnOptions.maxFragments: 0 follows readLimit
 
 	// readSem is held by the goroutine reading frames: a ReadMessage or
 	// NextReader call, a message reader's Read, or Close draining the
@@ -75,6 +77,9 @@ type Conn struct {
 	// closeSent is set, before the frame is written, by whoever sends our
 	// close frame; from then on no data frame may be written.
 	closeSent atomic.Bool
+	// closeOwed says SendClose sent our close frame and the next Close
+	// finishes the handshake.
+	closeOwed atomic.Bool
 	// done is closed once closed is set; made on first need (doneChan),
 	// under dlMu.
 	done chan struct{}
@@ -108,6 +113,7 @@ func newConnDeflating(nc net.Conn, buffered []byte, server bool, subprotocol str
 		frameSem:     make(chan struct{}, 1),
 	}
 	c.readLimit.Store(opts.readLimit())
+	c.maxFragments = opts.maxFragments()
 	if len(buffered) > 0 {
 		// Bytes that came with the handshake; later reads use pooled
 		// buffers.
@@ -213,21 +219,30 @@ func (c *Conn) doneChan() chan struct{} {
 // read (yet).
 func (c *Conn) PeerClose() *CloseError { return c.peerClose.Load() }
 
-// CloseNow closes the TCP connection without a closing handshake.
+// CloseNow closes the TCP connection without a closing handshake. A
+// close frame already written still reaches the peer: the connection ends
+// with a FIN behind it, not a reset. Only when a write is blocked on a
+// peer that has stopped reading, with bytes the kernel cannot send, are
+// those bytes discarded and the connection reset, so that the socket's
+// memory is released at once (see doc.go, "Ending connections").
 func (c *Conn) CloseNow() error {
-	if c.closeTCP() {
+	ending := endGraceful
+	if len(c.frameSem) > 0 { // a write is under way, perhaps stuck
+		ending = c.endingIfUnsent()
+	}
+	if c.closeTCP(ending) {
 		return nil
 	}
 	return ErrClosed
 }
 
-// closeTCP closes the network connection once and reports whether this
-// call did it.
-func (c *Conn) closeTCP() bool {
+// closeTCP ends the network connection once, as ending says
+// (tcpclose.go), and reports whether this call did it.
+func (c *Conn) closeTCP(ending tcpEnding) bool {
 	did := false
 	c.closeOnce.Do(func() {
 		did = true
-		c.nc.Close()
+		c.endTCP(ending)
 		c.dlMu.Lock()
 		c.closed.Store(true)
 		if c.done != nil {

@@ -58,6 +58,7 @@
 //
 //	what                           default                 setting                       on violation
 //	message size (after inflating) 10 MiB                  ConnOptions.ReadLimit         close 1009, before the payload is read
+//	frames per message             1 per 64 B of the limit ConnOptions.MaxFragments      close 1008
 //	control frame payload          125 bytes               (RFC)                         close 1002
 //	closing handshake              5 s, then TCP closed    ConnOptions.CloseTimeout      —
 //	opening handshake (Dial)       30 s                    DialOptions.HandshakeTimeout  error
@@ -80,6 +81,36 @@
 // *CloseError with its code and reason. The http.Server in front of Accept
 // should set ReadHeaderTimeout and MaxHeaderBytes; Accept clears the
 // deadlines the server left on the connection.
+//
+// A message may span at most ConnOptions.MaxFragments frames (by default
+// one per 64 bytes of the read limit and at least 1,024: 163,840 for
+// 10 MiB, room for a writer that fragments every 64 bytes, as Autobahn's
+// cases do), since the read limit counts bytes and empty continuation
+// frames would otherwise keep a message open forever. The frame past the limit fails the connection with 1008: the
+// message may be small, and its shape, not its size, is what is refused.
+//
+// # Ending connections
+//
+// Every way a connection ends (Close, Abort, CloseNow, a protocol error, a
+// failed write, the peer's close) follows one rule. The write side is shut
+// first, so the peer gets a FIN behind our last frame, and received input
+// nobody read is drained before the socket is closed: closing with unread
+// input sends a reset instead, and a reset can make the peer's kernel drop
+// our close frame before the peer reads it. So a close frame that was
+// written (SendClose returned nil, or Close is waiting for the answer)
+// reaches the peer however the connection then ends.
+//
+// The exception is a peer that has stopped reading, whose window and our
+// send buffer are full: a graceful close would leave the socket to the
+// kernel for minutes, holding most of a megabyte of unsent bytes while it
+// probes a window that never opens (2,000 such peers held 1.5 GiB). When a
+// write to the peer gave up on a deadline (SetWriteDeadline, a context
+// deadline, Abort's second for its close frame), when the closing handshake
+// timed out and the kernel still holds bytes the peer has not acknowledged,
+// or when CloseNow finds a write stuck with such bytes, the connection is
+// reset with SO_LINGER 0, which discards them and frees the socket at once.
+// The kernel's count of those bytes is read on Linux; elsewhere only a
+// write that gave up shows a stalled peer.
 //
 // # Contexts and deadlines
 //

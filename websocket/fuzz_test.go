@@ -277,7 +277,13 @@ func refDecode(in []byte, server bool, limit int64, deflate refDeflate) *refResu
 		window     []byte      // the last output of compressed messages (takeover)
 		pingsAt    int         // pings before it
 		pongsAt    int         // pongs before it
+		frames     int64       // its frames so far
 	)
+	// The default fragment limit (ConnOptions.MaxFragments).
+	fragLimit := int64(-1)
+	if limit >= 0 {
+		fragLimit = max(limit>>6, MinDefaultMaxFragments)
+	}
 	maxOut := limit + 1 // how much of a message is worth inflating
 	if limit < 0 {
 		maxOut = 1 << 26
@@ -386,6 +392,19 @@ func refDecode(in []byte, server bool, limit int64, deflate refDeflate) *refResu
 			cut(frag, fragType, compressed)
 			return res
 		}
+		if !control && fragLimit >= 0 {
+			// Checked once the header is whole and valid, before the
+			// read limit: the frame past the limit fails with 1008.
+			n := frames + 1
+			if op == 1 || op == 2 {
+				n = 1
+			}
+			if n > fragLimit {
+				res.fail(StatusPolicyViolation)
+				cut(frag, fragType, compressed)
+				return res
+			}
+		}
 		text := !control && typ == TextMessage
 		avail := uint64(len(in) - p)
 		if tooBig {
@@ -448,8 +467,10 @@ func refDecode(in []byte, server bool, limit int64, deflate refDeflate) *refResu
 		case 1, 2:
 			fragType, frag, compressed = typ, payload, rsv1
 			pingsAt, pongsAt = len(res.pings), len(res.pongs)
+			frames = 1
 		case 0:
 			frag = append(frag, payload...)
+			frames++
 		}
 		if compressed {
 			if !fin {

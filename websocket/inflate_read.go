@@ -65,7 +65,7 @@ func (c *Conn) inflate(p []byte) (int, error) {
 		if r.err == nil {
 			r.err = fmt.Errorf("%w: read interrupted inside a compressed message: %w", ErrClosed, err)
 		}
-		c.closeTCP()
+		c.closeTCP(endGraceful)
 		return 0, err
 	}
 }

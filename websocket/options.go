@@ -47,6 +47,9 @@ const (
 	DefaultCloseTimeout = 5 * time.Second
 	// DefaultHandshakeTimeout bounds Dial's opening handshake.
 	DefaultHandshakeTimeout = 30 * time.Second
+	// MinDefaultMaxFragments is the least the default fragment limit
+	// (ConnOptions.MaxFragments) allows, however small the read limit.
+	MinDefaultMaxFragments = 1024
 )
 
 // ConnOptions configures a connection in either role. The zero value
@@ -56,6 +59,18 @@ type ConnOptions struct {
 	// larger one fails the connection with 1009 before its payload is
 	// read. Zero means DefaultReadLimit, a negative value no limit.
 	ReadLimit int64
+	// MaxFragments is the most frames a data message may span; a frame
+	// beyond it fails the connection with 1008 (policy violation). The
+	// read limit counts bytes, so without it a peer could keep a message
+	// open forever with empty continuation frames. Zero means one frame
+	// per 64 bytes of the read limit, and at least MinDefaultMaxFragments:
+	// 163,840 with the default 10 MiB. That lets a writer that fragments
+	// every 64 bytes (the finest Autobahn's fragmentation cases 9.5 and
+	// 9.6 use; ours and gorilla's fragment every 4 KiB, browsers not at
+	// all) send the largest message the limit allows, while the headers
+	// of a message stay within about a tenth of the limit. A negative
+	// value, or zero with no read limit, means no limit.
+	MaxFragments int64
 	// CloseTimeout is how long Close waits for the closing handshake to
 	// finish before dropping TCP. Zero means DefaultCloseTimeout.
 	CloseTimeout time.Duration
@@ -78,6 +93,15 @@ func (o *ConnOptions) readLimit() int64 {
 		return -1
 	}
 	return o.ReadLimit
+}
+
+// maxFragments returns the fragment limit, 0 when it follows the read
+// limit (Conn.fragmentLimit), -1 for none.
+func (o *ConnOptions) maxFragments() int64 {
+	if o.MaxFragments < 0 {
+		return -1
+	}
+	return o.MaxFragments
 }
 
 func (o *ConnOptions) closeTimeout() time.Duration {

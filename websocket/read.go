@@ -39,6 +39,7 @@ type readState struct {
 	// The current message.
 	inMessage  bool
 	typ        MessageType
+	frames     int64 // frames so far
 	size       int64 // payload bytes on the wire
 	compressed bool  // permessage-deflate: RSV1 on the first frame
 	inflated   int64 // decompressed bytes handed out so far
@@ -174,9 +175,16 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 }
 
 // readAcquireError maps a failure to get the read lock: a closed
-// connection reports why it closed.
+// connection reports why it closed. The reason is the read state's, so
+// it is read under the read lock, which its holder gives back promptly
+// now: every read of a closed socket fails at once.
 func (c *Conn) readAcquireError(err error) error {
-	if errors.Is(err, ErrClosed) && c.rd.err != nil {
+	if !errors.Is(err, ErrClosed) {
+		return err
+	}
+	c.readSem <- struct{}{}
+	defer func() { <-c.readSem }()
+	if c.rd.err != nil {
 		return c.rd.err
 	}
 	return err
@@ -428,10 +436,17 @@ func (c *Conn) advanceFrame() error {
 		if h.op != opContinuation {
 			r.inMessage = true
 			r.typ = MessageType(h.op)
+			r.frames = 0
 			r.size = 0
 			r.compressed = h.rsv1
 			r.inflated = 0
 			r.utf8.reset()
+		}
+		r.frames++
+		if limit := c.fragmentLimit(); limit >= 0 && r.frames > limit {
+			// 1008, not 1009: the message may be small; its shape is
+			// what we refuse (RFC 6455 section 7.4.1).
+			return c.fail(StatusPolicyViolation, fmt.Sprintf("message in more than %d fragments", limit))
 		}
 		if limit := c.readLimit.Load(); limit >= 0 && h.length > wireLimit(limit, r.compressed)-r.size {
 			return c.fail(StatusMessageTooBig, fmt.Sprintf("message exceeds the limit of %d bytes", limit))
@@ -520,7 +535,7 @@ func (c *Conn) peerClosed(ce *CloseError) error {
 	if !c.server {
 		c.awaitEOF()
 	}
-	c.closeTCP()
+	c.closeTCP(endGraceful)
 	c.dropReadBuf()
 	return ce
 }
@@ -556,7 +571,7 @@ func (c *Conn) readFailed(err error) error {
 			r.err = fmt.Errorf("%w: %w", ErrClosed, err)
 		}
 	}
-	c.closeTCP()
+	c.closeTCP(endGraceful)
 	c.dropReadBuf()
 	return r.err
 }
@@ -571,10 +586,15 @@ func (c *Conn) fail(code StatusCode, reason string) error {
 		r.err = pe
 	}
 	c.debug("websocket: failing connection", "code", int(code), "reason", reason)
+	var err error
 	if c.closeSent.CompareAndSwap(false, true) {
-		c.sendCloseFrame(code, reason, failWriteTimeout)
+		err = c.sendCloseFrame(code, reason, failWriteTimeout)
 	}
-	c.lingerClose()
+	ending := endingAfter(err)
+	if ending == endGraceful {
+		c.lingerInput()
+	}
+	c.closeTCP(ending)
 	c.dropReadBuf()
 	return r.err
 }
@@ -590,24 +610,38 @@ func (c *Conn) dropReadBuf() {
 // protocol error: the connection is being dropped anyway.
 const failWriteTimeout = time.Second
 
-// lingerClose closes the connection after a protocol error without losing
-// the close frame just sent: closing a socket that still has unread input
-// makes the kernel send a reset, which can destroy the frame in flight. So
-// the write side is shut first, and the input drained briefly until the
-// peer closes.
-func (c *Conn) lingerClose() {
-	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && !c.isClosed() {
-		if cw.CloseWrite() == nil {
-			c.nc.SetReadDeadline(time.Now().Add(failWriteTimeout))
-			var scratch [512]byte
-			for {
-				if _, err := c.nc.Read(scratch[:]); err != nil {
-					break
-				}
-			}
+// lingerInput prepares the graceful end of a connection failed for a
+// protocol error (tcpclose.go): the write side is shut, so the peer gets
+// the close frame just sent and a FIN, and the input is read and dropped
+// until the peer closes too or failWriteTimeout passes. A peer still
+// sending when it learns of the error would otherwise have its bytes
+// arrive at a closed socket, whose reset can destroy the frame in
+// flight. The caller is the reader, so waiting here holds nobody up.
+func (c *Conn) lingerInput() {
+	if c.isClosed() || !c.halfClose() {
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(failWriteTimeout))
+	var scratch [512]byte
+	for {
+		if _, err := c.nc.Read(scratch[:]); err != nil {
+			return
 		}
 	}
-	c.closeTCP()
+}
+
+// fragmentLimit returns the most frames a message may span, -1 for no
+// limit: ConnOptions.MaxFragments, or by default one per 64 bytes of the
+// current read limit and at least MinDefaultMaxFragments.
+func (c *Conn) fragmentLimit() int64 {
+	if c.maxFragments != 0 {
+		return c.maxFragments
+	}
+	limit := c.readLimit.Load()
+	if limit < 0 {
+		return -1
+	}
+	return max(limit>>6, MinDefaultMaxFragments)
 }
 
 // wireLimit is how many payload bytes a message may take on the wire. A

@@ -175,7 +175,8 @@ func (c *Conn) writeFrameLocked(fin bool, op opcode, compressed bool, payload []
 
 // writeFailed handles a failed write; the caller holds frameSem. A
 // deadline that passed before any byte went out leaves the stream intact;
-// anything else breaks it, so the connection is closed.
+// anything else breaks it, so the connection is closed: reset, when the
+// write gave up on a deadline (a peer that stopped reading, tcpclose.go).
 func (c *Conn) writeFailed(partial bool, err error) error {
 	w := &c.wr
 	if !partial && isTimeout(err) && !c.isClosed() {
@@ -186,7 +187,7 @@ func (c *Conn) writeFailed(partial bool, err error) error {
 	} else {
 		w.err = fmt.Errorf("%w: write failed: %w", ErrClosed, err)
 	}
-	c.closeTCP()
+	c.closeTCP(endingAfter(err))
 	return w.err
 }
 
