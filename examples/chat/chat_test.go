@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tornago/tornago/examples/chat/chatserver"
+	"github.com/tornago/tornago/examples/chat/internal/chatserver"
 	"github.com/tornago/tornago/examples/chat/internal/chattest"
 	"github.com/tornago/tornago/websocket"
 )

@@ -14,7 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/tornago/tornago/examples/chat/chatserver"
+	"github.com/tornago/tornago/examples/chat/internal/chatserver"
 )
 
 func main() {

@@ -23,7 +23,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tornago/tornago/examples/chat/chatserver"
+	"github.com/tornago/tornago/examples/chat/internal/chatserver"
 	"github.com/tornago/tornago/hub"
 	"github.com/tornago/tornago/hub/redisbroker"
 )

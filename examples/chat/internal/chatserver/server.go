@@ -153,5 +153,5 @@ func DefaultDir() string {
 	if !ok {
 		return "."
 	}
-	return filepath.Dir(filepath.Dir(file))
+	return filepath.Join(filepath.Dir(file), "..", "..") // examples/chat, from internal/chatserver
 }
