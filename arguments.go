@@ -53,6 +53,22 @@ func (h *RequestHandler) GetArgument(name string, opts ...ArgOption) (string, er
 	return lastArgument(name, opts, h.query, h.body)
 }
 
+// LookupArgument is GetArgument for Tornado's get_argument(name, None):
+// ok reports whether the argument was sent at all, so that a missing
+// argument (None) can be told from an empty one (""), as os.LookupEnv
+// does for variables. err is only a malformed request (a 400 to return);
+// a Default option is ignored.
+func (h *RequestHandler) LookupArgument(name string, opts ...ArgOption) (value string, ok bool, err error) {
+	if err := h.parseArguments(); err != nil {
+		return "", false, err
+	}
+	values, err := cleanArguments(name, opts, h.query, h.body)
+	if err != nil || len(values) == 0 {
+		return "", false, err
+	}
+	return values[len(values)-1], true, nil
+}
+
 // GetArguments returns all values of the argument name, query values first,
 // then body values, cleaned as GetArgument does; empty when there are none.
 func (h *RequestHandler) GetArguments(name string, opts ...ArgOption) ([]string, error) {

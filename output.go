@@ -65,16 +65,20 @@ func encodeChunk(v any) (b []byte, isJSON bool, err error) {
 	if k != reflect.Map && k != reflect.Struct {
 		return nil, false, fmt.Errorf("%w: %T (write strings, bytes, maps or structs; wrap lists in an object)", ErrUnsupportedWrite, v)
 	}
-	b, err = jsonEncode(v)
+	b, err = JSONEncode(v)
 	if err != nil {
 		return nil, false, err
 	}
 	return b, true, nil
 }
 
-// jsonEncode encodes v as Tornado's json_encode does: "</" becomes "<\/";
-// other characters are not HTML-escaped.
-func jsonEncode(v any) ([]byte, error) {
+// JSONEncode encodes v as Tornado's tornado.escape.json_encode does, for
+// JSON that a page's script parses (Write of a map or struct, WriteJSON):
+// compact, and "</" written as "<\/" so that the JSON can sit inside a
+// <script> element, but "<", ">" and "&" left as they are, where
+// encoding/json's default writes each as a six-byte \u escape (HTML that
+// a template escaped once, "&lt;", would go out as "\u0026lt;").
+func JSONEncode(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -2,7 +2,6 @@ package tornago
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -34,10 +33,10 @@ func (h *WebSocketHandler) WriteMessage(data []byte, binary bool) error {
 // WriteText sends s as a text message; see WriteMessage.
 func (h *WebSocketHandler) WriteText(s string) error { return h.WriteMessage([]byte(s), false) }
 
-// WriteJSON sends v encoded as JSON in a text message, as Tornado's
-// write_message does with a dict; see WriteMessage.
+// WriteJSON sends v encoded as JSON (JSONEncode) in a text message, as
+// Tornado's write_message does with a dict; see WriteMessage.
 func (h *WebSocketHandler) WriteJSON(v any) error {
-	b, err := json.Marshal(v)
+	b, err := JSONEncode(v)
 	if err != nil {
 		return fmt.Errorf("tornago: WriteJSON: %w", err)
 	}
