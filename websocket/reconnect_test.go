@@ -103,6 +103,7 @@ func TestReconnectorServerRestart(t *testing.T) {
 		dialErr int
 	)
 	conns := 0
+	refused := make(chan struct{}, 1000) // one per refused dial
 	r := NewReconnector("ws://"+addr+"/", nil, func(ctx context.Context, c *Conn) error {
 		conns++
 		n := conns
@@ -127,6 +128,10 @@ func TestReconnectorServerRestart(t *testing.T) {
 		delays = append(delays, retryIn)
 		if !errors.Is(err, ErrClosed) && strings.Contains(err.Error(), "dial") {
 			dialErr++
+			select {
+			case refused <- struct{}{}:
+			default:
+			}
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -151,7 +156,13 @@ func TestReconnectorServerRestart(t *testing.T) {
 	}
 
 	first.stop()
-	time.Sleep(400 * time.Millisecond) // several refused dials
+	for i := range 3 { // several refused dials
+		select {
+		case <-refused:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d refused dials in 10 s, want 3", i)
+		}
+	}
 	second := startStreamServer(t, addr, 2)
 	defer second.stop()
 
