@@ -1,8 +1,9 @@
 package tornago_test
 
 // Public WebSocketHandler and Application behaviour that no other test
-// reaches: Compressed, a subprotocol the client never offered, a panic on
-// the read path, Shutdown's deadline, Application.Logger and PathParams.
+// reaches: Compressed, a panic on the read path, Shutdown's deadline,
+// Application.Logger and PathParams. (A subprotocol the client never
+// offered: TestWSFaultUnofferedSubprotocolIsNone.)
 
 import (
 	"bufio"
@@ -51,25 +52,6 @@ func TestWSCompressedReportsNegotiation(t *testing.T) {
 			assert.Equal(t, tc.want == "true", c.Compressed(), "the client agrees")
 		})
 	}
-}
-
-// TestWSSubprotocolNotOffered: a SelectSubprotocol that answers with a
-// subprotocol the client did not offer gets none (a client would fail the
-// handshake on it), and the mistake is logged.
-func TestWSSubprotocolNotOffered(t *testing.T) {
-	t.Parallel()
-	var logs logBuffer
-	p := newProbe()
-	p.subproto = func([]string) string { return "made-up" }
-	p.open = func(h *faultSocket, _ ...string) error { return h.WriteText("proto=" + h.Subprotocol()) }
-	a := serveWS(t, tornago.Settings{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, p.route("/ws"))
-	c, resp, err := websocket.Dial(context.Background(), a.url("/ws"), &websocket.DialOptions{Subprotocols: []string{"chat.v1"}})
-	require.NoError(t, err)
-	defer c.CloseNow()
-	assert.Empty(t, resp.Header.Values("Sec-WebSocket-Protocol"))
-	assert.Equal(t, "proto=", readText(t, c))
-	assert.Contains(t, logs.String(), "SelectSubprotocol chose a subprotocol the client did not offer")
-	assert.Contains(t, logs.String(), "made-up")
 }
 
 // TestWSPanicOnReadPathRecovered: a panic in a hook the reader calls
