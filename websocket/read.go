@@ -174,9 +174,17 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 }
 
 // readAcquireError maps a failure to get the read lock: a closed
-// connection reports why it closed.
+// connection reports why it closed. The reason is in rd, which belongs to
+// the holder of readSem (Close may still be reading the peer's close
+// frame), so it is read under readSem; on a closed connection any holder
+// gives it back promptly.
 func (c *Conn) readAcquireError(err error) error {
-	if errors.Is(err, ErrClosed) && c.rd.err != nil {
+	if !errors.Is(err, ErrClosed) {
+		return err
+	}
+	c.readSem <- struct{}{}
+	defer func() { <-c.readSem }()
+	if c.rd.err != nil {
 		return c.rd.err
 	}
 	return err
