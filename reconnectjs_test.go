@@ -283,7 +283,9 @@ func testReconnectJSServerRestart(t *testing.T, node string, impl wsImpl) {
 	c.send("queued while down")
 	var connecting []jsEvent
 	assert.Equal(t, jsEvent{Event: "sent", OK: true}, c.next(&connecting))
-	time.Sleep(700 * time.Millisecond) // a few refused attempts
+	for len(connecting) < 3 { // a few attempts, each refused
+		require.Equal(t, "close", c.next(&connecting).Event, "a refused attempt")
+	}
 
 	_, stop2 := jsServer(t, addr)
 	defer stop2()
@@ -320,9 +322,12 @@ func TestReconnectJSHeartbeat(t *testing.T) {
 
 func testReconnectJSHeartbeat(t *testing.T, node string, impl wsImpl) {
 	addr, _ := jsServer(t, "")
-	hb := map[string]any{"minDelay": 40, "heartbeatInterval": 100, "heartbeatTimeout": 150}
-
-	silent := startJSClient(t, node, impl, "ws://"+addr+"/silent", hb)
+	// The silent peer is dropped 150 ms after a heartbeat. The answering
+	// one has a second to answer each (a loaded machine running Node and
+	// the race detector can take far longer than 150 ms), and is watched
+	// for 2.5 s, long enough for a script that ignored answers to drop it.
+	silent := startJSClient(t, node, impl, "ws://"+addr+"/silent",
+		map[string]any{"minDelay": 40, "heartbeatInterval": 100, "heartbeatTimeout": 150})
 	require.Equal(t, "open", silent.next(nil).Event)
 	e := silent.next(nil)
 	assert.Equal(t, "close", e.Event)
@@ -330,16 +335,20 @@ func testReconnectJSHeartbeat(t *testing.T, node string, impl wsImpl) {
 	assert.Equal(t, "open", silent.next(nil).Event)
 	assert.Equal(t, "reconnect", silent.next(nil).Event)
 
-	echo := startJSClient(t, node, impl, "ws://"+addr+"/echo", hb)
+	echo := startJSClient(t, node, impl, "ws://"+addr+"/echo",
+		map[string]any{"minDelay": 40, "heartbeatInterval": 100, "heartbeatTimeout": 1000})
 	require.Equal(t, "open", echo.next(nil).Event)
-	deadline := time.After(time.Second)
+	deadline := time.After(2500 * time.Millisecond)
+	answered := 0
 	for {
 		select {
 		case e := <-echo.events:
 			require.Equal(t, jsEvent{Event: "message", Data: "ping"}, e, "the answered connection must stay open")
+			answered++
 			continue
 		case <-deadline:
 		}
 		break
 	}
+	assert.GreaterOrEqual(t, answered, 2, "heartbeats answered")
 }

@@ -44,7 +44,8 @@ func TestWebSocketHandlerQuietConnectionsHoldNoGoroutine(t *testing.T) {
 	_, _, err := warm.ReadMessage(context.Background())
 	require.NoError(t, err)
 	echoRoundTrip(t, warm, "warm")
-	time.Sleep(50 * time.Millisecond)
+	require.Eventually(t, func() bool { return readers() == 0 && dispatchers() == 0 }, 5*time.Second, 10*time.Millisecond,
+		"the warm-up connection went quiet")
 	before := runtime.NumGoroutine()
 
 	const n = 200
@@ -58,7 +59,10 @@ func TestWebSocketHandlerQuietConnectionsHoldNoGoroutine(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return readers() == 0 }, 5*time.Second, 10*time.Millisecond,
 		"%d readers with %d quiet connections", readers(), n)
-	require.Less(t, runtime.NumGoroutine()-before, 10, "goroutines: %d before, %d with %d quiet connections", before, runtime.NumGoroutine(), n)
+	// Goroutines of the handshakes and first messages wind down on their
+	// own time; what matters is that the count settles, not when.
+	require.Eventually(t, func() bool { return runtime.NumGoroutine()-before < 10 }, 5*time.Second, 10*time.Millisecond,
+		"goroutines: %d before, %d with %d quiet connections", before, runtime.NumGoroutine(), n)
 
 	// A busy connection keeps its reader in the read between messages
 	// that come close together; once quiet, the keepalive goroutine
@@ -166,7 +170,7 @@ func TestWebSocketHandlerReuseMessageBuffers(t *testing.T) {
 	// (the client reads into its own buffer). The race detector drops
 	// pooled objects at random, so the count means something only without.
 	if testenv.RaceEnabled() {
-		return
+		t.Skip("allocation budget not checked under -race (.ci/run checks it without)")
 	}
 	buf := make([]byte, 0, 256)
 	msg := bytes.Repeat([]byte("x"), 64)

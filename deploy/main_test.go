@@ -56,11 +56,5 @@ func startChat(t *testing.T, flags ...string) string {
 	src, err := filepath.Abs("../examples/chat")
 	require.NoError(t, err)
 	p := exampletest.Start(t, chatBin, nil, append([]string{"-dir", src}, flags...)...)
-	t.Cleanup(func() { // before Start's own cleanup, which then has nothing to do
-		p.Stop(t)
-		if p.Err != nil {
-			t.Errorf("chat exited with %v; its log:\n%s", p.Err, p.Log)
-		}
-	})
 	return p.Addr
 }

@@ -175,9 +175,10 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 }
 
 // readAcquireError maps a failure to get the read lock: a closed
-// connection reports why it closed. The reason is the read state's, so
-// it is read under the read lock, which its holder gives back promptly
-// now: every read of a closed socket fails at once.
+// connection reports why it closed. The reason is in rd, which belongs to
+// the holder of readSem (Close may still be reading the peer's close
+// frame), so it is read under readSem; on a closed connection any holder
+// gives it back promptly.
 func (c *Conn) readAcquireError(err error) error {
 	if !errors.Is(err, ErrClosed) {
 		return err

@@ -20,6 +20,7 @@ import (
 // milliseconds, gen being the server's generation. stop kills it as a
 // crash would: listener and connections closed, no close frames.
 type streamServer struct {
+	addr  string // where it listens
 	srv   *http.Server
 	wg    sync.WaitGroup
 	mu    sync.Mutex
@@ -35,7 +36,7 @@ func startStreamServer(t *testing.T, addr string, gen int) *streamServer {
 		l, err = net.Listen("tcp", addr)
 		return err == nil
 	}, 5*time.Second, 10*time.Millisecond)
-	s := &streamServer{}
+	s := &streamServer{addr: l.Addr().String()}
 	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.wg.Add(1)
 		defer s.wg.Done()
@@ -86,11 +87,8 @@ func (s *streamServer) stop() {
 // retries with growing delays while it is down, reconnects by itself when
 // it is back, resyncs in OnConnect and receives the new server's stream.
 func TestReconnectorServerRestart(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	l.Close()
-	first := startStreamServer(t, addr, 1)
+	first := startStreamServer(t, "127.0.0.1:0", 1)
+	addr := first.addr // the second generation listens here again
 
 	type event struct {
 		conn int
@@ -103,6 +101,7 @@ func TestReconnectorServerRestart(t *testing.T) {
 		dialErr int
 	)
 	conns := 0
+	refused := make(chan struct{}, 1000) // one per refused dial
 	r := NewReconnector("ws://"+addr+"/", nil, func(ctx context.Context, c *Conn) error {
 		conns++
 		n := conns
@@ -127,6 +126,10 @@ func TestReconnectorServerRestart(t *testing.T) {
 		delays = append(delays, retryIn)
 		if !errors.Is(err, ErrClosed) && strings.Contains(err.Error(), "dial") {
 			dialErr++
+			select {
+			case refused <- struct{}{}:
+			default:
+			}
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -151,7 +154,13 @@ func TestReconnectorServerRestart(t *testing.T) {
 	}
 
 	first.stop()
-	time.Sleep(400 * time.Millisecond) // several refused dials
+	for i := range 3 { // several refused dials
+		select {
+		case <-refused:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d refused dials in 10 s, want 3", i)
+		}
+	}
 	second := startStreamServer(t, addr, 2)
 	defer second.stop()
 

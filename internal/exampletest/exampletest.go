@@ -110,13 +110,16 @@ type Process struct {
 	Log    *SyncBuffer   // its standard error
 	Exited chan struct{} // closed once it has exited
 	Err    error         // from Wait, once Exited is closed
+
+	stopped bool // Stop has run (it reports a bad exit once)
 }
 
 // Start runs binary with -addr 127.0.0.1:0 and flags, env added to its
 // environment, from a temporary working directory (as `go run
 // ./examples/NAME` from the repository root would), waits until it prints
-// "listening on ADDR", and stops it with SIGTERM when the test ends,
-// logging its output if the test failed.
+// "listening on ADDR", and stops it with SIGTERM when the test ends
+// (Stop: a non-zero exit status fails the test), logging its output if
+// the test failed.
 func Start(t *testing.T, binary string, env []string, flags ...string) *Process {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"-addr", "127.0.0.1:0"}, flags...)...)
@@ -160,20 +163,30 @@ func Start(t *testing.T, binary string, env []string, flags ...string) *Process 
 	return p
 }
 
-// Stop sends SIGTERM and waits for the process to exit.
-func (p *Process) Stop(t *testing.T) {
+// Stop sends SIGTERM and waits for the process to exit, which must be
+// with status 0: the examples stop gracefully, and one that exits with an
+// error (or dies of a signal) fails the test. A process that has already
+// exited is only checked.
+func (p *Process) Stop(t testing.TB) {
 	t.Helper()
-	select {
-	case <-p.Exited:
+	if p.stopped {
 		return
-	default:
 	}
-	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	p.stopped = true
 	select {
 	case <-p.Exited:
-	case <-time.After(20 * time.Second):
-		_ = p.Cmd.Process.Kill()
-		<-p.Exited
-		t.Error("process did not exit within 20s of SIGTERM")
+	default:
+		_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.Exited:
+		case <-time.After(20 * time.Second):
+			_ = p.Cmd.Process.Kill()
+			<-p.Exited
+			t.Error("process did not exit within 20s of SIGTERM")
+			return
+		}
+	}
+	if p.Err != nil {
+		t.Errorf("%s exited with %v", filepath.Base(p.Cmd.Path), p.Err)
 	}
 }
