@@ -18,8 +18,9 @@ type PreparedWriter interface {
 // connection). Like WriteMessage it never waits for a peer: the shared
 // frame goes on each target's bounded send queue (WritePrepared), from
 // which the target's flusher writes everything waiting in one system call,
-// and a target whose queue overflows is closed without delaying the
-// others. It returns how many targets took the message; closed targets
+// and a target that stops reading or overflows its queue is closed
+// without delaying the others (Settings.WebSocketSendTimeout,
+// WebSocketSendQueueSize). It returns how many targets took the message; closed targets
 // are skipped without an error, since a connection can always close while
 // a broadcast runs.
 //

@@ -26,9 +26,10 @@
 // A message is encoded into a WebSocket frame once per process and handed
 // to each member (tornago's WritePrepared), which queues it on the
 // member's bounded send queue for the connection's flusher to write; it
-// never waits for the network. A member that does not keep up overflows
-// its own queue and is closed (1008) and removed; the others are not
-// delayed. Members receive one publisher's messages in the order it
+// never waits for the network. A member that stops reading
+// (tornago.Settings.WebSocketSendTimeout) or overflows its own queue is
+// closed (1008) and removed; the others are not delayed, and a member
+// draining a burst is kept. Members receive one publisher's messages in the order it
 // published them, each exactly once, and the members of a room on one
 // process all see the same order. Members are removed by LeaveAll
 // (call it in OnClose) and also as soon as a write finds them closed.
