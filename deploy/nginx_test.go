@@ -117,10 +117,10 @@ func startNginx(t *testing.T, s site) *proxy {
 
 	var lastErr error
 	for range 3 { // a free port can be taken between choosing and binding it
-		p := &proxy{addr: freePort(t), dir: dir}
+		p := &proxy{addr: testenv.FreeAddr(t), dir: dir}
 		var tlsServer string
 		if s.tls != nil {
-			p.tlsAddr = freePort(t)
+			p.tlsAddr = testenv.FreeAddr(t)
 			tlsServer = docBlock(t, "tls-server")
 			tlsServer = replace(t, tlsServer, docTLSListen, "listen "+p.tlsAddr+" ssl;")
 			tlsServer = replace(t, tlsServer, docTLSCert, s.tls.certFile)
@@ -206,15 +206,6 @@ func runNginx(t *testing.T, bin, dir, conf string, p *proxy) error {
 		}
 	})
 	return nil
-}
-
-// freePort returns a loopback address that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // serveApp serves app on a loopback port until the test ends.

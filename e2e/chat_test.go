@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"image/png"
 	"io"
@@ -24,7 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tornago/tornago/websocket"
+	"github.com/tornago/tornago/tornagotest"
 )
 
 // startChat runs examples/chat with its templates and static files from
@@ -221,11 +220,11 @@ func TestChatCrossOriginRefused(t *testing.T) {
 	p.waitJSConsole("Error during WebSocket handshake: Unexpected response code: 403", "the browser's report of the 403")
 	s.waitLog(t, "403 GET /chatsocket")
 
-	status, body := dialStatus(t, s.wsURL("/chatsocket"), other.URL)
+	status, body := dialStatus(t, s, "/chatsocket", other.URL)
 	assert.Equal(t, http.StatusForbidden, status, "Go client with Origin %s", other.URL)
 	assert.Contains(t, body, "Cross origin websockets not allowed", "403 body")
 	// The same origin as the page is let in (the control for the check above).
-	status, _ = dialStatus(t, s.wsURL("/chatsocket"), s.httpURL(""))
+	status, _ = dialStatus(t, s, "/chatsocket", s.httpURL(""))
 	assert.Equal(t, http.StatusSwitchingProtocols, status, "Go client with the chat's own origin")
 }
 
@@ -242,30 +241,19 @@ func (p *page) waitJSConsole(s, what string) {
 	}
 }
 
-// dialStatus opens a WebSocket to url from Go with the given Origin (none
-// if empty) and cookie header, and returns the status of the answer and
-// its body; a successful handshake is closed at once.
-func dialStatus(t *testing.T, url, origin string, cookies ...*http.Cookie) (int, string) {
+// dialStatus opens a WebSocket to path on s from Go with the given Origin
+// (none if empty) and cookies, and returns the status of the answer and its
+// body; a successful handshake is closed at once.
+func dialStatus(t *testing.T, s *server, path, origin string, cookies ...*http.Cookie) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
-	defer cancel()
-	opts := &websocket.DialOptions{Header: http.Header{}}
-	if origin != "" {
-		opts.Header.Set("Origin", origin)
+	c := tornagotest.NewClient(t, s.httpURL(""))
+	c.Timeout = actionTimeout
+	c.Origin = origin
+	for _, ck := range cookies {
+		c.SetCookie(ck)
 	}
-	for _, c := range cookies {
-		opts.Header.Add("Cookie", c.String())
-	}
-	c, resp, err := websocket.Dial(ctx, url, opts)
-	if err == nil {
-		c.CloseNow()
-		return resp.StatusCode, ""
-	}
-	var de *websocket.DialError
-	require.ErrorAs(t, err, &de, "dial %s", url)
-	require.NotNil(t, de.Response, "dial %s: %v", url, err)
-	body, _ := io.ReadAll(de.Response.Body)
-	return de.Response.StatusCode, string(body)
+	resp := c.Handshake(path, nil)
+	return resp.StatusCode, resp.Body
 }
 
 // TestChatScreenshot saves a full-page PNG of the chat with a message in

@@ -222,10 +222,10 @@ func TestNotifyAnonymousRefused(t *testing.T) {
 	s.waitLog(t, "401 GET /notifications")
 
 	origin := s.httpURL("")
-	status, _ := dialStatus(t, s.wsURL("/notifications"), origin)
+	status, _ := dialStatus(t, s, "/notifications", origin)
 	assert.Equal(t, http.StatusUnauthorized, status, "Go client without a cookie")
 	cookies := browserCookies(t, alice, s.httpURL("/"))
-	status, _ = dialStatus(t, s.wsURL("/notifications"), origin, cookies...)
+	status, _ = dialStatus(t, s, "/notifications", origin, cookies...)
 	assert.Equal(t, http.StatusSwitchingProtocols, status, "Go client with the signed-in browser's cookies")
 }
 
@@ -278,7 +278,7 @@ func TestNotifyKeyRotation(t *testing.T) {
 	// Key 1 retired: the same cookie is refused.
 	rotated.stop(t)
 	retired := startNotify(t, newKey, "-addr", addr)
-	status, _ = dialStatus(t, retired.wsURL("/notifications"), retired.httpURL(""), cookies...)
+	status, _ = dialStatus(t, retired, "/notifications", retired.httpURL(""), cookies...)
 	assert.Equal(t, http.StatusUnauthorized, status, "Go client with the key-1 cookie after key 1 was retired")
 	p.navigate(retired.httpURL("/"))
 	loc := run(p, chromedp.Location())

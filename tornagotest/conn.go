@@ -14,8 +14,8 @@ import (
 )
 
 // Dial opens a WebSocket to path (relative to BaseURL, ws or wss after its
-// scheme) as a page of BaseURL would: with BaseURL as the Origin (unless
-// opts.Header sets one) and the client's cookies. It returns the
+// scheme) as a page of BaseURL would: with the client's Origin (unless
+// opts.Header sets one) and cookies. It returns the
 // handshake's response, so that a refused handshake can be checked
 // (Refused reads it for you); the connection is closed when the test
 // ends. Cookies the server sets on the 101 are kept.
@@ -29,8 +29,8 @@ func (c *Client) Dial(path string, opts *websocket.DialOptions) (*Conn, *http.Re
 	if o.Header == nil {
 		o.Header = http.Header{}
 	}
-	if o.Header.Get("Origin") == "" {
-		o.Header.Set("Origin", c.BaseURL)
+	if o.Header.Get("Origin") == "" && c.Origin != "" {
+		o.Header.Set("Origin", c.Origin)
 	}
 	for _, ck := range c.cookies() {
 		o.Header.Add("Cookie", ck.Name+"="+ck.Value)
@@ -60,15 +60,27 @@ func (c *Client) MustDial(path string, opts *websocket.DialOptions) *Conn {
 	return conn
 }
 
-// Refused opens a WebSocket to path expecting the server to refuse the
-// handshake, and returns its answer with the body read; it fails the test
-// if the handshake succeeds or no HTTP answer came.
+// Refused is Handshake for a handshake the server must refuse; it fails
+// the test if the server accepted it.
 func (c *Client) Refused(path string, opts *websocket.DialOptions) *Response {
+	c.tb.Helper()
+	resp := c.Handshake(path, opts)
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		c.tb.Fatalf("tornagotest: WebSocket %s: the handshake succeeded, want a refusal", path)
+	}
+	return resp
+}
+
+// Handshake opens a WebSocket to path and returns the server's answer
+// with its body read, whether it accepted (101; the connection is then
+// closed at once) or refused: for tables of handshakes and the statuses
+// they get.
+func (c *Client) Handshake(path string, opts *websocket.DialOptions) *Response {
 	c.tb.Helper()
 	conn, resp, err := c.Dial(path, opts)
 	if err == nil {
 		conn.CloseNow()
-		c.tb.Fatalf("tornagotest: WebSocket %s: the handshake succeeded, want a refusal", path)
+		return &Response{Response: resp}
 	}
 	if resp == nil {
 		c.tb.Fatalf("tornagotest: WebSocket %s: no HTTP answer: %v", path, err)

@@ -89,7 +89,8 @@ func (s *Server) Client() *Client { return NewClient(s.tb, s.URL) }
 // Client makes requests and opens WebSockets against one base URL as a
 // browser does: cookies that responses set are kept and sent back
 // (WebSocket handshakes included), redirects are returned rather than
-// followed, and handshakes carry the base URL as their Origin.
+// followed, and handshakes carry the base URL as their Origin (see
+// Origin).
 type Client struct {
 	// BaseURL is what paths are relative to, such as http://127.0.0.1:8888.
 	BaseURL string
@@ -97,6 +98,10 @@ type Client struct {
 	Timeout time.Duration
 	// HTTP is the client requests go through; its Jar holds the cookies.
 	HTTP *http.Client
+	// Origin is what WebSocket handshakes send as their Origin: BaseURL,
+	// as a page of the server would; "" sends none, as a client that is
+	// not a browser.
+	Origin string
 
 	tb testing.TB
 }
@@ -107,8 +112,10 @@ func NewClient(tb testing.TB, baseURL string) *Client {
 	if err != nil {
 		tb.Fatalf("tornagotest: cookie jar: %v", err)
 	}
+	baseURL = strings.TrimSuffix(baseURL, "/")
 	return &Client{
-		BaseURL: strings.TrimSuffix(baseURL, "/"),
+		BaseURL: baseURL,
+		Origin:  baseURL,
 		HTTP: &http.Client{
 			Jar:           jar,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

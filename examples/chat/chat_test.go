@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/tornago/tornago/examples/chat/internal/chatserver"
 	"github.com/tornago/tornago/examples/chat/internal/chattest"
+	"github.com/tornago/tornago/tornagotest"
 	"github.com/tornago/tornago/websocket"
 )
 
@@ -193,24 +193,14 @@ func TestCacheKeepsLast200(t *testing.T) {
 	assert.Contains(t, page, fmt.Sprintf(">msg-%03d<", total-1))
 }
 
-// dialStatus dials with origin and returns the HTTP status and body of the
-// answer; a successful handshake is closed at once.
+// dialStatus dials with origin (none if empty) and returns the HTTP status
+// and body of the answer.
 func dialStatus(t *testing.T, s *chattest.Server, origin string) (int, string) {
 	t.Helper()
-	opts := &websocket.DialOptions{Header: http.Header{}}
-	if origin != "" {
-		opts.Header.Set("Origin", origin)
-	}
-	c, resp, err := websocket.Dial(context.Background(), "ws://"+s.Addr+"/chatsocket", opts)
-	if err == nil {
-		require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
-		return resp.StatusCode, ""
-	}
-	var de *websocket.DialError
-	require.ErrorAs(t, err, &de)
-	require.NotNil(t, de.Response)
-	body, _ := io.ReadAll(de.Response.Body)
-	return de.Response.StatusCode, string(body)
+	c := tornagotest.NewClient(t, s.Origin())
+	c.Origin = origin
+	resp := c.Handshake("/chatsocket", nil)
+	return resp.StatusCode, resp.Body
 }
 
 func TestOrigin(t *testing.T) {

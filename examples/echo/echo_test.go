@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago/internal/exampletest"
+	"github.com/tornago/tornago/tornagotest"
 	"github.com/tornago/tornago/websocket"
 )
 
@@ -56,24 +56,14 @@ func readCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// dialStatus dials path with the given Origin (if any) and returns the
-// HTTP status of the answer; a successful handshake is closed at once.
+// dialStatus dials path with the given Origin (none if empty) and returns
+// the HTTP status and body of the answer.
 func dialStatus(t *testing.T, s *server, path, origin string) (int, string) {
 	t.Helper()
-	opts := &websocket.DialOptions{Header: http.Header{}}
-	if origin != "" {
-		opts.Header.Set("Origin", origin)
-	}
-	c, resp, err := websocket.Dial(context.Background(), s.url(path), opts)
-	if err == nil {
-		require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
-		return resp.StatusCode, ""
-	}
-	var de *websocket.DialError
-	require.True(t, errors.As(err, &de), "%v", err)
-	require.NotNil(t, de.Response)
-	body, _ := io.ReadAll(de.Response.Body)
-	return de.Response.StatusCode, string(body)
+	c := tornagotest.NewClient(t, "http://"+s.Addr)
+	c.Origin = origin
+	resp := c.Handshake(path, nil)
+	return resp.StatusCode, resp.Body
 }
 
 func TestEcho(t *testing.T) { forVariants(t, testEcho) }

@@ -6,17 +6,12 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago/hub"
@@ -102,65 +97,6 @@ func waitSubscribers(t testing.TB, addr, channel string, n int64) {
 		got, err := c.PubSubNumSub(context.Background(), channel).Result()
 		return err == nil && got[channel] == n
 	}, 10*time.Second, 5*time.Millisecond, "subscribers of %s", channel)
-}
-
-// redisServer is a redis-server process of the test's own, which it can
-// kill and start again on the same port.
-type redisServer struct {
-	bin, dir string
-	port     int
-	cmd      *exec.Cmd
-}
-
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	r := &redisServer{bin: testenv.LookPath(t, "redis-server"), dir: t.TempDir(), port: freePort(t)}
-	r.start(t)
-	t.Cleanup(func() { r.kill(t) })
-	return r
-}
-
-func (r *redisServer) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port)) }
-
-func (r *redisServer) start(t *testing.T) {
-	t.Helper()
-	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"))
-	require.NoError(t, r.cmd.Start())
-	up := assert.Eventually(t, func() bool {
-		c, err := net.DialTimeout("tcp", r.addr(), 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 10*time.Millisecond)
-	if !up {
-		t.Fatalf("redis-server did not start; its log:\n%s", r.log())
-	}
-}
-
-func (r *redisServer) log() string {
-	b, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
-	return string(b)
-}
-
-// kill ends the server with SIGKILL, as a crash.
-func (r *redisServer) kill(t *testing.T) {
-	t.Helper()
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
-	r.cmd = nil
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func channel(prefix, room string) string { return fmt.Sprint(prefix, "room:", room) }

@@ -16,6 +16,7 @@ import (
 	"github.com/tornago/tornago/hub"
 	"github.com/tornago/tornago/hub/internal/hubtest"
 	"github.com/tornago/tornago/hub/redisbroker"
+	"github.com/tornago/tornago/internal/testenv"
 )
 
 // Two Applications, each with its hub, share one Redis: what either
@@ -134,24 +135,24 @@ func TestStartTwicePanics(t *testing.T) {
 // itself once Redis is back.
 func TestRedisKilledAndRestarted(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t)
+	r := testenv.StartRedis(t)
 	prefix := uniquePrefix()
 	opts := []redisbroker.Option{
 		redisbroker.WithBackoff(20*time.Millisecond, 200*time.Millisecond),
 		redisbroker.WithPingInterval(time.Second),
 	}
-	n1, n2 := newNode(t, r.addr(), prefix, opts...), newNode(t, r.addr(), prefix, opts...)
+	n1, n2 := newNode(t, r.Addr, prefix, opts...), newNode(t, r.Addr, prefix, opts...)
 	waitUp(t, n1, n2)
 	s1 := hubtest.Start(t, n1.hub, tornago.Settings{})
 	s2 := hubtest.Start(t, n2.hub, tornago.Settings{})
 	c1, c2 := s1.Connect(t, "room=r"), s2.Connect(t, "room=r")
-	waitSubscribers(t, r.addr(), channel(prefix, "r"), 2)
+	waitSubscribers(t, r.Addr, channel(prefix, "r"), 2)
 	ctx := context.Background()
 	require.NoError(t, n1.hub.Publish(ctx, "r", []byte("before"), false))
 	c1.Expect(t, "before")
 	c2.Expect(t, "before")
 
-	r.kill(t)
+	r.Kill()
 	for _, n := range []*node{n1, n2} {
 		require.Eventually(t, func() bool { return !n.hub.Health().Up }, 5*time.Second, 5*time.Millisecond)
 	}
@@ -169,10 +170,10 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 	// Members joining while Redis is down are subscribed once it is back.
 	c3 := s2.Connect(t, "room=late")
 	time.Sleep(300 * time.Millisecond) // a few failed reconnection attempts
-	r.start(t)
+	r.Start(t)
 	waitUp(t, n1, n2)
-	waitSubscribers(t, r.addr(), channel(prefix, "r"), 2)
-	waitSubscribers(t, r.addr(), channel(prefix, "late"), 1)
+	waitSubscribers(t, r.Addr, channel(prefix, "r"), 2)
+	waitSubscribers(t, r.Addr, channel(prefix, "late"), 1)
 	require.NoError(t, n1.hub.Publish(ctx, "r", []byte("after"), false))
 	require.NoError(t, n1.hub.Publish(ctx, "late", []byte("late"), false))
 	c1.Expect(t, "after")
@@ -193,13 +194,13 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 // either delivered to the other node or reported as failed.
 func TestPublishesDuringLossAreAccounted(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t)
+	r := testenv.StartRedis(t)
 	prefix := uniquePrefix()
-	n1, n2 := newNode(t, r.addr(), prefix), newNode(t, r.addr(), prefix)
+	n1, n2 := newNode(t, r.Addr, prefix), newNode(t, r.Addr, prefix)
 	waitUp(t, n1, n2)
 	remote := &hubtest.Member{Keep: true}
 	n2.hub.Join("r", remote)
-	waitSubscribers(t, r.addr(), channel(prefix, "r"), 1)
+	waitSubscribers(t, r.Addr, channel(prefix, "r"), 1)
 
 	ctx := context.Background()
 	var sent []string
@@ -207,7 +208,7 @@ func TestPublishesDuringLossAreAccounted(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for i := 0; failed == 0 && time.Now().Before(deadline); i++ {
 		if i == 200 {
-			r.kill(t)
+			r.Kill()
 		}
 		m := fmt.Sprint(i)
 		if n1.hub.Publish(ctx, "r", []byte(m), false) != nil {

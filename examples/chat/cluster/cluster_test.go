@@ -235,57 +235,20 @@ func TestRedisRequired(t *testing.T) {
 	assert.Contains(t, string(out), "-redis (or $REDIS_ADDR) is required")
 }
 
-// redisServer is a redis-server process of the test's own, which it can
-// kill and start again on the same port.
-type redisServer struct {
-	bin, addr string
-	cmd       *exec.Cmd
-}
-
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	r := &redisServer{bin: testenv.LookPath(t, "redis-server"), addr: ln.Addr().String()}
-	require.NoError(t, ln.Close())
-	r.start(t)
-	t.Cleanup(r.kill)
-	return r
-}
-
-func (r *redisServer) start(t *testing.T) {
-	t.Helper()
-	_, port, _ := net.SplitHostPort(r.addr)
-	r.cmd = exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	require.NoError(t, r.cmd.Start())
-	client := redis.NewClient(&redis.Options{Addr: r.addr})
-	defer client.Close()
-	require.Eventually(t, func() bool { return client.Ping(context.Background()).Err() == nil },
-		10*time.Second, 10*time.Millisecond, "redis-server answers on %s", r.addr)
-}
-
-func (r *redisServer) kill() {
-	if r.cmd != nil {
-		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
-		r.cmd = nil
-	}
-}
-
 // TestRedisGoesAwayAndComesBack: while Redis is down each process serves
 // its own members and logs the publishes that reached no other; once it is
 // back, messages cross processes again, without a restart.
 func TestRedisGoesAwayAndComesBack(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t)
-	servers, channel := startCluster(t, r.addr, 2)
+	r := testenv.StartRedis(t)
+	servers, channel := startCluster(t, r.Addr, 2)
 	a, b := servers[0], servers[1]
 	alice, bob := a.Dial(t, nil), b.Dial(t, nil)
 	chattest.Send(t, alice, "before")
 	assert.Equal(t, "before", chattest.Receive(t, alice).Body)
 	assert.Equal(t, "before", chattest.Receive(t, bob).Body)
 
-	r.kill()
+	r.Kill()
 	for _, s := range servers {
 		require.Eventually(t, func() bool { return strings.Contains(s.Log.String(), "level=WARN") },
 			10*time.Second, 10*time.Millisecond, "%s notices Redis is gone", s.Addr)
@@ -301,8 +264,8 @@ func TestRedisGoesAwayAndComesBack(t *testing.T) {
 			10*time.Second, 10*time.Millisecond, "%s logs the failed publish", s.Addr)
 	}
 
-	r.start(t)
-	waitSubscribers(t, r.addr, channel, 2) // the brokers subscribe again by themselves
+	r.Start(t)
+	waitSubscribers(t, r.Addr, channel, 2) // the brokers subscribe again by themselves
 	chattest.Send(t, bob, "after")
 	assert.Equal(t, "after", chattest.Receive(t, bob).Body)
 	assert.Equal(t, "after", chattest.Receive(t, alice).Body, "the next message A's member gets is B's, posted after Redis came back")

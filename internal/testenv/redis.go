@@ -1,0 +1,98 @@
+package testenv
+
+import (
+	"bufio"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// RedisServer is a redis-server process of a test's own, on a loopback
+// port, without persistence. Kill and Start stop it as a crash would and
+// start it again on the same port, for tests of what survives Redis going
+// away; the process is killed when the test ends.
+type RedisServer struct {
+	// Addr is host:port, the same across restarts.
+	Addr string
+
+	bin, dir string
+	cmd      *exec.Cmd
+}
+
+// StartRedis starts a redis-server, or skips/fails t via Missing when the
+// program is not installed.
+func StartRedis(t testing.TB) *RedisServer {
+	t.Helper()
+	r := &RedisServer{bin: LookPath(t, "redis-server"), dir: t.TempDir(), Addr: FreeAddr(t)}
+	r.Start(t)
+	t.Cleanup(r.Kill)
+	return r
+}
+
+// Start starts the server (again) and waits until it answers PING.
+func (r *RedisServer) Start(t testing.TB) {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(r.Addr)
+	r.cmd = exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"))
+	if err := r.cmd.Start(); err != nil {
+		t.Fatalf("testenv: starting redis-server: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !r.answers() {
+		if time.Now().After(deadline) {
+			t.Fatalf("testenv: redis-server did not answer on %s; its log:\n%s", r.Addr, r.Log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// answers reports whether the server answers PING with PONG.
+func (r *RedisServer) answers() bool {
+	c, err := net.DialTimeout("tcp", r.Addr, 100*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && line == "+PONG\r\n"
+}
+
+// Kill ends the server with SIGKILL, as a crash; it does nothing when the
+// server is not running.
+func (r *RedisServer) Kill() {
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
+// Log returns what the server has logged.
+func (r *RedisServer) Log() string {
+	b, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
+	return string(b)
+}
+
+// FreeAddr returns a loopback address with a port nobody listens on now,
+// for a program the test starts that must be told its port (redis-server,
+// nginx). Where the code under test listens itself, listen on port 0
+// instead: a port found free here can be taken before the program binds it.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: finding a free port: %v", err)
+	}
+	defer l.Close()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+}
