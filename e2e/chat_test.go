@@ -334,11 +334,11 @@ func TestChatServerShutdown(t *testing.T) {
 	b := newBrowser(t)
 	p := b.newPage(t, "chat")
 	openChat(p, s)
-	spare, err := net.Dial("tcp", s.addr)
+	spare, err := net.Dial("tcp", s.Addr)
 	require.NoError(t, err)
 	defer spare.Close()
 	recordClose(p, "")
-	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, s.Cmd.Process.Signal(syscall.SIGTERM))
 	got := waitClose(p)
 	assert.Equal(t, closeEvent{Code: 1001, Reason: "server shutting down", WasClean: true}, got)
 	// The order of events, not their timing: had the WebSockets been closed
@@ -351,11 +351,11 @@ func TestChatServerShutdown(t *testing.T) {
 		"socket: Application.Shutdown closes WebSockets only after http.Server.Shutdown returns")
 	spare.Close() // net/http's Shutdown may still wait for it before the process exits
 	select {
-	case <-s.exited:
+	case <-s.Exited:
 	case <-time.After(actionTimeout):
 		t.Fatalf("chat still running %v after SIGTERM", actionTimeout)
 	}
-	assert.NoError(t, s.err, "chat's exit")
+	assert.NoError(t, s.Err, "chat's exit")
 }
 
 // TestChatRefusedMessages: what the chat does not accept closes the

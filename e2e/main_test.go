@@ -9,17 +9,14 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/tornago/tornago/internal/exampletest"
@@ -103,105 +100,32 @@ func exampleBinary(t *testing.T, name string) string {
 
 // server is a running example process.
 type server struct {
-	name   string
-	addr   string // host:port it listens on
-	cmd    *exec.Cmd
-	log    *syncBuffer // stderr and any stdout after the address line
-	exited chan struct{}
-	err    error // from Wait, once exited is closed
+	*exampletest.Process
+	name string
 }
 
 // syncBuffer collects a process's output for several goroutines.
 type syncBuffer = exampletest.SyncBuffer
 
-// startExample builds and runs examples/<name> on a free loopback port with
-// extra flags and environment, and stops it with SIGTERM when the test ends
-// (printing its log if the test failed).
+// startExample runs examples/<name> (built once by TestMain) on a free
+// loopback port with extra flags and environment, and stops it with
+// SIGTERM when the test ends; exampletest.Start does the rest.
 func startExample(t *testing.T, name string, env []string, flags ...string) *server {
 	t.Helper()
-	bin := exampleBinary(t, name)
-	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, flags...)...)
-	cmd.Env = append(os.Environ(), env...)
-	dieWithTests(cmd)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	s := &server{name: name, cmd: cmd, log: &syncBuffer{}, exited: make(chan struct{})}
-	cmd.Stderr = s.log
-	require.NoError(t, cmd.Start())
-
-	addrs := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		found := false
-		for sc.Scan() {
-			line := sc.Text()
-			if addr, ok := strings.CutPrefix(line, "listening on "); ok && !found {
-				found = true
-				addrs <- strings.TrimSpace(addr)
-				continue
-			}
-			fmt.Fprintln(s.log, line)
-		}
-		close(addrs)
-		// Wait only after stdout is drained, as os/exec requires.
-		s.err = cmd.Wait()
-		close(s.exited)
-	}()
-	select {
-	case addr, ok := <-addrs:
-		if !ok {
-			<-s.exited
-			t.Fatalf("%s exited before listening: %v\n%s", name, s.err, s.log)
-		}
-		s.addr = addr
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		<-s.exited
-		t.Fatalf("%s did not print its address within 30s\n%s", name, s.log)
-	}
-	t.Cleanup(func() {
-		s.stop(t)
-		if t.Failed() {
-			t.Logf("%s log:\n%s", name, s.log)
-		}
-	})
-	return s
-}
-
-// stop sends SIGTERM and waits for the process to exit, which must be
-// with status 0: the examples stop gracefully. A server that already
-// exited is only checked.
-func (s *server) stop(t *testing.T) {
-	t.Helper()
-	select {
-	case <-s.exited:
-	default:
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(15 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.exited
-			t.Errorf("%s did not exit within 15s of SIGTERM", s.name)
-			return
-		}
-	}
-	if s.err != nil {
-		t.Errorf("%s exited with %v", s.name, s.err)
-	}
+	return &server{Process: exampletest.Start(t, exampleBinary(t, name), env, flags...), name: name}
 }
 
 // httpURL is the server's http:// URL for path.
-func (s *server) httpURL(path string) string { return "http://" + s.addr + path }
+func (s *server) httpURL(path string) string { return "http://" + s.Addr + path }
 
 // wsURL is the server's ws:// URL for path.
-func (s *server) wsURL(path string) string { return "ws://" + s.addr + path }
+func (s *server) wsURL(path string) string { return "ws://" + s.Addr + path }
 
 // waitLog waits (bounded) until the server's log has a line holding text.
 func (s *server) waitLog(t *testing.T, text string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(s.log.String(), text) {
+	for !strings.Contains(s.Log.String(), text) {
 		if time.Now().After(deadline) {
 			t.Errorf("%s logged no %q within 10s", s.name, text)
 			return

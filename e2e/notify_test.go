@@ -255,7 +255,7 @@ func TestNotifyKeyRotation(t *testing.T) {
 	requireChromium(t)
 	const oldKey, newKey = "1=old-secret", "2=new-secret"
 	first := startNotify(t, oldKey)
-	addr := first.addr
+	addr := first.Addr
 	b := newBrowser(t)
 	p := b.newPage(t, "alice")
 	signIn(p, first, "alice")
@@ -265,7 +265,7 @@ func TestNotifyKeyRotation(t *testing.T) {
 	// Restart on the same address with both keys; the page's script
 	// reconnects by itself, after a back-off that grows while the server
 	// is down.
-	first.stop(t)
+	first.Stop(t)
 	p.waitJS(`document.getElementById("status").textContent !== ""`, "the page to notice the restart")
 	rotated := startNotify(t, oldKey+","+newKey, "-addr", addr)
 	p.waitJSWithin(`document.getElementById("status").textContent === ""`, "the page to reconnect", reconnectTimeout)
@@ -276,7 +276,7 @@ func TestNotifyKeyRotation(t *testing.T) {
 	waitUnread(p, 1)
 
 	// Key 1 retired: the same cookie is refused.
-	rotated.stop(t)
+	rotated.Stop(t)
 	retired := startNotify(t, newKey, "-addr", addr)
 	status, _ = dialStatus(t, retired, "/notifications", retired.httpURL(""), cookies...)
 	assert.Equal(t, http.StatusUnauthorized, status, "Go client with the key-1 cookie after key 1 was retired")

@@ -27,15 +27,15 @@ func TestChatReconnect(t *testing.T) {
 	eval[bool](p, `window.notReloaded = true`)
 	recordClose(p, "")
 
-	require.NoError(t, first.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, first.Cmd.Process.Signal(syscall.SIGTERM))
 	assert.Equal(t, 1001, waitClose(p).Code)
 	select {
-	case <-first.exited:
+	case <-first.Exited:
 	case <-time.After(actionTimeout):
 		t.Fatal("chat still running after SIGTERM")
 	}
 
-	second := startChat(t, "-addr", first.addr) // the last -addr wins
+	second := startChat(t, "-addr", first.Addr) // the last -addr wins
 	postFromGo(t, second, "posted while the page was away")
 	p.waitJSWithin(`updater.socket.readyState === WebSocket.OPEN`, "the page to reconnect", reconnectTimeout)
 	waitInbox(p, "posted while the page was away")

@@ -107,16 +107,17 @@ func (b *SyncBuffer) String() string {
 type Process struct {
 	Addr   string        // where it listens, HOST:PORT
 	Cmd    *exec.Cmd     // the process
-	Log    *SyncBuffer   // its standard error
+	Log    *SyncBuffer   // its standard error, and standard output after the address
 	Exited chan struct{} // closed once it has exited
 	Err    error         // from Wait, once Exited is closed
 
 	stopped bool // Stop has run (it reports a bad exit once)
 }
 
-// Start runs binary with -addr 127.0.0.1:0 and flags, env added to its
-// environment, from a temporary working directory (as `go run
-// ./examples/NAME` from the repository root would), waits until it prints
+// Start runs binary with -addr 127.0.0.1:0 and flags (a later -addr wins),
+// env added to its environment, from a temporary working directory (as
+// `go run ./examples/NAME` from the repository root would; on Linux the
+// kernel kills it if the test process dies first), waits until it prints
 // "listening on ADDR", and stops it with SIGTERM when the test ends
 // (Stop: a non-zero exit status fails the test), logging its output if
 // the test failed.
@@ -125,6 +126,7 @@ func Start(t *testing.T, binary string, env []string, flags ...string) *Process 
 	cmd := exec.Command(binary, append([]string{"-addr", "127.0.0.1:0"}, flags...)...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(append(os.Environ(), RaceEnv()), env...)
+	dieWithTests(cmd)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	p := &Process{Cmd: cmd, Log: &SyncBuffer{}, Exited: make(chan struct{})}
@@ -133,10 +135,14 @@ func Start(t *testing.T, binary string, env []string, flags ...string) *Process 
 	addrs := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		found := false
 		for sc.Scan() {
-			if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-				addrs <- addr
+			if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok && !found {
+				found = true
+				addrs <- strings.TrimSpace(addr)
+				continue
 			}
+			fmt.Fprintln(p.Log, sc.Text()) // the rest of stdout joins the log
 		}
 		close(addrs)
 		p.Err = cmd.Wait() // after stdout is drained, as os/exec requires
