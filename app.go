@@ -176,10 +176,10 @@ func (a *Application) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // from f and this application's settings, for mounting one handler
 // (WebSocket handlers included) in another router. With http.ServeMux the
 // pattern's wildcards ("/rooms/{room}") become the handler's PathKwargs;
-// for other routers, PathParams says where their path parameters are:
+// for other routers, PathKwargs says where their path parameters are:
 //
-//	r.Handle("/rooms/{room}", app.HandlerFor(newRoom, tornago.PathParams(mux.Vars)))       // gorilla/mux
-//	r.Handle("/rooms/{room}", app.HandlerFor(newRoom, tornago.PathParams(chiParams)))       // chi, see PathParams
+//	r.Handle("/rooms/{room}", app.HandlerFor(newRoom, tornago.PathKwargs(mux.Vars)))       // gorilla/mux
+//	r.Handle("/rooms/{room}", app.HandlerFor(newRoom, tornago.PathKwargs(chiParams)))       // chi, see PathKwargs
 //
 // The verb method (or Open) then gets no positional arguments unless
 // PathArgs supplies them. HandlerFor calls f once and panics with a
@@ -215,8 +215,8 @@ type mountOptions struct {
 	kwargs func(*http.Request) map[string]string
 }
 
-// PathParams takes the handler's PathKwargs from the host router, for
-// example gorilla/mux's mux.Vars, or for chi:
+// PathKwargs fills the handler's PathKwargs (and PathKwarg) from the host
+// router's path parameters, for example gorilla/mux's mux.Vars, or for chi:
 //
 //	func chiParams(r *http.Request) map[string]string {
 //		ctx := chi.RouteContext(r.Context())
@@ -226,7 +226,7 @@ type mountOptions struct {
 //		}
 //		return m
 //	}
-func PathParams(f func(*http.Request) map[string]string) MountOption {
+func PathKwargs(f func(*http.Request) map[string]string) MountOption {
 	return func(m *mountOptions) { m.kwargs = f }
 }
 

@@ -2,7 +2,7 @@ package tornago_test
 
 // Public WebSocketHandler and Application behaviour that no other test
 // reaches: Compressed, a panic on the read path, Shutdown's deadline,
-// Application.Logger and PathParams. (A subprotocol the client never
+// Application.Logger and PathKwargs. (A subprotocol the client never
 // offered: TestWSFaultUnofferedSubprotocolIsNone.)
 
 import (
@@ -133,13 +133,13 @@ func TestApplicationLogger(t *testing.T) {
 	assert.NotNil(t, app.Logger())
 }
 
-// TestHandlerForPathParams: PathParams supplies a host router's path
+// TestHandlerForPathParams: PathKwargs supplies a host router's path
 // parameters as the handler's PathKwargs, WebSocket handlers included.
 func TestHandlerForPathParams(t *testing.T) {
 	t.Parallel()
 	app, err := tornago.NewApplication(nil, tornago.Settings{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	params := tornago.PathParams(func(r *http.Request) map[string]string {
+	params := tornago.PathKwargs(func(r *http.Request) map[string]string {
 		return map[string]string{"room": r.URL.Query().Get("room"), "user": r.Header.Get("X-User")}
 	})
 	p := newProbe()

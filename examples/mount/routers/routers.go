@@ -1,7 +1,7 @@
 // Package routers mounts the room handler of examples/mount in chi and
 // gorilla/mux. It is a module of its own so that tornago itself depends on
 // neither router: Application.HandlerFor takes the path parameters from
-// whichever router matched, through PathParams and PathArgs.
+// whichever router matched, through PathKwargs and PathArgs.
 package routers
 
 import (
@@ -17,8 +17,8 @@ import (
 // Chi serves the rooms from a chi router.
 func Chi(app *tornago.Application, hub *room.Hub) http.Handler {
 	r := chi.NewRouter()
-	r.Get("/rooms/{room}", app.HandlerFor(hub.Factory(), tornago.PathParams(chiParams)).ServeHTTP)
-	r.Get("/rooms/{room}/as/{nick}", app.HandlerFor(hub.Factory(), tornago.PathParams(chiParams),
+	r.Get("/rooms/{room}", app.HandlerFor(hub.Factory(), tornago.PathKwargs(chiParams)).ServeHTTP)
+	r.Get("/rooms/{room}/as/{nick}", app.HandlerFor(hub.Factory(), tornago.PathKwargs(chiParams),
 		tornago.PathArgs(func(r *http.Request) []string { return []string{chi.URLParam(r, "nick")} })).ServeHTTP)
 	return r
 }
@@ -39,8 +39,8 @@ func chiParams(r *http.Request) map[string]string {
 // Gorilla serves the rooms from a gorilla/mux router.
 func Gorilla(app *tornago.Application, hub *room.Hub) http.Handler {
 	r := mux.NewRouter()
-	r.Handle("/rooms/{room}", app.HandlerFor(hub.Factory(), tornago.PathParams(mux.Vars))).Methods(http.MethodGet)
-	r.Handle("/rooms/{room}/as/{nick}", app.HandlerFor(hub.Factory(), tornago.PathParams(mux.Vars),
+	r.Handle("/rooms/{room}", app.HandlerFor(hub.Factory(), tornago.PathKwargs(mux.Vars))).Methods(http.MethodGet)
+	r.Handle("/rooms/{room}/as/{nick}", app.HandlerFor(hub.Factory(), tornago.PathKwargs(mux.Vars),
 		tornago.PathArgs(func(r *http.Request) []string { return []string{mux.Vars(r)["nick"]} }))).Methods(http.MethodGet)
 	return r
 }

@@ -122,7 +122,7 @@ func TestPathParamsReachOpen(t *testing.T) {
 }
 
 // TestWithoutPathParams: gorilla/mux keeps its variables to itself, so
-// without PathParams the handler sees no room and refuses with 404. chi
+// without PathKwargs the handler sees no room and refuses with 404. chi
 // (since v5.2) also fills the request's Pattern and PathValue, as
 // http.ServeMux does, which HandlerFor reads by default.
 func TestWithoutPathParams(t *testing.T) {
