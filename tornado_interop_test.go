@@ -1,7 +1,6 @@
 package tornago_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -24,37 +23,10 @@ import (
 func startTornado(t *testing.T) string {
 	t.Helper()
 	py := testenv.Python(t, "tornado")
-	cmd := exec.Command(py, filepath.Join("testdata", "tornado_app.py"))
-	stdin, err := cmd.StdinPipe() // the server exits when this closes
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- strings.TrimSpace(s)
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case port := <-line:
-		require.NotEmpty(t, port, "Tornado did not print its port")
-		return "http://127.0.0.1:" + port
-	case <-time.After(30 * time.Second):
-		t.Fatal("Tornado did not start")
-		return ""
-	}
+	tornado := testenv.StartChild(t, exec.Command(py, filepath.Join("testdata", "tornado_app.py")))
+	port := strings.TrimSpace(tornado.Line(t, 30*time.Second))
+	require.NotEmpty(t, port, "Tornado did not print its port")
+	return "http://127.0.0.1:" + port
 }
 
 // fetch GETs or POSTs url with client and returns status and body.

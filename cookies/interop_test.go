@@ -1,7 +1,6 @@
 package cookies_test
 
 import (
-	"bufio"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago/cookies"
+	"github.com/tornago/tornago/internal/testenv"
 )
 
 // tornadoServer runs testdata/tornado_helper.py serve: two Tornado
@@ -35,37 +35,10 @@ type tornadoServer struct {
 func startTornado(t *testing.T) *tornadoServer {
 	t.Helper()
 	py := tornadoPython(t)
-	cmd := exec.Command(py, filepath.Join("testdata", "tornado_helper.py"), "serve")
-	stdin, err := cmd.StdinPipe() // the server exits when this closes
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- s
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
+	tornado := testenv.StartChild(t, exec.Command(py, filepath.Join("testdata", "tornado_helper.py"), "serve"))
+	line := tornado.Line(t, 30*time.Second)
 	var ports map[string]int
-	select {
-	case s := <-line:
-		require.NoError(t, json.Unmarshal([]byte(s), &ports), "server said %q", s)
-	case <-time.After(30 * time.Second):
-		t.Fatal("Tornado did not start")
-	}
+	require.NoError(t, json.Unmarshal([]byte(line), &ports), "server said %q", line)
 	srv := &tornadoServer{base: map[string]string{}, client: &http.Client{
 		Transport: &http.Transport{},
 		Timeout:   10 * time.Second,

@@ -1,12 +1,10 @@
 package websocket_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os/exec"
 	"strings"
 	"sync"
@@ -44,49 +42,16 @@ func (s *pyDeflateServer) url(config string) string {
 // configuration listens. It stops when the test ends.
 func startPyDeflateServer(t *testing.T, ctx context.Context, py string) *pyDeflateServer {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, py, "testdata/python/deflate_server.py")
-	cmd.WaitDelay = 5 * time.Second
-	stderr := new(lockedBuffer)
-	cmd.Stderr = stderr
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-
-	lines := make(chan string, 8)
-	scanDone := make(chan struct{})
-	go func() {
-		defer close(scanDone)
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	t.Cleanup(func() {
-		_ = stdin.Close() // the server exits when its stdin closes
-		<-scanDone
-		if err := cmd.Wait(); err != nil && ctx.Err() == nil {
-			t.Errorf("deflate_server.py: %v: %s", err, stderr.String())
-		}
-	})
-
+	child := testenv.StartChild(t, exec.Command(py, "testdata/python/deflate_server.py"))
 	s := &pyDeflateServer{ports: map[string]string{}}
 	for {
-		select {
-		case line, ok := <-lines:
-			require.True(t, ok, "deflate_server.py exited before listening: %s", stderr.String())
-			if line == "READY" {
-				return s
-			}
-			f := strings.Fields(line)
-			require.True(t, len(f) == 3 && f[0] == "PORT", "deflate_server.py printed %q", line)
-			s.ports[f[1]] = f[2]
-		case <-ctx.Done():
-			t.Fatalf("deflate_server.py did not start: %s", stderr.String())
+		line := child.Line(t, time.Until(deadlineOf(ctx)))
+		if line == "READY" {
+			return s
 		}
+		f := strings.Fields(line)
+		require.True(t, len(f) == 3 && f[0] == "PORT", "deflate_server.py printed %q", line)
+		s.ports[f[1]] = f[2]
 	}
 }
 

@@ -1,19 +1,16 @@
 package websocket_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -185,70 +182,26 @@ func runPyClient(t *testing.T, ctx context.Context, py, mode, url string, out an
 // pyServer is ws_server.py running as a child process.
 type pyServer struct {
 	port  string
-	lines chan string // JSON reports, one per finished connection
+	lines <-chan string // JSON reports, one per finished connection
 }
 
 // startPyServer starts ws_server.py and waits for it to listen. It stops
 // when the test ends.
 func startPyServer(t *testing.T, ctx context.Context, py string) *pyServer {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, py, "testdata/python/ws_server.py")
-	cmd.WaitDelay = 5 * time.Second
-	stderr := new(lockedBuffer) // written by os/exec while the server runs
-	cmd.Stderr = stderr
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
+	child := testenv.StartChild(t, exec.Command(py, "testdata/python/ws_server.py"))
+	line := child.Line(t, time.Until(deadlineOf(ctx)))
+	port, found := strings.CutPrefix(line, "PORT ")
+	require.True(t, found, "ws_server.py printed %q", line)
+	return &pyServer{port: port, lines: child.Lines}
+}
 
-	s := &pyServer{lines: make(chan string, 16)}
-	scanDone := make(chan struct{})
-	go func() {
-		defer close(scanDone)
-		defer close(s.lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			s.lines <- sc.Text()
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	t.Cleanup(func() {
-		_ = stdin.Close() // the server exits when its stdin closes
-		<-scanDone
-		if err := cmd.Wait(); err != nil && ctx.Err() == nil {
-			t.Errorf("ws_server.py: %v: %s", err, stderr.String())
-		}
-	})
-
-	select {
-	case line, ok := <-s.lines:
-		require.True(t, ok, "ws_server.py exited before listening: %s", stderr.String())
-		port, found := strings.CutPrefix(line, "PORT ")
-		require.True(t, found, "ws_server.py printed %q", line)
-		s.port = port
-	case <-ctx.Done():
-		t.Fatalf("ws_server.py did not start: %s", stderr.String())
+// deadlineOf is ctx's deadline, or a minute from now without one.
+func deadlineOf(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
 	}
-	return s
-}
-
-// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return time.Now().Add(time.Minute)
 }
 
 // report waits for the server's report about a finished connection.
