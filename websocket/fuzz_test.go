@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -1058,13 +1056,6 @@ func keyValid(values []string) int {
 	return keyValidCanonical
 }
 
-// wantAccept computes Sec-WebSocket-Accept (RFC 6455 section 4.2.2 item
-// 5.4): base64 of the SHA-1 of the key followed by the GUID.
-func wantAccept(key string) string {
-	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
-
 // FuzzHandshake sends arbitrary bytes that http.ReadRequest accepts as a
 // request to an http.Server whose handler calls Accept, and checks the
 // response against wantHandshake: a 101 with the right
@@ -1164,8 +1155,8 @@ func checkHandshake(t *testing.T, raw []byte, seen handshakeSeen, done handshake
 			t.Fatalf("101 for %q lacks Upgrade/Connection: %q", raw, resp.Header)
 		}
 		key := seen.header["Sec-Websocket-Key"][0]
-		if a := resp.Header.Values("Sec-Websocket-Accept"); len(a) != 1 || a[0] != wantAccept(key) {
-			t.Fatalf("101 for key %q has Sec-WebSocket-Accept %q, want %q", key, a, wantAccept(key))
+		if a := resp.Header.Values("Sec-Websocket-Accept"); len(a) != 1 || a[0] != confAcceptKey(key) {
+			t.Fatalf("101 for key %q has Sec-WebSocket-Accept %q, want %q", key, a, confAcceptKey(key))
 		}
 		var offered []string
 		for _, v := range seen.header["Sec-Websocket-Protocol"] {
