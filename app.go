@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -133,9 +134,25 @@ func (a *Application) Settings() Settings { return a.settings }
 // slog.Default()).
 func (a *Application) Logger() *slog.Logger { return a.logger }
 
-// Validator returns the validator Bind uses, to register custom rules with
-// RegisterValidation before serving.
-func (a *Application) Validator() *validator.Validate { return a.validator }
+// RegisterValidation adds a rule for the `validate` tag name that Bind
+// checks, such as validate:"primary" or validate:"prefix=ab" (param is
+// what follows "="). Register rules before serving: registering while a
+// request validates is a data race. It fails on an empty tag or a nil rule.
+func (a *Application) RegisterValidation(tag string, rule ValidationRule) error {
+	if rule == nil {
+		return fmt.Errorf("tornago: RegisterValidation(%q): nil rule", tag)
+	}
+	return a.validator.RegisterValidation(tag, func(fl validator.FieldLevel) bool {
+		return rule(fl.Field(), fl.Param())
+	})
+}
+
+// ValidationRule reports whether a field's value passes a custom rule
+// registered with RegisterValidation; param is the rule's parameter in the
+// tag ("" for none). Bind's validation engine is
+// github.com/go-playground/validator/v10, whose built-in rules (required,
+// min, email, dive, ...) need no registering.
+type ValidationRule func(value reflect.Value, param string) bool
 
 // ReverseURL builds the path of the route called name with args
 // substituted for its groups, escaped as Tornado's reverse_url.

@@ -99,7 +99,7 @@ func newValidator() *validator.Validate {
 
 // Bind fills the struct dst points to from the request and validates it with
 // its `validate` tags (github.com/go-playground/validator/v10; register
-// custom rules on Application.Validator). A JSON body (Content-Type
+// custom rules with Application.RegisterValidation). A JSON body (Content-Type
 // application/json) is decoded into dst; otherwise fields are filled from
 // the arguments (query and form body, cleaned as GetArgument) and the
 // route's named groups, which win. Any failure is a *ValidationError:

@@ -2,10 +2,11 @@ package tornago_test
 
 import (
 	"net/url"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-playground/validator/v10"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -129,12 +130,31 @@ func TestBindCustomValidation(t *testing.T) {
 		}
 		return h.Write(s.Color)
 	})), tornago.Settings{})
-	require.NoError(t, ta.app.Validator().RegisterValidation("primary", func(fl validator.FieldLevel) bool {
-		return fl.Field().String() == "red"
+	require.NoError(t, ta.app.RegisterValidation("primary", func(v reflect.Value, _ string) bool {
+		return v.String() == "red"
 	}))
+	require.NoError(t, ta.app.RegisterValidation("prefix", func(v reflect.Value, param string) bool {
+		return strings.HasPrefix(v.String(), param)
+	}))
+	require.Error(t, ta.app.RegisterValidation("nil", nil))
 	resp := ta.get("/?color=blue")
 	assert.Equal(t, 400, resp.StatusCode)
 	assert.JSONEq(t, `{"code":400,"message":"validation failed","fields":[
 		{"field":"color","rule":"primary","message":"color fails the primary rule"}]}`, resp.Body)
 	assert.Equal(t, "red", ta.get("/?color=red").Body)
+
+	ta = newTestApp(t, route(`/`, fn(func(h *funcHandler, _ ...string) error {
+		var s struct {
+			Code string `form:"code" validate:"prefix=ab"`
+		}
+		if err := h.Bind(&s); err != nil {
+			return err
+		}
+		return h.Write(s.Code)
+	})), tornago.Settings{})
+	require.NoError(t, ta.app.RegisterValidation("prefix", func(v reflect.Value, param string) bool {
+		return strings.HasPrefix(v.String(), param)
+	}))
+	assert.Equal(t, 400, ta.get("/?code=xy").StatusCode, "the rule gets its parameter")
+	assert.Equal(t, "abc", ta.get("/?code=abc").Body)
 }
