@@ -91,10 +91,10 @@ func TestWebSocketHandlerQuietConnectionsHoldNoGoroutine(t *testing.T) {
 }
 
 // readers counts the goroutines in a WebSocketHandler's read loop.
-func readers() int { return goroutinesIn("tornago.(*wsState).readLoop(") }
+func readers() int { return goroutinesIn("websocket.(*Session).readLoop(") }
 
 // dispatchers counts the goroutines calling OnMessage or waiting to.
-func dispatchers() int { return goroutinesIn("tornago.(*wsState).dispatch(") }
+func dispatchers() int { return goroutinesIn("websocket.(*Session).dispatch(") }
 
 func goroutinesIn(function string) int {
 	var b strings.Builder

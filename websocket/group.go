@@ -1,28 +1,29 @@
-package tornago
+package websocket
 
 import (
 	"context"
-	"net/http"
+	"errors"
 	"sync"
 	"time"
-
-	"github.com/tornago/tornago/websocket"
 )
 
-// socketRegistry tracks an Application's WebSocket connections, which
-// http.Server.Shutdown cannot see once they are hijacked, and runs the
-// one keepalive goroutine that pings all of them: no timer or goroutine
-// per connection.
-type socketRegistry struct {
+// Group holds a server's sessions: it tracks them, which
+// http.Server.Shutdown cannot do once their connections are hijacked, so
+// that Shutdown can close them all; it runs the one keepalive goroutine
+// that serves every session's timers (no timer or goroutine per
+// connection); and it owns the poller where quiet sessions' readers park
+// and the pool of message buffers. The zero value is ready to use; a
+// Group must not be copied after first use.
+type Group struct {
 	mu      sync.Mutex
-	conns   map[*wsState]struct{}
+	conns   map[*Session]struct{}
 	closing bool
 
-	// poller holds the readers of quiet connections (websocket_read.go);
-	// nil where the platform has none.
-	poller *websocket.Poller
+	// poller holds the readers of quiet sessions (session_read.go); nil
+	// where the platform has none.
+	poller *Poller
 
-	// msgBufs holds *[]byte message buffers for SetReuseMessageBuffers.
+	// msgBufs holds *[]byte message buffers for ReuseMessageBuffers.
 	msgBufs sync.Pool
 
 	// The keepalive goroutine runs while some connection pings.
@@ -41,27 +42,30 @@ const minKeepaliveTick = 5 * time.Millisecond
 // takeover) goes back to the pool; the keepalive goroutine checks it.
 const compressorIdleTime = 2 * time.Second
 
-// add registers a connection being opened; during shutdown it refuses
-// with 503.
-func (r *socketRegistry) add(s *wsState) error {
+// ErrGroupClosed is returned by NewSession once the group's Shutdown has
+// begun.
+var ErrGroupClosed = errors.New("websocket: group shutting down")
+
+// add registers a session being opened; during shutdown it refuses.
+func (r *Group) add(s *Session) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closing {
-		return HTTPError{Code: http.StatusServiceUnavailable, Message: "server shutting down"}
+		return ErrGroupClosed
 	}
 	if r.conns == nil {
-		r.conns = map[*wsState]struct{}{}
-		if websocket.PollerSupported {
-			r.poller = websocket.NewPoller()
+		r.conns = map[*Session]struct{}{}
+		if PollerSupported {
+			r.poller = NewPoller()
 		}
 	}
 	r.conns[s] = struct{}{}
 	return nil
 }
 
-// remove unregisters a connection whose lifecycle (OnClose included) is
+// remove unregisters a session whose lifecycle (OnClose included) is
 // over, which releases a Shutdown waiting for it.
-func (r *socketRegistry) remove(s *wsState) {
+func (r *Group) remove(s *Session) {
 	r.mu.Lock()
 	delete(r.conns, s)
 	r.mu.Unlock()
@@ -71,7 +75,7 @@ func (r *socketRegistry) remove(s *wsState) {
 // startKeepalive makes sure the keepalive goroutine runs and wakes often
 // enough for a ping interval or send timeout (or once a second, for
 // compressor release and parking).
-func (r *socketRegistry) startKeepalive(interval time.Duration) {
+func (r *Group) startKeepalive(interval time.Duration) {
 	tick := time.Second
 	if interval > 0 {
 		tick = min(tick, max(interval/4, minKeepaliveTick))
@@ -101,11 +105,11 @@ func (r *socketRegistry) startKeepalive(interval time.Duration) {
 
 // keepalive pings the connections that are due and closes those whose
 // ping went unanswered; it exits when no connection needs it.
-func (r *socketRegistry) keepalive(tick time.Duration, wake, stop chan struct{}) {
+func (r *Group) keepalive(tick time.Duration, wake, stop chan struct{}) {
 	defer r.kaWG.Done()
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	var due []*wsState
+	var due []*Session
 	for {
 		select {
 		case <-stop:
@@ -138,16 +142,19 @@ func (r *socketRegistry) keepalive(tick time.Duration, wake, stop chan struct{})
 	}
 }
 
-// shutdown closes every connection with 1001 after what is queued for it,
+// Shutdown closes every session with 1001 "server shutting down" after
+// what is queued for it (a session not started yet gets its close right
+// after Start), refuses new ones (NewSession fails with ErrGroupClosed),
 // waits until each one's OnClose has run, and stops the keepalive. When
-// ctx ends first, the rest are dropped without the closing handshake:
-// CloseNow ends each with a FIN behind what was written, so a close frame
-// already sent (1001, or the handler's own) still reaches the peer, and
-// resets only a connection whose peer has stopped reading.
-func (r *socketRegistry) shutdown(ctx context.Context) error {
+// ctx ends first, the rest are dropped without the closing handshake and
+// ctx's error is returned: CloseNow ends each with a FIN behind what was
+// written, so a close frame already sent (1001, or the session's own)
+// still reaches the peer, and resets only a connection whose peer has
+// stopped reading.
+func (r *Group) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	r.closing = true
-	list := make([]*wsState, 0, len(r.conns))
+	list := make([]*Session, 0, len(r.conns))
 	for s := range r.conns {
 		list = append(list, s)
 	}
@@ -159,7 +166,7 @@ func (r *socketRegistry) shutdown(ctx context.Context) error {
 	r.kaWG.Wait()
 
 	for _, s := range list {
-		s.closeForShutdown(websocket.StatusGoingAway, "server shutting down")
+		s.closeForShutdown(StatusGoingAway, "server shutting down")
 	}
 	// Parked readers are woken by their connections' closing; the
 	// poller's goroutine is not needed after them.
@@ -171,7 +178,7 @@ func (r *socketRegistry) shutdown(ctx context.Context) error {
 		case <-s.done:
 		case <-ctx.Done():
 			for _, rest := range list[i:] {
-				if c := rest.connection(); c != nil {
+				if c := rest.conn.Load(); c != nil {
 					c.CloseNow()
 				}
 			}
@@ -181,61 +188,12 @@ func (r *socketRegistry) shutdown(ctx context.Context) error {
 	return nil
 }
 
-// keepalive pings the peer when its interval has passed and aborts the
-// connection when the oldest unanswered ping is older than the timeout
-// (Tornado closes with 1000 "ping timed out" too). It also releases the
-// compressor of a connection that has been quiet for a while.
-func (s *wsState) keepalive(now time.Time) {
-	n := now.UnixNano()
-	s.parkIfQuiet(n)
-	if c := s.connection(); c.Compressed() && n-s.lastSend.Load() > int64(compressorIdleTime) {
-		c.ReleaseIdleCompressor()
-	}
-	if s.sendStalled(n) {
-		return
-	}
-	if s.pingInterval <= 0 {
-		return
-	}
-	if s.inboxWait.Load() {
-		// The reader waits for OnMessage to catch up, so a pong may be
-		// unread: the delay is ours, not the peer's.
-		if s.pingPending.Load() != 0 {
-			s.pingPending.Store(n)
-		}
-		return
-	}
-	if p := s.pingPending.Load(); p != 0 && n-p > int64(s.pingTimeout) {
-		if s.timedOut.CompareAndSwap(false, true) {
-			s.logger.Info("tornago: WebSocket ping timed out", "timeout", s.pingTimeout)
-			s.mu.Lock()
-			s.closing = true
-			s.abortLocked(websocket.StatusNormalClosure, "ping timed out")
-			s.mu.Unlock()
-		}
-		return
-	}
-	if n < s.nextPing.Load() {
-		return
-	}
-	s.nextPing.Store(n + int64(s.pingInterval))
-	s.pingPending.CompareAndSwap(0, n)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return
-	}
-	s.queue = append(s.queue, sendItem{ping: []byte{}})
-	s.enqueued++
-	s.startFlusherLocked()
-}
-
 // maxPooledMessage is the largest message buffer kept for reuse; larger
 // messages are rare enough to allocate.
 const maxPooledMessage = 1 << 20
 
 // messageBuffer takes a message buffer from the pool.
-func (r *socketRegistry) messageBuffer() *[]byte {
+func (r *Group) messageBuffer() *[]byte {
 	if b, ok := r.msgBufs.Get().(*[]byte); ok {
 		return b
 	}
@@ -246,7 +204,7 @@ func (r *socketRegistry) messageBuffer() *[]byte {
 // putMessageBuffer gives buf back once the message read into it, data,
 // has been handled; data's array replaces buf's when the message did not
 // fit and is not too large to keep.
-func (r *socketRegistry) putMessageBuffer(buf *[]byte, data []byte) {
+func (r *Group) putMessageBuffer(buf *[]byte, data []byte) {
 	if cap(data) > cap(*buf) {
 		if cap(data) > maxPooledMessage {
 			r.msgBufs.Put(buf)
