@@ -209,9 +209,7 @@ func (h *WebSocketHandler) SetPingInterval(interval, timeout time.Duration) {
 		timeout = interval
 	}
 	h.conf.pingInterval, h.conf.pingTimeout = interval, timeout
-	if h.ws != nil {
-		h.ws.SetPingInterval(interval, timeout)
-	}
+	h.reconfigure()
 }
 
 // SetMaxMessageSize overrides Settings.WebSocketMaxMessageSize for this
@@ -228,17 +226,21 @@ func (h *WebSocketHandler) SetMaxMessageSize(n int64) { h.conf.maxMessageSize = 
 // Prepare or Open.
 func (h *WebSocketHandler) SetReuseMessageBuffers(reuse bool) {
 	h.conf.reuseBuffers = reuse
-	if h.ws != nil {
-		h.ws.SetReuseMessageBuffers(reuse)
-	}
+	h.reconfigure()
 }
 
 // SetSendQueueSize overrides Settings.WebSocketSendQueueSize for this
 // connection. Call it in Initialize, Prepare or Open.
 func (h *WebSocketHandler) SetSendQueueSize(n int) {
 	h.conf.sendQueueSize = n
+	h.reconfigure()
+}
+
+// reconfigure hands a Set method's change made in Open to the session;
+// earlier ones reach it when it is made.
+func (h *WebSocketHandler) reconfigure() {
 	if h.ws != nil {
-		h.ws.SetSendQueueSize(n)
+		h.ws.SetOptions(h.sessionOptions())
 	}
 }
 
@@ -355,8 +357,7 @@ func (e sessionEvents) OnClose() {
 }
 
 // sessionOptions are the session's settings: the Settings, unless a Set
-// method overrode them in Initialize or Prepare (Open's overrides reach
-// the session directly).
+// method overrode them.
 func (h *WebSocketHandler) sessionOptions() websocket.SessionOptions {
 	st := &h.app.settings
 	o := websocket.SessionOptions{

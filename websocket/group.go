@@ -21,7 +21,7 @@ type Group struct {
 
 	// poller holds the readers of quiet sessions (session_read.go); nil
 	// where the platform has none.
-	poller *Poller
+	poller *poller
 
 	// msgBufs holds *[]byte message buffers for ReuseMessageBuffers.
 	msgBufs sync.Pool
@@ -47,66 +47,66 @@ const compressorIdleTime = 2 * time.Second
 var ErrGroupClosed = errors.New("websocket: group shutting down")
 
 // add registers a session being opened; during shutdown it refuses.
-func (r *Group) add(s *Session) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closing {
+func (g *Group) add(s *Session) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closing {
 		return ErrGroupClosed
 	}
-	if r.conns == nil {
-		r.conns = map[*Session]struct{}{}
-		if PollerSupported {
-			r.poller = NewPoller()
+	if g.conns == nil {
+		g.conns = map[*Session]struct{}{}
+		if pollerSupported {
+			g.poller = newPoller()
 		}
 	}
-	r.conns[s] = struct{}{}
+	g.conns[s] = struct{}{}
 	return nil
 }
 
 // remove unregisters a session whose lifecycle (OnClose included) is
 // over, which releases a Shutdown waiting for it.
-func (r *Group) remove(s *Session) {
-	r.mu.Lock()
-	delete(r.conns, s)
-	r.mu.Unlock()
+func (g *Group) remove(s *Session) {
+	g.mu.Lock()
+	delete(g.conns, s)
+	g.mu.Unlock()
 	close(s.done)
 }
 
 // startKeepalive makes sure the keepalive goroutine runs and wakes often
 // enough for a ping interval or send timeout (or once a second, for
 // compressor release and parking).
-func (r *Group) startKeepalive(interval time.Duration) {
+func (g *Group) startKeepalive(interval time.Duration) {
 	tick := time.Second
 	if interval > 0 {
 		tick = min(tick, max(interval/4, minKeepaliveTick))
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closing {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closing {
 		return
 	}
-	if r.kaRunning {
-		if tick < r.kaTick {
-			r.kaTick = tick
+	if g.kaRunning {
+		if tick < g.kaTick {
+			g.kaTick = tick
 			select {
-			case r.kaWake <- struct{}{}:
+			case g.kaWake <- struct{}{}:
 			default:
 			}
 		}
 		return
 	}
-	r.kaRunning = true
-	r.kaTick = tick
-	r.kaWake = make(chan struct{}, 1)
-	r.kaStop = make(chan struct{})
-	r.kaWG.Add(1)
-	go r.keepalive(tick, r.kaWake, r.kaStop)
+	g.kaRunning = true
+	g.kaTick = tick
+	g.kaWake = make(chan struct{}, 1)
+	g.kaStop = make(chan struct{})
+	g.kaWG.Add(1)
+	go g.keepalive(tick, g.kaWake, g.kaStop)
 }
 
 // keepalive pings the connections that are due and closes those whose
 // ping went unanswered; it exits when no connection needs it.
-func (r *Group) keepalive(tick time.Duration, wake, stop chan struct{}) {
-	defer r.kaWG.Done()
+func (g *Group) keepalive(tick time.Duration, wake, stop chan struct{}) {
+	defer g.kaWG.Done()
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	var due []*Session
@@ -115,25 +115,25 @@ func (r *Group) keepalive(tick time.Duration, wake, stop chan struct{}) {
 		case <-stop:
 			return
 		case <-wake:
-			r.mu.Lock()
-			t.Reset(r.kaTick)
-			r.mu.Unlock()
+			g.mu.Lock()
+			t.Reset(g.kaTick)
+			g.mu.Unlock()
 			continue
 		case now := <-t.C:
 			due = due[:0]
-			r.mu.Lock()
-			for s := range r.conns {
+			g.mu.Lock()
+			for s := range g.conns {
 				// Settings are final once the connection is stored.
 				if s.needsKeepalive() {
 					due = append(due, s)
 				}
 			}
 			if len(due) == 0 {
-				r.kaRunning = false
-				r.mu.Unlock()
+				g.kaRunning = false
+				g.mu.Unlock()
 				return
 			}
-			r.mu.Unlock()
+			g.mu.Unlock()
 			for _, s := range due {
 				s.keepalive(now)
 			}
@@ -151,27 +151,27 @@ func (r *Group) keepalive(tick time.Duration, wake, stop chan struct{}) {
 // written, so a close frame already sent (1001, or the session's own)
 // still reaches the peer, and resets only a connection whose peer has
 // stopped reading.
-func (r *Group) Shutdown(ctx context.Context) error {
-	r.mu.Lock()
-	r.closing = true
-	list := make([]*Session, 0, len(r.conns))
-	for s := range r.conns {
+func (g *Group) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	g.closing = true
+	list := make([]*Session, 0, len(g.conns))
+	for s := range g.conns {
 		list = append(list, s)
 	}
-	if r.kaRunning {
-		close(r.kaStop)
-		r.kaRunning = false
+	if g.kaRunning {
+		close(g.kaStop)
+		g.kaRunning = false
 	}
-	r.mu.Unlock()
-	r.kaWG.Wait()
+	g.mu.Unlock()
+	g.kaWG.Wait()
 
 	for _, s := range list {
 		s.closeForShutdown(StatusGoingAway, "server shutting down")
 	}
 	// Parked readers are woken by their connections' closing; the
 	// poller's goroutine is not needed after them.
-	if r.poller != nil {
-		defer r.poller.Close()
+	if g.poller != nil {
+		defer g.poller.Close()
 	}
 	for i, s := range list {
 		select {
@@ -193,8 +193,8 @@ func (r *Group) Shutdown(ctx context.Context) error {
 const maxPooledMessage = 1 << 20
 
 // messageBuffer takes a message buffer from the pool.
-func (r *Group) messageBuffer() *[]byte {
-	if b, ok := r.msgBufs.Get().(*[]byte); ok {
+func (g *Group) messageBuffer() *[]byte {
+	if b, ok := g.msgBufs.Get().(*[]byte); ok {
 		return b
 	}
 	b := make([]byte, 0, 4096)
@@ -204,13 +204,13 @@ func (r *Group) messageBuffer() *[]byte {
 // putMessageBuffer gives buf back once the message read into it, data,
 // has been handled; data's array replaces buf's when the message did not
 // fit and is not too large to keep.
-func (r *Group) putMessageBuffer(buf *[]byte, data []byte) {
+func (g *Group) putMessageBuffer(buf *[]byte, data []byte) {
 	if cap(data) > cap(*buf) {
 		if cap(data) > maxPooledMessage {
-			r.msgBufs.Put(buf)
+			g.msgBufs.Put(buf)
 			return
 		}
 		*buf = data[:0]
 	}
-	r.msgBufs.Put(buf)
+	g.msgBufs.Put(buf)
 }

@@ -33,7 +33,7 @@ import (
 // idle session costs no goroutine where the platform has a poller.
 //
 // Send, SendPrepared, Ping, Flush, Close and Conn are safe from any
-// goroutine; the Set methods belong before Start.
+// goroutine; SetOptions belongs before Start.
 type Session struct {
 	group  *Group
 	events SessionEvents
@@ -117,14 +117,11 @@ type SessionEvents interface {
 
 // Message is a data message from the peer, as SessionEvents.OnMessage
 // receives it. Data is the receiver's to keep, unless the session reuses
-// message buffers (SetReuseMessageBuffers).
+// message buffers (SessionOptions.ReuseMessageBuffers).
 type Message struct {
 	Data   []byte
 	Binary bool
 }
-
-// Text returns Data as a string.
-func (m Message) Text() string { return string(m.Data) }
 
 // SessionOptions configures a session; the zero value is usable.
 type SessionOptions struct {
@@ -135,14 +132,14 @@ type SessionOptions struct {
 	PingInterval, PingTimeout time.Duration
 	// SendQueueSize bounds in bytes what may wait to be sent; a send that
 	// would exceed it fails with ErrSendQueueFull and closes the
-	// connection with 1008. 0 means DefaultSendQueueSize.
+	// connection with 1008. 0 means 16 MiB.
 	SendQueueSize int
 	// SendTimeout closes with 1008 a connection whose queued bytes the
 	// peer has not taken for this long; 0 or less never does.
 	SendTimeout time.Duration
 	// InboxSize bounds in bytes the messages read but not yet handled by
 	// OnMessage; past it the reader waits, pushing back on the peer
-	// through TCP. 0 means DefaultInboxSize.
+	// through TCP. 0 means 64 KiB.
 	InboxSize int64
 	// ReuseMessageBuffers reads messages into pooled buffers: Message.Data
 	// is then valid only until OnMessage returns.
@@ -152,10 +149,10 @@ type SessionOptions struct {
 	Logger *slog.Logger
 }
 
-// Defaults of SessionOptions.
+// Defaults of SessionOptions, tornago's Settings' too.
 const (
-	DefaultSendQueueSize = 16 << 20
-	DefaultInboxSize     = 64 << 10
+	defaultSendQueueSize = 16 << 20
+	defaultInboxSize     = 64 << 10
 )
 
 // ErrSendQueueFull is returned by a send that would take the session's
@@ -176,15 +173,8 @@ type closeRequest struct {
 // events receives its events. It fails with ErrGroupClosed once Shutdown
 // has begun. The session must be ended by Start or Cancel.
 func (g *Group) NewSession(events SessionEvents, opts SessionOptions) (*Session, error) {
-	s := &Session{group: g, events: events, logger: opts.Logger, done: make(chan struct{})}
-	if s.logger == nil {
-		s.logger = slog.New(slog.DiscardHandler)
-	}
-	s.SetPingInterval(opts.PingInterval, opts.PingTimeout)
-	s.sendTimeout = opts.SendTimeout
-	s.inboxSize = orDefault(opts.InboxSize, DefaultInboxSize)
-	s.sendQueueSize = int(orDefault(int64(opts.SendQueueSize), DefaultSendQueueSize))
-	s.reuseBuffers = opts.ReuseMessageBuffers
+	s := &Session{group: g, events: events, done: make(chan struct{})}
+	s.SetOptions(opts)
 	s.inSpace.L = &s.inMu
 	s.inReady.L = &s.inMu
 	if err := g.add(s); err != nil {
@@ -201,33 +191,29 @@ func orDefault(v, def int64) int64 {
 	return v
 }
 
-// SetPingInterval changes SessionOptions.PingInterval and PingTimeout
-// (timeout 0 means the interval); call it before Start.
-func (s *Session) SetPingInterval(interval, timeout time.Duration) {
-	if timeout <= 0 {
-		timeout = interval
+// SetOptions replaces the options the session was made with; call it
+// before Start (it is safe while another goroutine sends, which then sees
+// the new send queue size). tornago.WebSocketHandler calls it when a
+// handler changes its settings in Open.
+func (s *Session) SetOptions(opts SessionOptions) {
+	s.logger = opts.Logger
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
 	}
-	s.pingInterval, s.pingTimeout = interval, timeout
-}
-
-// SetSendQueueSize changes SessionOptions.SendQueueSize; call it before
-// Start (it is safe while another goroutine sends).
-func (s *Session) SetSendQueueSize(n int) {
+	s.pingInterval, s.pingTimeout = opts.PingInterval, opts.PingTimeout
+	if s.pingTimeout <= 0 {
+		s.pingTimeout = s.pingInterval
+	}
+	s.sendTimeout = opts.SendTimeout
+	s.inboxSize = orDefault(opts.InboxSize, defaultInboxSize)
+	s.reuseBuffers = opts.ReuseMessageBuffers
 	s.mu.Lock()
-	s.sendQueueSize = n
+	s.sendQueueSize = int(orDefault(int64(opts.SendQueueSize), defaultSendQueueSize))
 	s.mu.Unlock()
 }
 
-// SetReuseMessageBuffers changes SessionOptions.ReuseMessageBuffers;
-// call it before Start.
-func (s *Session) SetReuseMessageBuffers(reuse bool) { s.reuseBuffers = reuse }
-
 // Conn returns the session's connection, nil before Start.
 func (s *Session) Conn() *Conn { return s.conn.Load() }
-
-// Done is closed once the session has ended: OnClose has returned and
-// the session has left its group.
-func (s *Session) Done() <-chan struct{} { return s.done }
 
 // Start serves conn, an accepted connection, on goroutines of the
 // session's own, and returns at once. What was sent before goes out

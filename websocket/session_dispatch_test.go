@@ -36,12 +36,12 @@ func TestDispatcherLingersWhileBusy(t *testing.T) {
 	}
 
 	s.deliver(inboxItem{m: Message{Data: []byte("one")}})
-	require.Equal(t, "one", (<-got).Text())
+	require.Equal(t, "one", string((<-got).Data))
 	require.Eventually(t, lingering, 5*time.Second, time.Millisecond, "the dispatcher exited although messages flow")
 	require.Equal(t, 1, dispatcherGoroutines())
 
 	s.deliver(inboxItem{m: Message{Data: []byte("two")}})
-	require.Equal(t, "two", (<-got).Text())
+	require.Equal(t, "two", string((<-got).Data))
 	require.Eventually(t, lingering, 5*time.Second, time.Millisecond)
 	require.Equal(t, 1, dispatcherGoroutines(), "the lingering dispatcher took the message")
 

@@ -10,7 +10,7 @@ func (s *Session) keepalive(now time.Time) {
 	n := now.UnixNano()
 	s.parkIfQuiet(n)
 	if c := s.conn.Load(); c.Compressed() && n-s.lastSend.Load() > int64(compressorIdleTime) {
-		c.ReleaseIdleCompressor()
+		c.releaseIdleCompressor()
 	}
 	if s.sendStalled(n) {
 		return

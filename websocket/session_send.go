@@ -66,13 +66,13 @@ type sendItem struct {
 // write sends data as a message of type typ. With nothing queued and no
 // flusher writing, it tries the socket first, holding mu so that no other
 // write can get ahead of it or slip in before a remainder is queued; the
-// attempt never blocks, since TryWriteMessage gives up rather than wait
+// attempt never blocks, since tryWriteMessage gives up rather than wait
 // for the socket or for another writer. Anything else goes through the
 // queue.
 func (s *Session) write(typ MessageType, data []byte) error {
 	s.mu.Lock()
 	if c := s.conn.Load(); c != nil && !s.flushing && len(s.queue) == 0 && !s.closing && !s.ended && s.closeReq == nil {
-		pending, err := c.TryWriteMessage(typ, data)
+		pending, err := c.tryWriteMessage(typ, data)
 		switch {
 		case err == nil:
 			s.enqueued++
@@ -97,7 +97,7 @@ func (s *Session) write(typ MessageType, data []byte) error {
 			s.mu.Unlock()
 			return ErrClosed
 		}
-		// ErrWouldBlock: the socket or another writer is busy.
+		// errWouldBlock: the socket or another writer is busy.
 	}
 	s.mu.Unlock()
 	pm, err := NewPreparedMessage(typ, data)
@@ -186,7 +186,7 @@ func (s *Session) abortLocked(code StatusCode, reason string) {
 	s.workers.Add(1)
 	go func() {
 		defer s.workers.Done()
-		c.Abort(code, reason)
+		c.abort(code, reason)
 	}()
 }
 
@@ -292,7 +292,7 @@ func (s *Session) flushLoop() {
 		for i := 0; i < len(batch) && err == nil; {
 			switch {
 			case batch[i].isPending():
-				err = c.FlushPending(context.Background())
+				err = c.flushPending(context.Background())
 				size += pendingSize
 				i++
 			case batch[i].pm == nil:
@@ -306,7 +306,7 @@ func (s *Session) flushLoop() {
 					chunk += batch[i].pm.Size()
 					size += batch[i].pm.Size()
 				}
-				err = c.WritePreparedBatch(context.Background(), frames)
+				err = c.writePreparedBatch(context.Background(), frames)
 			}
 			s.lastSend.Store(time.Now().UnixNano())
 		}
