@@ -13,13 +13,10 @@ import (
 )
 
 // Message is a data message from the peer, as OnMessage receives it: the
-// core's websocket.Message, of which it is a conversion. Data is the
+// core's websocket.Message, which is hub.Message too. Data is the
 // handler's to keep: it is not reused after OnMessage returns, unless
 // SetReuseMessageBuffers says so.
-type Message websocket.Message
-
-// Text returns Data as a string.
-func (m Message) Text() string { return string(m.Data) }
+type Message = websocket.Message
 
 // ErrClosed is returned (errors.Is) by writes to a WebSocket that is
 // closed or closing, Tornado's WebSocketClosedError. It is the same error
@@ -345,10 +342,6 @@ func (h *WebSocketHandler) serveWebSocket() {
 type sessionEvents struct {
 	webSocketHooks
 	cancel context.CancelFunc
-}
-
-func (e sessionEvents) OnMessage(m websocket.Message) error {
-	return e.webSocketHooks.OnMessage(Message(m))
 }
 
 func (e sessionEvents) OnClose() {

@@ -33,7 +33,8 @@ import (
 // idle session costs no goroutine where the platform has a poller.
 //
 // Send, SendPrepared, Ping, Flush, Close and Conn are safe from any
-// goroutine; SetOptions belongs before Start.
+// goroutine, and so is SetOptions, which changes only the send queue's
+// size once the session runs.
 type Session struct {
 	group  *Group
 	events SessionEvents
@@ -115,13 +116,18 @@ type SessionEvents interface {
 	OnClose()
 }
 
-// Message is a data message from the peer, as SessionEvents.OnMessage
-// receives it. Data is the receiver's to keep, unless the session reuses
-// message buffers (SessionOptions.ReuseMessageBuffers).
+// Message is a data message, as SessionEvents.OnMessage receives it (Data
+// is the receiver's to keep, unless the session reuses message buffers:
+// SessionOptions.ReuseMessageBuffers). It is tornago.Message, what a
+// WebSocketHandler's OnMessage receives, and hub.Message, what a hub
+// publishes, too.
 type Message struct {
 	Data   []byte
 	Binary bool
 }
+
+// Text returns Data as a string.
+func (m Message) Text() string { return string(m.Data) }
 
 // SessionOptions configures a session; the zero value is usable.
 type SessionOptions struct {
@@ -149,7 +155,7 @@ type SessionOptions struct {
 	Logger *slog.Logger
 }
 
-// Defaults of SessionOptions, tornago's Settings' too.
+// Defaults of SessionOptions.
 const (
 	defaultSendQueueSize = 16 << 20
 	defaultInboxSize     = 64 << 10
@@ -173,7 +179,10 @@ type closeRequest struct {
 // events receives its events. It fails with ErrGroupClosed once Shutdown
 // has begun. The session must be ended by Start or Cancel.
 func (g *Group) NewSession(events SessionEvents, opts SessionOptions) (*Session, error) {
-	s := &Session{group: g, events: events, done: make(chan struct{})}
+	s := &Session{group: g, events: events, logger: opts.Logger, done: make(chan struct{})}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
 	s.SetOptions(opts)
 	s.inSpace.L = &s.inMu
 	s.inReady.L = &s.inMu
@@ -191,22 +200,21 @@ func orDefault(v, def int64) int64 {
 	return v
 }
 
-// SetOptions replaces the options the session was made with; call it
-// before Start (it is safe while another goroutine sends, which then sees
-// the new send queue size). tornago.WebSocketHandler calls it when a
-// handler changes its settings in Open.
+// SetOptions replaces the options the session was made with but Logger.
+// Before Start it replaces all of them; once the session runs, only
+// SendQueueSize changes (the rest are fixed then). It is safe while other
+// goroutines send. tornago.WebSocketHandler calls it when a handler
+// changes its settings after the session was made.
 func (s *Session) SetOptions(opts SessionOptions) {
-	s.logger = opts.Logger
-	if s.logger == nil {
-		s.logger = slog.New(slog.DiscardHandler)
+	if s.conn.Load() == nil {
+		s.pingInterval, s.pingTimeout = opts.PingInterval, opts.PingTimeout
+		if s.pingTimeout <= 0 {
+			s.pingTimeout = s.pingInterval
+		}
+		s.sendTimeout = opts.SendTimeout
+		s.inboxSize = orDefault(opts.InboxSize, defaultInboxSize)
+		s.reuseBuffers = opts.ReuseMessageBuffers
 	}
-	s.pingInterval, s.pingTimeout = opts.PingInterval, opts.PingTimeout
-	if s.pingTimeout <= 0 {
-		s.pingTimeout = s.pingInterval
-	}
-	s.sendTimeout = opts.SendTimeout
-	s.inboxSize = orDefault(opts.InboxSize, defaultInboxSize)
-	s.reuseBuffers = opts.ReuseMessageBuffers
 	s.mu.Lock()
 	s.sendQueueSize = int(orDefault(int64(opts.SendQueueSize), defaultSendQueueSize))
 	s.mu.Unlock()
