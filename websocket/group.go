@@ -18,6 +18,9 @@ type Group struct {
 	mu      sync.Mutex
 	conns   map[*Session]struct{}
 	closing bool
+	// drained is closed once Shutdown has begun and the last session has
+	// left (a channel per group, not one per session).
+	drained chan struct{}
 
 	// poller holds the readers of quiet sessions (session_read.go); nil
 	// where the platform has none.
@@ -67,9 +70,14 @@ func (g *Group) add(s *Session) error {
 // over, which releases a Shutdown waiting for it.
 func (g *Group) remove(s *Session) {
 	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.conns[s]; !ok {
+		return
+	}
 	delete(g.conns, s)
-	g.mu.Unlock()
-	close(s.done)
+	if g.drained != nil && len(g.conns) == 0 {
+		close(g.drained)
+	}
 }
 
 // startKeepalive makes sure the keepalive goroutine runs and wakes often
@@ -158,6 +166,13 @@ func (g *Group) Shutdown(ctx context.Context) error {
 	for s := range g.conns {
 		list = append(list, s)
 	}
+	if g.drained == nil {
+		g.drained = make(chan struct{})
+		if len(g.conns) == 0 {
+			close(g.drained)
+		}
+	}
+	drained := g.drained
 	if g.kaRunning {
 		close(g.kaStop)
 		g.kaRunning = false
@@ -173,19 +188,23 @@ func (g *Group) Shutdown(ctx context.Context) error {
 	if g.poller != nil {
 		defer g.poller.Close()
 	}
-	for i, s := range list {
-		select {
-		case <-s.done:
-		case <-ctx.Done():
-			for _, rest := range list[i:] {
-				if c := rest.conn.Load(); c != nil {
-					c.CloseNow()
-				}
-			}
-			return ctx.Err()
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	list = list[:0]
+	for s := range g.conns {
+		list = append(list, s)
+	}
+	g.mu.Unlock()
+	for _, rest := range list {
+		if c := rest.conn.Load(); c != nil {
+			c.CloseNow()
 		}
 	}
-	return nil
+	return ctx.Err()
 }
 
 // maxPooledMessage is the largest message buffer kept for reuse; larger

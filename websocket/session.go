@@ -73,14 +73,16 @@ type Session struct {
 	workers       sync.WaitGroup // flusher and abort goroutines
 
 	// The inbox, under inMu (session_dispatch.go).
-	inMu        sync.Mutex
-	inSpace     sync.Cond   // the reader waits here for room in the inbox
-	inboxWait   atomic.Bool // the reader is waiting in inSpace, not reading
-	inReady     sync.Cond   // a lingering dispatcher waits here for messages
+	inMu sync.Mutex
+	// inWake is where the reader waits for room in the inbox and a
+	// lingering dispatcher waits for messages: never both at once, since
+	// the one waits for a full inbox and the other for an empty one.
+	inWake      sync.Cond
+	inboxWait   atomic.Bool // the reader is waiting in inWake, not reading
 	inbox       []inboxItem
 	inboxBytes  int64
 	dispatching bool
-	lingering   bool // the dispatcher waits on inReady
+	lingering   bool // the dispatcher waits on inWake
 	busy        bool // messages are flowing: the dispatcher lingers
 	canLinger   bool // the keepalive goroutine watches for quiet
 	stopped     bool // OnMessage failed: drop the rest
@@ -91,8 +93,6 @@ type Session struct {
 	pingPending atomic.Int64 // when the oldest unanswered ping went out, 0 if none
 	lastSend    atomic.Int64 // when the peer last took bytes, or the flusher started
 	timedOut    atomic.Bool
-
-	done chan struct{} // closed when the session is over and has left its group
 }
 
 // SessionEvents receives a session's events, as gws's Event or Tornado's
@@ -179,13 +179,12 @@ type closeRequest struct {
 // events receives its events. It fails with ErrGroupClosed once Shutdown
 // has begun. The session must be ended by Start or Cancel.
 func (g *Group) NewSession(events SessionEvents, opts SessionOptions) (*Session, error) {
-	s := &Session{group: g, events: events, logger: opts.Logger, done: make(chan struct{})}
+	s := &Session{group: g, events: events, logger: opts.Logger}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	s.SetOptions(opts)
-	s.inSpace.L = &s.inMu
-	s.inReady.L = &s.inMu
+	s.inWake.L = &s.inMu
 	if err := g.add(s); err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func (s *Session) deliver(it inboxItem) {
 	defer s.inMu.Unlock()
 	for !s.stopped && s.inboxBytes > 0 && s.inboxBytes+cost > s.inboxSize {
 		s.inboxWait.Store(true)
-		s.inSpace.Wait()
+		s.inWake.Wait()
 		s.inboxWait.Store(false)
 	}
 	if s.stopped {
@@ -43,7 +43,7 @@ func (s *Session) deliver(it inboxItem) {
 		s.dispatchWG.Add(1)
 		go s.dispatch()
 	case s.lingering:
-		s.inReady.Signal()
+		s.inWake.Signal()
 	}
 }
 
@@ -53,7 +53,7 @@ func (s *Session) setBusy(busy bool) {
 	s.inMu.Lock()
 	s.busy = busy
 	if !busy && s.lingering {
-		s.inReady.Signal()
+		s.inWake.Signal()
 	}
 	s.inMu.Unlock()
 }
@@ -74,7 +74,7 @@ func (s *Session) dispatch() {
 		s.inMu.Lock()
 		for len(s.inbox) == 0 && s.busy && !s.stopped {
 			s.lingering = true
-			s.inReady.Wait()
+			s.inWake.Wait()
 			s.lingering = false
 		}
 		if len(s.inbox) == 0 || s.stopped {
@@ -97,7 +97,7 @@ func (s *Session) dispatch() {
 			s.inbox = s.inbox[1:]
 		}
 		s.inboxBytes -= int64(len(it.m.Data)) + inboxItemCost
-		s.inSpace.Signal()
+		s.inWake.Signal()
 		s.inMu.Unlock()
 		err := s.onMessage(it.m)
 		if it.buf != nil {
@@ -116,7 +116,7 @@ func (s *Session) dispatch() {
 			s.logger.Error("websocket: OnMessage failed; closing with 1011", "error", err)
 			s.inMu.Lock()
 			s.stopped = true
-			s.inSpace.Broadcast()
+			s.inWake.Broadcast()
 			s.inMu.Unlock()
 			s.close(StatusInternalError, "internal error")
 		}

@@ -28,7 +28,7 @@ func TestDispatcherLingersWhileBusy(t *testing.T) {
 		got <- m
 		return nil
 	})}
-	s.inSpace.L, s.inReady.L = &s.inMu, &s.inMu
+	s.inWake.L = &s.inMu
 	lingering := func() bool {
 		s.inMu.Lock()
 		defer s.inMu.Unlock()
@@ -55,7 +55,7 @@ func TestDispatcherLingersWhileBusy(t *testing.T) {
 // lingering); after a gap it parks, which also lets the dispatcher go.
 func TestParkPolicy(t *testing.T) {
 	s := &Session{group: &Group{}}
-	s.inSpace.L, s.inReady.L = &s.inMu, &s.inMu
+	s.inWake.L = &s.inMu
 	busy := func() bool {
 		s.inMu.Lock()
 		defer s.inMu.Unlock()

@@ -186,7 +186,6 @@ func TestSessionOverPipeEchoesAndCloses(t *testing.T) {
 	require.NoError(t, <-closed)
 	assert.Equal(t, StatusNormalClosure, f.s.Conn().PeerClose().Code)
 	assert.ErrorIs(t, f.s.Send(TextMessage, []byte("late")), ErrClosed)
-	<-f.s.done
 }
 
 // TestSessionSendBeforeStartAndCancel: what is sent before Start is
