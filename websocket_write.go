@@ -20,7 +20,8 @@ import (
 // is neither copied nor queued; otherwise what the socket did not take is
 // copied into the connection's send queue and sent from there. It is safe
 // from any goroutine. Writes before the 101 (in Open) go out right after
-// it.
+// it; before Open (in Initialize or Prepare) there is no connection to
+// queue for, and writes fail with ErrNotOpen.
 //
 // It fails with an error matching ErrClosed once the connection is closing,
 // and with ErrSendQueueFull (after which the connection is closed with 1008)
