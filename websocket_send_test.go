@@ -159,3 +159,37 @@ func TestWebSocketSendQueueOverflowAfterPartialWrite(t *testing.T) {
 		t.Fatal("OnClose did not run")
 	}
 }
+
+// prepareWriter writes in Prepare, before the connection has a session.
+type prepareWriter struct {
+	sendSocket
+	prepareErr chan error
+}
+
+func (h *prepareWriter) Prepare() error {
+	h.prepareErr <- h.WriteText("too early")
+	return nil
+}
+
+// TestWebSocketWriteBeforeOpenFails: a write in Prepare, before Open,
+// fails with ErrNotOpen (there is no session to queue it on yet), and the
+// connection still opens.
+func TestWebSocketWriteBeforeOpenFails(t *testing.T) {
+	t.Parallel()
+	opened := make(chan *sendSocket, 1)
+	prepareErr := make(chan error, 1)
+	addr := serveSendApp(t, Settings{}, func() Handler {
+		return &prepareWriter{sendSocket{opened: opened, closed: make(chan struct{})}, prepareErr}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws", nil)
+	require.NoError(t, err)
+	defer c.CloseNow()
+	require.ErrorIs(t, <-prepareErr, ErrNotOpen)
+	h := <-opened
+	require.NoError(t, h.WriteText("after Open"))
+	_, b, err := c.ReadMessage(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "after Open", string(b))
+}
