@@ -19,6 +19,7 @@ import (
 
 	"github.com/tornago/tornago/cookies"
 	"github.com/tornago/tornago/routing"
+	"github.com/tornago/tornago/websocket"
 )
 
 // Route maps requests to a handler, as a Tornado URLSpec.
@@ -58,7 +59,7 @@ type Application struct {
 	servers []*http.Server
 	closed  bool
 
-	sockets socketRegistry // open WebSocket connections
+	sockets websocket.Group // open WebSocket sessions
 }
 
 // NewApplication compiles routes (first match wins) and returns the
@@ -414,7 +415,7 @@ func (a *Application) Shutdown(ctx context.Context) error {
 	for i, srv := range servers {
 		wg.Go(func() { errs[i] = srv.Shutdown(ctx) })
 	}
-	wg.Go(func() { errs[len(servers)] = a.sockets.shutdown(ctx) })
+	wg.Go(func() { errs[len(servers)] = a.sockets.Shutdown(ctx) })
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("tornago: shutdown: %w", err)

@@ -4,14 +4,14 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tornago/tornago/hub"
 	"github.com/tornago/tornago/websocket"
 )
 
 // PreparedWriter is what Broadcast writes to: every handler that embeds
-// WebSocketHandler is one.
-type PreparedWriter interface {
-	WritePrepared(pm *websocket.PreparedMessage) error
-}
+// WebSocketHandler is one. It is hub.Member, so the same handlers join
+// hub rooms.
+type PreparedWriter = hub.Member
 
 // Broadcast sends one message to every target, encoding the frame once for
 // all of them (Tornado apps loop over write_message, which encodes per

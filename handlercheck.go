@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime/debug"
+	"strings"
 )
 
 // HandlerError is the error NewApplication returns, and HandlerFor panics
@@ -52,6 +53,12 @@ func CheckHandler(f Factory) error { return checkFactory("HandlerFor", f) }
 type hookSpec struct {
 	name string
 	want reflect.Type
+}
+
+// asWritten is signature t as a handler's author writes it: Message is
+// the core's websocket.Message under the name tornago exports it by.
+func asWritten(t reflect.Type) string {
+	return strings.ReplaceAll(t.String(), "websocket.Message", "tornago.Message")
 }
 
 // hooksOf lists the exported methods of the interfaces ifaces (hooks.go).
@@ -112,7 +119,7 @@ func checkFactory(route string, f Factory) error {
 		// method's type is the signature as written.
 		if found := reflect.ValueOf(h).Method(m.Index).Type(); found != s.want {
 			return &HandlerError{Route: route, Type: t.String(), Method: s.name,
-				Found: found.String(), Want: s.want.String()}
+				Found: found.String(), Want: asWritten(s.want)}
 		}
 	}
 	return nil

@@ -12,15 +12,11 @@ import (
 	"github.com/tornago/tornago/websocket"
 )
 
-// Message is a data message from the peer, as OnMessage receives it. Data
-// is the handler's to keep: it is not reused after OnMessage returns.
-type Message struct {
-	Data   []byte
-	Binary bool
-}
-
-// Text returns Data as a string.
-func (m Message) Text() string { return string(m.Data) }
+// Message is a data message from the peer, as OnMessage receives it: the
+// core's websocket.Message, which is hub.Message too. Data is the
+// handler's to keep: it is not reused after OnMessage returns, unless
+// SetReuseMessageBuffers says so.
+type Message = websocket.Message
 
 // ErrClosed is returned (errors.Is) by writes to a WebSocket that is
 // closed or closing, Tornado's WebSocketClosedError. It is the same error
@@ -29,8 +25,9 @@ var ErrClosed = websocket.ErrClosed
 
 // ErrSendQueueFull is returned by a write that would take the connection's
 // send queue over Settings.WebSocketSendQueueSize: the peer is not reading
-// fast enough, so the connection is closed with 1008. It matches ErrClosed.
-var ErrSendQueueFull = fmt.Errorf("%w: send queue full (peer too slow)", ErrClosed)
+// fast enough, so the connection is closed with 1008. It matches ErrClosed,
+// and is the same error value as websocket.ErrSendQueueFull.
+var ErrSendQueueFull = websocket.ErrSendQueueFull
 
 // WebSocketHandler is the base of a WebSocket handler, as Tornado's
 // WebSocketHandler: embed it by value and override the methods you need.
@@ -72,9 +69,24 @@ var ErrSendQueueFull = fmt.Errorf("%w: send queue full (peer too slow)", ErrClos
 // cancelled when it closes, so work started for the socket can use it. WriteMessage, WriteText, WriteJSON, WritePrepared, Ping,
 // Flush and Close are safe from any goroutine; the other methods belong
 // to the handler's own goroutines (Open, OnMessage, OnClose).
+//
+// The connection itself is served by the core's websocket.Session (send
+// queue, ordered dispatch, keepalive, parking of quiet readers), which
+// this type adapts to Tornado's hooks and handshake order.
 type WebSocketHandler struct {
 	RequestHandler
-	ws wsState
+	ws          *websocket.Session // from the registry on, just before Open
+	conf        wsConfig
+	subprotocol string
+}
+
+// wsConfig is what the Set methods override for one connection; zero
+// values take the Settings.
+type wsConfig struct {
+	pingInterval, pingTimeout time.Duration
+	maxMessageSize            int64
+	sendQueueSize             int
+	reuseBuffers              bool
 }
 
 // webSocketHooks is WebSocketHooks (hooks.go) under the name the runtime
@@ -132,18 +144,34 @@ func (h *WebSocketHandler) CompressionOptions() *websocket.CompressionOptions {
 
 // Compressed reports whether the connection negotiated permessage-deflate.
 func (h *WebSocketHandler) Compressed() bool {
-	c := h.ws.connection()
+	c := h.connection()
 	return c != nil && c.Compressed()
+}
+
+// connection is the open connection, nil before the 101.
+func (h *WebSocketHandler) connection() *websocket.Conn {
+	if h.ws == nil {
+		return nil
+	}
+	return h.ws.Conn()
+}
+
+// peerClose is the peer's close frame, nil if none (yet).
+func (h *WebSocketHandler) peerClose() *websocket.CloseError {
+	if c := h.connection(); c != nil {
+		return c.PeerClose()
+	}
+	return nil
 }
 
 // Subprotocol returns the subprotocol chosen by SelectSubprotocol, "" for
 // none. It is set before Open.
-func (h *WebSocketHandler) Subprotocol() string { return h.ws.subprotocol }
+func (h *WebSocketHandler) Subprotocol() string { return h.subprotocol }
 
 // CloseCode returns the status code of the peer's close frame, 0 if it
 // sent none (yet). Read it in OnClose.
 func (h *WebSocketHandler) CloseCode() int {
-	if c := h.ws.peerClose(); c != nil && c.Code != websocket.StatusNoStatusReceived {
+	if c := h.peerClose(); c != nil && c.Code != websocket.StatusNoStatusReceived {
 		return int(c.Code)
 	}
 	return 0
@@ -151,7 +179,7 @@ func (h *WebSocketHandler) CloseCode() int {
 
 // CloseReason returns the reason of the peer's close frame, "" if none.
 func (h *WebSocketHandler) CloseReason() string {
-	if c := h.ws.peerClose(); c != nil {
+	if c := h.peerClose(); c != nil {
 		return c.Reason
 	}
 	return ""
@@ -160,7 +188,7 @@ func (h *WebSocketHandler) CloseReason() string {
 // SetNoDelay sets TCP_NODELAY on the connection (on by default in Go).
 // It has no effect before the connection is open or on non-TCP transports.
 func (h *WebSocketHandler) SetNoDelay(noDelay bool) error {
-	c := h.ws.connection()
+	c := h.connection()
 	if c == nil {
 		return nil
 	}
@@ -177,12 +205,13 @@ func (h *WebSocketHandler) SetPingInterval(interval, timeout time.Duration) {
 	if timeout <= 0 {
 		timeout = interval
 	}
-	h.ws.pingInterval, h.ws.pingTimeout = interval, timeout
+	h.conf.pingInterval, h.conf.pingTimeout = interval, timeout
+	h.reconfigure()
 }
 
 // SetMaxMessageSize overrides Settings.WebSocketMaxMessageSize for this
 // connection. Call it in Initialize, Prepare or Open.
-func (h *WebSocketHandler) SetMaxMessageSize(n int64) { h.ws.maxMessageSize = n }
+func (h *WebSocketHandler) SetMaxMessageSize(n int64) { h.conf.maxMessageSize = n }
 
 // SetReuseMessageBuffers makes the connection read messages into pooled
 // buffers: Message.Data is then valid only until OnMessage returns, when
@@ -192,14 +221,24 @@ func (h *WebSocketHandler) SetMaxMessageSize(n int64) { h.ws.maxMessageSize = n 
 // garbage collector's work for it, which at thousands of messages a
 // second is a large part of a server's CPU. Call it in Initialize,
 // Prepare or Open.
-func (h *WebSocketHandler) SetReuseMessageBuffers(reuse bool) { h.ws.reuseBuffers = reuse }
+func (h *WebSocketHandler) SetReuseMessageBuffers(reuse bool) {
+	h.conf.reuseBuffers = reuse
+	h.reconfigure()
+}
 
 // SetSendQueueSize overrides Settings.WebSocketSendQueueSize for this
 // connection. Call it in Initialize, Prepare or Open.
 func (h *WebSocketHandler) SetSendQueueSize(n int) {
-	h.ws.mu.Lock()
-	h.ws.sendQueueSize = n
-	h.ws.mu.Unlock()
+	h.conf.sendQueueSize = n
+	h.reconfigure()
+}
+
+// reconfigure hands a Set method's change made in Open to the session;
+// earlier ones reach it when it is made.
+func (h *WebSocketHandler) reconfigure() {
+	if h.ws != nil {
+		h.ws.SetOptions(h.sessionOptions())
+	}
 }
 
 // serveWebSocket runs the connection's lifecycle on the request goroutine;
@@ -211,8 +250,6 @@ func (h *WebSocketHandler) serveWebSocket() {
 		rh.sendError(fmt.Errorf("tornago: %T embeds WebSocketHandler but overrides one of its methods with another signature (Open(args ...string) error, OnMessage(Message) error, OnClose(), CheckOrigin(string) bool, ...)", rh.self))
 		return
 	}
-	s := &h.ws
-	s.setup(rh.app)
 	if err := rh.runPrepare(); err != nil {
 		rh.sendError(err)
 		return
@@ -240,40 +277,43 @@ func (h *WebSocketHandler) serveWebSocket() {
 	}
 	if offered := websocket.OfferedSubprotocols(rh.r); len(offered) > 0 {
 		if p := hooks.SelectSubprotocol(offered); slices.Contains(offered, p) {
-			s.subprotocol = p
+			h.subprotocol = p
 		} else if p != "" {
 			rh.app.logger.Warn("tornago: SelectSubprotocol chose a subprotocol the client did not offer; using none",
 				"chosen", p, "offered", offered)
 		}
 	}
-	if err := rh.app.sockets.add(s); err != nil {
-		rh.sendError(err)
-		return
-	}
 	// The request's context must outlive net/http's handler, which
 	// returns once the connection is ours (below): from here on it is one
 	// that ends when the WebSocket does, so Open can already use it.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(rh.r.Context()))
+	s, err := rh.app.sockets.NewSession(sessionEvents{hooks, cancel}, h.sessionOptions())
+	if err != nil {
+		cancel()
+		if errors.Is(err, websocket.ErrGroupClosed) {
+			err = HTTPError{Code: http.StatusServiceUnavailable, Message: "server shutting down"}
+		}
+		rh.sendError(err)
+		return
+	}
+	h.ws = s
 	rh.r = rh.r.WithContext(ctx)
 	// From Open on, a handshake that does not complete ends like any
 	// connection: writes fail with ErrClosed (so a hub room the handler
-	// joined in Open drops it), OnClose runs once, and the registry lets
-	// it go. That covers a refused Open, a panic in Open and a failed
-	// takeover alike.
+	// joined in Open drops it), OnClose runs once, and the application
+	// lets it go. That covers a refused Open, a panic in Open and a
+	// failed takeover alike.
 	handedOff := false
 	defer func() {
 		if !handedOff {
-			s.end()
-			s.callOnClose(hooks, rh.app)
-			cancel()
-			rh.app.sockets.remove(s)
+			s.Cancel()
 		}
 	}()
 	if err := hooks.Open(rh.args...); err != nil {
 		rh.sendError(err)
 		return
 	}
-	conn, err := websocket.Accept(rh.w, rh.r, s.acceptOptions(hooks, rh.header, opts.CheckOrigin))
+	conn, err := websocket.Accept(rh.w, rh.r, h.acceptOptions(hooks, opts.CheckOrigin))
 	if err != nil {
 		// The checks passed above, so only taking over the connection can
 		// fail here.
@@ -288,16 +328,70 @@ func (h *WebSocketHandler) serveWebSocket() {
 	// need not keep them (headers set from now on go nowhere).
 	rh.header, rh.buf = http.Header{}, nil
 
-	// The connection is ours now. Serving it on a goroutine of its own lets
-	// net/http's handler return, which frees the request goroutine's deep
-	// stack and the server's per-connection buffers for as long as the
-	// WebSocket lives.
+	// The connection is ours now. The session serves it on goroutines of
+	// its own, which lets net/http's handler return: that frees the
+	// request goroutine's deep stack and the server's per-connection
+	// buffers for as long as the WebSocket lives.
 	rh.w = hijackedWriter{}
 	handedOff = true
-	go s.run(conn, hooks, rh.app, func() {
-		cancel()
-		rh.app.sockets.remove(s)
-	})
+	s.Start(conn)
+}
+
+// sessionEvents hands the session's events to the handler's hooks, and
+// ends the request's context once OnClose has run.
+type sessionEvents struct {
+	webSocketHooks
+	cancel context.CancelFunc
+}
+
+func (e sessionEvents) OnClose() {
+	defer e.cancel()
+	e.webSocketHooks.OnClose()
+}
+
+// sessionOptions are the session's settings: the Settings, unless a Set
+// method overrode them.
+func (h *WebSocketHandler) sessionOptions() websocket.SessionOptions {
+	st := &h.app.settings
+	o := websocket.SessionOptions{
+		PingInterval:        st.WebSocketPingInterval,
+		PingTimeout:         st.WebSocketPingTimeout,
+		SendQueueSize:       st.WebSocketSendQueueSize,
+		SendTimeout:         st.WebSocketSendTimeout,
+		InboxSize:           int64(st.WebSocketInboxSize),
+		ReuseMessageBuffers: h.conf.reuseBuffers,
+		Logger:              h.app.logger,
+	}
+	if h.conf.pingInterval != 0 {
+		o.PingInterval, o.PingTimeout = h.conf.pingInterval, h.conf.pingTimeout
+	}
+	if h.conf.sendQueueSize != 0 {
+		o.SendQueueSize = h.conf.sendQueueSize
+	}
+	return o
+}
+
+// acceptOptions builds the core's options once Open has run.
+func (h *WebSocketHandler) acceptOptions(hooks webSocketHooks, checkOrigin func(*http.Request) bool) *websocket.AcceptOptions {
+	st := &h.app.settings
+	header := h.header.Clone()
+	header.Del("Content-Type")
+	protocol := h.subprotocol
+	readLimit := h.conf.maxMessageSize
+	if readLimit == 0 {
+		readLimit = st.WebSocketMaxMessageSize
+	}
+	return &websocket.AcceptOptions{
+		ConnOptions: websocket.ConnOptions{
+			ReadLimit:    readLimit,
+			MaxFragments: st.WebSocketMaxMessageFragments,
+			CloseTimeout: st.WebSocketCloseTimeout,
+		},
+		CheckOrigin:       checkOrigin,
+		SelectSubprotocol: func([]string) string { return protocol },
+		Compression:       hooks.CompressionOptions(),
+		Header:            header,
+	}
 }
 
 // hijackedWriter stands in for the ResponseWriter once the connection has

@@ -29,7 +29,7 @@ func tcpNoDelay(t *testing.T, nc net.Conn) bool {
 func TestWebSocketHandlerSetNoDelay(t *testing.T) {
 	t.Parallel()
 	f := newSendFixture(t, Settings{}, 0)
-	nc := f.h.ws.connection().NetConn()
+	nc := f.h.connection().NetConn()
 	require.True(t, tcpNoDelay(t, nc), "Go's default")
 	require.NoError(t, f.h.SetNoDelay(false))
 	require.False(t, tcpNoDelay(t, nc))

@@ -3,6 +3,8 @@ package hub
 import (
 	"context"
 	"time"
+
+	"github.com/tornago/tornago/websocket"
 )
 
 // Broker carries a hub's publishes to the hubs of other processes (nodes)
@@ -38,12 +40,11 @@ type Broker interface {
 	Close() error
 }
 
-// Message is a published message as it travels between nodes. Data belongs
-// to the sender: a broker or deliver callback must not modify it.
-type Message struct {
-	Data   []byte
-	Binary bool
-}
+// Message is a published message as it travels between nodes: the core's
+// websocket.Message, which is tornago.Message too, so that a handler can
+// publish what OnMessage received. Data belongs to the sender: a broker or
+// deliver callback must not modify it.
+type Message = websocket.Message
 
 // Health is the state of a hub's link to other nodes.
 type Health struct {

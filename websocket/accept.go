@@ -207,6 +207,8 @@ func DefaultCheckOrigin(r *http.Request) bool {
 // "https://example.com:8443") names host (a Host header value such as
 // "example.com:8443"): its host[:port] equals host, compared
 // ASCII-case-insensitively. An opaque origin ("null") matches nothing.
+// DefaultCheckOrigin applies it to a request; tornago.WebSocketHandler's
+// CheckOrigin applies it to the Host its trusted proxies report.
 func SameOrigin(origin, host string) bool {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
@@ -216,7 +218,8 @@ func SameOrigin(origin, host string) bool {
 }
 
 // OfferedSubprotocols returns the subprotocols a handshake request offers,
-// in the client's order.
+// in the client's order: what a framework hands its own selection hook
+// (tornago.WebSocketHandler's SelectSubprotocol) before Accept.
 func OfferedSubprotocols(r *http.Request) []string {
 	return headerTokens(r.Header, hdrProtocol)
 }

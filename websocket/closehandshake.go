@@ -166,7 +166,7 @@ func (c *Conn) sendCloseFrame(code StatusCode, reason string, timeout time.Durat
 		return c.writeAcquireError(err)
 	}
 	defer func() { <-c.frameSem }()
-	// A frame that TryWriteMessage left half-written goes out first.
+	// A frame that tryWriteMessage left half-written goes out first.
 	if err := c.writableWithin(timeout); err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func (c *Conn) acquireWithin(sem chan struct{}, timeout time.Duration) error {
 // holds bytes it cannot send), the connection is reset instead, which
 // releases the socket and its buffers at once (doc.go, "Ending
 // connections").
-func (c *Conn) Abort(code StatusCode, reason string) error {
+func (c *Conn) abort(code StatusCode, reason string) error {
 	code, err := sendableCode(code)
 	if err != nil {
 		return err

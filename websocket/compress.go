@@ -79,7 +79,7 @@ func (c *Conn) releaseCompression() {
 // Compressed returns whether the connection negotiated permessage-deflate.
 func (c *Conn) Compressed() bool { return c.deflate != nil }
 
-// ReleaseIdleCompressor gives the compressor of an idle connection back to
+// releaseIdleCompressor gives the compressor of an idle connection back to
 // the pool and reports whether it did. With context takeover a compressor
 // holds most of a megabyte for as long as it keeps context; dropping the
 // context is always safe (the next message just compresses without the
@@ -87,7 +87,7 @@ func (c *Conn) Compressed() bool { return c.deflate != nil }
 // with many quiet connections calls this for those that have not sent for
 // a while. It does nothing while a message is being written, or without
 // compression.
-func (c *Conn) ReleaseIdleCompressor() bool {
+func (c *Conn) releaseIdleCompressor() bool {
 	d := c.deflate
 	if d == nil || !d.writeTakeover {
 		return false

@@ -229,16 +229,16 @@ func TestReleaseIdleCompressor(t *testing.T) {
 	c := dialT(t, url, &DialOptions{Compression: &CompressionOptions{}})
 	ctx := context.Background()
 	msg := bytes.Repeat([]byte("context takeover keeps a window "), 64)
-	assert.False(t, c.ReleaseIdleCompressor(), "nothing to release before the first message")
+	assert.False(t, c.releaseIdleCompressor(), "nothing to release before the first message")
 	for i := range 4 {
 		require.NoError(t, c.WriteMessage(ctx, TextMessage, msg))
 		_, got, err := c.ReadMessage(ctx)
 		require.NoError(t, err)
 		require.Equal(t, msg, got)
 		if i%2 == 0 {
-			assert.True(t, c.ReleaseIdleCompressor(), "the compressor was held")
+			assert.True(t, c.releaseIdleCompressor(), "the compressor was held")
 		}
 	}
 	plain := dialT(t, echoServer(t, nil), nil)
-	assert.False(t, plain.ReleaseIdleCompressor())
+	assert.False(t, plain.releaseIdleCompressor())
 }

@@ -84,7 +84,7 @@ type Conn struct {
 	// under dlMu.
 	done chan struct{}
 
-	// park is the connection's wait in a Poller, if any (poller.go).
+	// park is the connection's wait in a poller, if any (poller.go).
 	park parkState
 }
 

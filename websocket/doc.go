@@ -46,13 +46,10 @@
 // connection should always have one; Close reads by itself when nobody
 // does.
 //
-// TryWriteMessage and TryWritePrepared never wait: a server hands the
-// socket what it takes now, and the Conn keeps the rest of a frame the
-// socket took in part, sent before anything else (FlushPending sends it
-// on its own). Frameworks use them to write on the caller's goroutine
-// without a queue in the common case, as tornago.WebSocketHandler's
-// WriteMessage does (its WritePrepared always queues, so that a
-// broadcast's frames reach each connection in one system call).
+// A Session's Send, SendPrepared, Ping and Close never wait, and are safe
+// from any goroutine too: Send hands the socket what it takes now and
+// queues the rest (SendPrepared always queues, so that a broadcast's
+// frames reach each connection in one system call); see Sessions below.
 //
 // # Limits and defaults
 //
@@ -91,7 +88,7 @@
 //
 // # Ending connections
 //
-// Every way a connection ends (Close, Abort, CloseNow, a protocol error, a
+// Every way a connection ends (Close, CloseNow, a session's abort, a protocol error, a
 // failed write, the peer's close) follows one rule. The write side is shut
 // first, so the peer gets a FIN behind our last frame, and received input
 // nobody read is drained before the socket is closed: closing with unread
@@ -105,7 +102,7 @@
 // kernel for minutes, holding most of a megabyte of unsent bytes while it
 // probes a window that never opens (2,000 such peers held 1.5 GiB). When a
 // write to the peer gave up on a deadline (SetWriteDeadline, a context
-// deadline, Abort's second for its close frame), when the closing handshake
+// deadline, a session abort's second for its close frame), when the closing handshake
 // timed out and the kernel still holds bytes the peer has not acknowledged,
 // or when CloseNow finds a write stuck with such bytes, the connection is
 // reset with SO_LINGER 0, which discards them and frees the socket at once.
@@ -135,17 +132,50 @@
 // the write buffer in 4 KiB chunks. PreparedMessage encodes a frame once
 // for any number of server connections (a broadcast).
 //
-// # Many idle connections
+// # Sessions: the server's runtime
+//
+// A Conn is the protocol; a Session is what a server runs on it, the way
+// Tornado's protocol object owns pinging and the write path. A Group
+// makes sessions (Group.NewSession, before the handshake completes) and
+// shuts them all down; Session.Start serves an accepted connection:
+//
+//	var group websocket.Group // Shutdown(ctx) closes every session with 1001
+//
+//	http.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+//		e := &echo{} // implements SessionEvents: OnMessage, OnPing, OnPong, OnClose
+//		s, err := group.NewSession(e, websocket.SessionOptions{PingInterval: 30 * time.Second})
+//		if err != nil {
+//			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+//			return
+//		}
+//		e.s = s // OnMessage answers with e.s.Send(...)
+//		c, err := websocket.Accept(w, r, nil)
+//		if err != nil {
+//			s.Cancel() // OnClose runs, the group lets the session go
+//			return
+//		}
+//		s.Start(c) // returns at once; the handler's goroutine is freed
+//	})
+//
+// A session reads messages and calls OnMessage for each, in order, on a
+// goroutine of its own, so pings are answered while a message is handled.
+// Send, SendPrepared and Ping never block: a message the socket takes
+// whole is written at once, the rest waits in a send queue bounded in
+// bytes, and a peer that lets it overflow (SessionOptions.SendQueueSize)
+// or stops taking bytes (SendTimeout) is closed with 1008; Flush waits
+// for what was queued, Close closes after it. One keepalive goroutine per
+// Group pings every session due (PingInterval) and closes with 1000 "ping
+// timed out" one that does not answer in PingTimeout.
 //
 // A goroutine blocked in ReadMessage keeps its stack, several KiB, for as
-// long as the connection is quiet. A server with many mostly idle
-// connections can instead park them in a Poller: Poller.Wait registers the
-// connection with one epoll set (Linux) and returns, and a function of
-// the caller's runs on a new goroutine when bytes arrive or the connection
-// closes. An idle connection then costs its Conn and socket, under 4 KiB
-// in all (BENCHMARKS.md). Parking and waking cost a few microseconds, so a
-// server keeps reading a busy connection and parks it once it goes quiet;
-// tornago.WebSocketHandler does this by itself.
+// long as the connection is quiet. A session parks a quiet connection's
+// reader instead: its Group registers the socket with one epoll set
+// (Linux) and a reader starts again on a new goroutine when bytes arrive
+// or the connection closes. An idle session then costs its Conn, socket
+// and Session, a few KiB in all (BENCHMARKS.md). Parking and waking cost
+// a few microseconds, so a session keeps reading a busy connection and
+// parks it once it goes quiet. tornago.WebSocketHandler is an adapter of
+// a Session to Tornado's hooks.
 //
 // # Compression
 //
@@ -153,8 +183,8 @@
 // DialOptions.Compression) is set; the server then accepts the first offer
 // it can honour and declines the others. With context takeover (the zero
 // CompressionOptions), a connection keeps a compressor of most of a
-// megabyte once it has sent a compressed message, until
-// ReleaseIdleCompressor or the close; ServerNoContextTakeover keeps none
+// megabyte once it has sent a compressed message, until the close (a
+// Session gives it back to the pool after 2 s without sending); ServerNoContextTakeover keeps none
 // and lets a PreparedMessage be compressed once for all receivers. Messages
 // under CompressionOptions.Threshold (128 bytes) are sent as they are, as
 // are messages written with NextWriter. The read limit counts decompressed

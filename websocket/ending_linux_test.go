@@ -91,7 +91,7 @@ func TestEndingCloseFrameThenFIN(t *testing.T) {
 			require.NoError(t, c.CloseNow())
 		}},
 		{"Abort", StatusGoingAway, func(c *Conn) {
-			require.NoError(t, c.Abort(StatusGoingAway, "bye"))
+			require.NoError(t, c.abort(StatusGoingAway, "bye"))
 		}},
 		{"Close timing out", 4101, func(c *Conn) {
 			// Nobody reads but Close, so it reads the peer's data; the
@@ -155,7 +155,7 @@ func TestEndingStalledPeerReleasesSocket(t *testing.T) {
 				}
 			}()
 			require.Eventually(t, func() bool { return s.unsentBytes() > 0 && len(s.frameSem) > 0 }, rawTimeout, time.Millisecond)
-			require.NoError(t, s.Abort(StatusPolicyViolation, "too slow"))
+			require.NoError(t, s.abort(StatusPolicyViolation, "too slow"))
 			require.ErrorIs(t, <-stuck, ErrClosed)
 		}},
 		{"CloseNow with a write stuck", func(t *testing.T, s *Conn) {

@@ -5,10 +5,10 @@ import (
 	"sync"
 )
 
-// errPollerClosed is what a closed Poller's mechanism reports.
+// errPollerClosed is what a closed poller's mechanism reports.
 var errPollerClosed = errors.New("websocket: poller closed")
 
-// A Poller waits for many idle connections at once, so that a connection
+// A poller waits for many idle connections at once, so that a connection
 // with nothing to read needs no goroutine of its own: a goroutine parked
 // in a read costs its stack, at least 8 KiB once it has run the read
 // path, which at many thousand mostly idle connections is most of the
@@ -21,10 +21,10 @@ var errPollerClosed = errors.New("websocket: poller closed")
 // with epoll; elsewhere, and for connections that are not plain sockets
 // (TLS), Wait reports false and the caller simply reads.
 //
-// A Poller is safe for concurrent use. Its goroutine runs only while some
+// A poller is safe for concurrent use. Its goroutine runs only while some
 // connection waits and stops shortly after the last one is done, so an
-// unused Poller costs nothing; Close stops it for good.
-type Poller struct {
+// unused poller costs nothing; Close stops it for good.
+type poller struct {
 	shards [pollerShards]pollerShard
 	sys    pollerSys // the platform's mechanism (poller_linux.go)
 }
@@ -40,17 +40,17 @@ type pollerShard struct {
 	_       [40]byte // keep shards on separate cache lines
 }
 
-// NewPoller returns a Poller. It allocates no system resources until the
+// newPoller returns a poller. It allocates no system resources until the
 // first Wait.
-func NewPoller() *Poller { return &Poller{} }
+func newPoller() *poller { return &poller{} }
 
-// parkState is a Conn's registration with a Poller; under mu.
+// parkState is a Conn's registration with a poller; under mu.
 type parkState struct {
 	mu         sync.Mutex
-	poller     *Poller
+	poller     *poller
 	id         uint64 // the current wait's id; 0 when not waiting
 	resume     func()
-	registered *Poller // the Poller whose epoll set holds the socket
+	registered *poller // the poller whose epoll set holds the socket
 }
 
 // Wait arranges for resume to run, on a goroutine of its own, once c has
@@ -64,23 +64,9 @@ type parkState struct {
 // The caller must not read c while it waits; writes and Close are fine
 // (Close wakes the wait). Resume must read before it waits again: the
 // wake-up is spent, and the bytes that caused it are still in the socket.
-// A typical server, with s.serveFunc = s.serve bound once so that waiting
-// does not make a closure each time:
-//
-//	// serve reads what has arrived, and parks when nothing more has.
-//	func (s *session) serve() {
-//		for {
-//			typ, data, err := s.conn.ReadMessage(ctx)
-//			...
-//			if s.poller.Wait(s.conn, s.serveFunc) {
-//				return // s.serve runs again when there is more to read
-//			}
-//		}
-//	}
-//
-// and, right after Accept: if !poller.Wait(conn, s.serveFunc) { go s.serve() }.
-func (p *Poller) Wait(c *Conn, resume func()) bool {
-	if c.raw == nil || !PollerSupported || c.isClosed() {
+// A Session's reader is the user (session_read.go).
+func (p *poller) Wait(c *Conn, resume func()) bool {
+	if c.raw == nil || !pollerSupported || c.isClosed() {
 		return false
 	}
 	// Bytes already read into c's buffer would never wake the socket
@@ -145,9 +131,9 @@ func (p *Poller) Wait(c *Conn, resume func()) bool {
 	return true
 }
 
-// Close wakes every waiting connection and stops the Poller's goroutine;
+// Close wakes every waiting connection and stops the poller's goroutine;
 // later Waits report false.
-func (p *Poller) Close() error {
+func (p *poller) Close() error {
 	err := p.sys.close()
 	for i := range p.shards {
 		sh := &p.shards[i]
@@ -166,7 +152,7 @@ func (p *Poller) Close() error {
 	return err
 }
 
-func (p *Poller) shard(id uint64) *pollerShard { return &p.shards[id%pollerShards] }
+func (p *poller) shard(id uint64) *pollerShard { return &p.shards[id%pollerShards] }
 
 func (sh *pollerShard) put(id uint64, c *Conn) {
 	sh.mu.Lock()
@@ -189,7 +175,7 @@ func (sh *pollerShard) take(id uint64) *Conn {
 }
 
 // waiters reports whether any connection waits.
-func (p *Poller) waiters() bool {
+func (p *poller) waiters() bool {
 	for i := range p.shards {
 		sh := &p.shards[i]
 		sh.mu.Lock()
@@ -205,7 +191,7 @@ func (p *Poller) waiters() bool {
 // wake runs the resume function of the connection waiting with id, if it
 // still waits with that id: from the poller's goroutine when the socket
 // is readable.
-func (p *Poller) wake(id uint64) {
+func (p *poller) wake(id uint64) {
 	if c := p.shard(id).take(id); c != nil {
 		c.wakeParked(id)
 	}

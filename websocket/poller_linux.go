@@ -10,9 +10,9 @@ import (
 	"syscall"
 )
 
-// PollerSupported reports whether Poller.Wait can park connections on
+// pollerSupported reports whether poller.Wait can park connections on
 // this platform: on Linux it can (epoll); elsewhere Wait reports false.
-const PollerSupported = true
+const pollerSupported = true
 
 // pollerIdleMillis is how long the poller's goroutine waits with no
 // connection registered before it stops and closes its epoll set; it also
@@ -41,7 +41,7 @@ type pollerSys struct {
 }
 
 // begin makes sure the goroutine runs and holds it running until end.
-func (s *pollerSys) begin(p *Poller) error {
+func (s *pollerSys) begin(p *poller) error {
 	for {
 		s.mu.RLock()
 		if s.running {
@@ -69,7 +69,7 @@ func (s *pollerSys) end() { s.mu.RUnlock() }
 func (s *pollerSys) newID() uint64 { return s.nextID.Add(1) }
 
 // start creates the epoll set and its goroutine; the caller holds mu.
-func (s *pollerSys) start(p *Poller) error {
+func (s *pollerSys) start(p *poller) error {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return os.NewSyscallError("epoll_create1", err)
@@ -115,7 +115,7 @@ func (s *pollerSys) arm(fd uintptr, id uint64, add bool) error {
 // loop waits for readiness and wakes the connections it belongs to. It
 // exits when Close signals the eventfd, or when no connection has waited
 // for pollerIdleMillis.
-func (s *pollerSys) loop(p *Poller, epfd, evfd int, stopped chan struct{}) {
+func (s *pollerSys) loop(p *poller, epfd, evfd int, stopped chan struct{}) {
 	defer close(stopped)
 	events := make([]syscall.EpollEvent, 128)
 	for {

@@ -8,7 +8,7 @@ import (
 )
 
 func TestPollerStopsWhenIdle(t *testing.T) {
-	p := NewPoller()
+	p := newPoller()
 	url, sessions := parkedServer(t, p, false)
 	client := dialT(t, url, nil)
 	echoOnce(t, client, "hi")

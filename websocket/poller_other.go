@@ -2,14 +2,14 @@
 
 package websocket
 
-// PollerSupported reports whether Poller.Wait can park connections on
+// pollerSupported reports whether poller.Wait can park connections on
 // this platform: on Linux it can (epoll); elsewhere Wait reports false.
-const PollerSupported = false
+const pollerSupported = false
 
 // pollerSys has nothing to do where Wait never parks.
 type pollerSys struct{}
 
-func (s *pollerSys) begin(*Poller) error                       { return errPollerClosed }
+func (s *pollerSys) begin(*poller) error                       { return errPollerClosed }
 func (s *pollerSys) end()                                      {}
 func (s *pollerSys) newID() uint64                             { return 0 }
 func (s *pollerSys) arm(fd uintptr, id uint64, add bool) error { return errPollerClosed }

@@ -18,11 +18,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// parkedSession echoes messages and parks in a Poller whenever it has
+// parkedSession echoes messages and parks in a poller whenever it has
 // nothing to read, as a server holding many idle connections would.
 type parkedSession struct {
 	c       *Conn
-	p       *Poller
+	p       *poller
 	serveFn func() // s.serve, bound once
 	parks   atomic.Int64
 	ended   chan error
@@ -60,7 +60,7 @@ func (s *parkedSession) serve() {
 
 // parkedServer accepts connections served by parkedSessions on p; the
 // sessions arrive on the returned channel.
-func parkedServer(t *testing.T, p *Poller, tlsServer bool) (string, <-chan *parkedSession) {
+func parkedServer(t *testing.T, p *poller, tlsServer bool) (string, <-chan *parkedSession) {
 	t.Helper()
 	sessions := make(chan *parkedSession, 1024)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -105,10 +105,10 @@ func waitEnded(t *testing.T, s *parkedSession) error {
 }
 
 func TestPollerIdleConnectionsHoldNoGoroutine(t *testing.T) {
-	if !PollerSupported {
+	if !pollerSupported {
 		t.Skip("no poller on this platform")
 	}
-	p := NewPoller()
+	p := newPoller()
 	defer p.Close()
 	url, sessions := parkedServer(t, p, false)
 	const n = 300
@@ -145,10 +145,10 @@ func TestPollerIdleConnectionsHoldNoGoroutine(t *testing.T) {
 }
 
 func TestPollerWakesOnClose(t *testing.T) {
-	if !PollerSupported {
+	if !pollerSupported {
 		t.Skip("no poller on this platform")
 	}
-	p := NewPoller()
+	p := newPoller()
 	defer p.Close()
 	url, sessions := parkedServer(t, p, false)
 
@@ -173,10 +173,10 @@ func TestPollerWakesOnClose(t *testing.T) {
 }
 
 func TestPollerWaitRefusesWhenBytesAreBuffered(t *testing.T) {
-	if !PollerSupported {
+	if !pollerSupported {
 		t.Skip("no poller on this platform")
 	}
-	p := NewPoller()
+	p := newPoller()
 	defer p.Close()
 	server := make(chan *Conn, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -196,7 +196,7 @@ func TestPollerWaitRefusesWhenBytesAreBuffered(t *testing.T) {
 	require.NoError(t, err)
 	b, err := NewPreparedMessage(TextMessage, []byte("two"))
 	require.NoError(t, err)
-	require.NoError(t, client.WritePreparedBatch(context.Background(), []*PreparedMessage{a, b}))
+	require.NoError(t, client.writePreparedBatch(context.Background(), []*PreparedMessage{a, b}))
 	time.Sleep(50 * time.Millisecond)
 	_, msg, err := c.ReadMessage(context.Background())
 	require.NoError(t, err)
@@ -210,16 +210,16 @@ func TestPollerWaitRefusesWhenBytesAreBuffered(t *testing.T) {
 	require.Equal(t, "two", string(msg))
 
 	// Now it parks; a second Wait while parked is refused; and Close of the
-	// Poller wakes the first.
+	// poller wakes the first.
 	require.True(t, p.Wait(c, resume))
 	require.False(t, p.Wait(c, resume), "already waiting")
 	require.NoError(t, p.Close())
 	select {
 	case <-resumed:
 	case <-time.After(5 * time.Second):
-		t.Fatal("Poller.Close did not wake the waiting connection")
+		t.Fatal("poller.Close did not wake the waiting connection")
 	}
-	require.False(t, p.Wait(c, resume), "a closed Poller parks nothing")
+	require.False(t, p.Wait(c, resume), "a closed poller parks nothing")
 	select {
 	case <-resumed:
 		t.Fatal("resume ran twice")
@@ -228,7 +228,7 @@ func TestPollerWaitRefusesWhenBytesAreBuffered(t *testing.T) {
 }
 
 func TestPollerRefusesTLS(t *testing.T) {
-	p := NewPoller()
+	p := newPoller()
 	defer p.Close()
 	url, sessions := parkedServer(t, p, true)
 	client := dialT(t, url, &DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
@@ -242,7 +242,7 @@ func TestPollerRefusesTLS(t *testing.T) {
 // pooled read buffer while it stalls, whether it stopped in the header or
 // in the payload, and the message is whole once the rest arrives.
 func TestPollerParksAStalledFrame(t *testing.T) {
-	if !PollerSupported {
+	if !pollerSupported {
 		t.Skip("no poller on this platform")
 	}
 	payload := bytes.Repeat([]byte("p"), 3000)
@@ -257,7 +257,7 @@ func TestPollerParksAStalledFrame(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			p := NewPoller()
+			p := newPoller()
 			defer p.Close()
 			server, client := serverConn(t, nil, nil)
 			_, err := client.NetConn().Write(frame[:tc.split])

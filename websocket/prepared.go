@@ -84,10 +84,10 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 	return ctxError(ctx, c.writeRawLocked(frame))
 }
 
-// WritePreparedBatch sends several prepared messages in order. A server
+// writePreparedBatch sends several prepared messages in order. A server
 // without compression hands all their frames to the operating system in
 // one writev call, which is how a send queue drains cheaply.
-func (c *Conn) WritePreparedBatch(ctx context.Context, pms []*PreparedMessage) error {
+func (c *Conn) writePreparedBatch(ctx context.Context, pms []*PreparedMessage) error {
 	if !c.server || len(pms) == 1 || c.deflate != nil {
 		for _, pm := range pms {
 			if err := c.WritePrepared(ctx, pm); err != nil {

@@ -8,14 +8,14 @@ import (
 	"unicode/utf8"
 )
 
-// ErrWouldBlock is returned by TryWriteMessage and TryWritePrepared when
+// errWouldBlock is returned by tryWriteMessage and tryWritePrepared when
 // they wrote nothing because writing now would mean waiting: the socket
 // buffer is full, another write holds the connection, or the connection is
-// one they cannot write to without blocking (see TryWriteMessage). The
+// one they cannot write to without blocking (see tryWriteMessage). The
 // connection is unchanged; write the message the ordinary way instead.
-var ErrWouldBlock = errors.New("websocket: write would block")
+var errWouldBlock = errors.New("websocket: write would block")
 
-// TryWriteMessage writes data as one message of type typ (one frame)
+// tryWriteMessage writes data as one message of type typ (one frame)
 // without waiting for anything: it hands the socket as much of the frame
 // as its buffer takes at once. A frame the socket takes whole needs no
 // copy of data, which makes this the cheap way to send on a connection
@@ -25,14 +25,14 @@ var ErrWouldBlock = errors.New("websocket: write would block")
 // When the socket took only part, pending is the number of bytes left: the
 // Conn keeps a copy of them and sends them before any other frame, written
 // by the next write on the connection (of any kind, pings and close frames
-// included) or by FlushPending, which the caller should arrange to run. It
-// returns ErrWouldBlock, having written nothing, when the socket took
+// included) or by flushPending, which the caller should arrange to run. It
+// returns errWouldBlock, having written nothing, when the socket took
 // nothing, when another write holds the connection, and on connections it
 // cannot write without blocking: client connections (which mask each
 // frame), connections that are not plain TCP or Unix sockets (TLS among
 // them), and messages that permessage-deflate would compress. Other errors
 // are those of WriteMessage, ErrInvalidUTF8 among them.
-func (c *Conn) TryWriteMessage(typ MessageType, data []byte) (pending int, err error) {
+func (c *Conn) tryWriteMessage(typ MessageType, data []byte) (pending int, err error) {
 	op, ok := typ.opcode()
 	if !ok {
 		return 0, fmt.Errorf("websocket: invalid message type %d", typ)
@@ -41,29 +41,29 @@ func (c *Conn) TryWriteMessage(typ MessageType, data []byte) (pending int, err e
 		return 0, ErrInvalidUTF8
 	}
 	if !c.canTryWrite(len(data)) {
-		return 0, ErrWouldBlock
+		return 0, errWouldBlock
 	}
 	var hb [maxHeaderSize]byte
 	hdr := appendHeader(hb[:0], header{fin: true, op: op, length: int64(len(data))})
 	return c.tryWrite(hdr, data, false)
 }
 
-// TryWritePrepared is TryWriteMessage for a prepared message. The bytes
+// tryWritePrepared is tryWriteMessage for a prepared message. The bytes
 // left when the socket takes part of the frame are not copied: the Conn
 // keeps a reference into pm, which is immutable.
-func (c *Conn) TryWritePrepared(pm *PreparedMessage) (pending int, err error) {
+func (c *Conn) tryWritePrepared(pm *PreparedMessage) (pending int, err error) {
 	if !c.canTryWrite(len(pm.data)) {
-		return 0, ErrWouldBlock
+		return 0, errWouldBlock
 	}
 	return c.tryWrite(nil, pm.frame, true)
 }
 
-// FlushPending writes the rest of a frame that TryWriteMessage or
-// TryWritePrepared left partly written, waiting for the socket as
+// flushPending writes the rest of a frame that tryWriteMessage or
+// tryWritePrepared left partly written, waiting for the socket as
 // WriteMessage does; ctx governs the wait. It returns at once when nothing
 // is pending. If ctx ends first, what is still pending stays pending and
 // the connection stays usable.
-func (c *Conn) FlushPending(ctx context.Context) error {
+func (c *Conn) flushPending(ctx context.Context) error {
 	if err := c.acquire(ctx, c.frameSem); err != nil {
 		return c.writeAcquireError(err)
 	}
@@ -104,11 +104,11 @@ func (c *Conn) tryWrite(hdr, payload []byte, shared bool) (int, error) {
 	// The message lock first, as every data write takes it: a message
 	// being streamed with NextWriter must not be cut by this one.
 	if !tryAcquire(c.msgSem) {
-		return 0, ErrWouldBlock
+		return 0, errWouldBlock
 	}
 	defer func() { <-c.msgSem }()
 	if !tryAcquire(c.frameSem) {
-		return 0, ErrWouldBlock
+		return 0, errWouldBlock
 	}
 	defer func() { <-c.frameSem }()
 	if c.closeSent.Load() {
@@ -126,7 +126,7 @@ func (c *Conn) tryWrite(hdr, payload []byte, shared bool) (int, error) {
 			return 0, c.tryFailed(err)
 		}
 		if len(w.pending) > 0 {
-			return 0, ErrWouldBlock
+			return 0, errWouldBlock
 		}
 		w.pending = nil
 	}
@@ -155,7 +155,7 @@ func (c *Conn) tryWrite(hdr, payload []byte, shared bool) (int, error) {
 		}
 		return 0, c.tryFailed(err)
 	case n == 0:
-		return 0, ErrWouldBlock
+		return 0, errWouldBlock
 	}
 	// The socket took part of the frame: keep the rest.
 	switch {
@@ -182,7 +182,7 @@ func (c *Conn) tryFailed(err error) error {
 }
 
 // writableLocked returns the error that broke the stream, if one did, and
-// otherwise writes the rest of a frame a TryWrite left partly written, so
+// otherwise writes the rest of a frame a tryWrite left partly written, so
 // that the caller's frame starts at a frame boundary. Every frame writer
 // calls it under frameSem before writing. A deadline that passes midway
 // leaves the unwritten part pending and the connection usable.

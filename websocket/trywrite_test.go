@@ -94,16 +94,16 @@ func TestTryWriteWholeFrames(t *testing.T) {
 			for _, prepared := range []bool{false, true} {
 				var pending int
 				if prepared {
-					pending, err = s.TryWritePrepared(pm)
+					pending, err = s.tryWritePrepared(pm)
 				} else {
-					pending, err = s.TryWriteMessage(typ, msg)
+					pending, err = s.tryWriteMessage(typ, msg)
 				}
-				if err == ErrWouldBlock { // a large frame on a busy machine
+				if err == errWouldBlock { // a large frame on a busy machine
 					err = s.WriteMessage(ctx, typ, msg)
 				}
 				require.NoError(t, err, "%d bytes", n)
 				flushed := make(chan error, 1)
-				go func() { flushed <- s.FlushPending(ctx) }()
+				go func() { flushed <- s.flushPending(ctx) }()
 				readExpect(t, c, typ, msg)
 				require.NoError(t, <-flushed)
 				if n <= 4096 {
@@ -112,16 +112,16 @@ func TestTryWriteWholeFrames(t *testing.T) {
 			}
 		}
 	}
-	require.NoError(t, s.FlushPending(ctx), "nothing pending")
-	_, err := s.TryWriteMessage(TextMessage, []byte{0xff})
+	require.NoError(t, s.flushPending(ctx), "nothing pending")
+	_, err := s.tryWriteMessage(TextMessage, []byte{0xff})
 	assert.ErrorIs(t, err, ErrInvalidUTF8)
-	_, err = s.TryWriteMessage(MessageType(9), nil)
+	_, err = s.tryWriteMessage(MessageType(9), nil)
 	assert.Error(t, err)
 	readDone := make(chan error, 1)
 	go func() { _, _, err := s.ReadMessage(ctx); readDone <- err }()
 	require.NoError(t, c.Close(StatusNormalClosure, ""))
 	<-readDone
-	_, err = s.TryWriteMessage(TextMessage, []byte("late"))
+	_, err = s.tryWriteMessage(TextMessage, []byte("late"))
 	assert.ErrorIs(t, err, ErrClosed)
 }
 
@@ -131,8 +131,8 @@ func TestTryWriteAllocatesNothing(t *testing.T) {
 	msg := confBinaryOf(64)
 	const runs = 100 // 6.6 KB: the socket buffers take it all
 	allocs := testing.AllocsPerRun(runs, func() {
-		if pending, err := s.TryWriteMessage(BinaryMessage, msg); err != nil || pending != 0 {
-			t.Fatalf("TryWriteMessage: %d pending, %v", pending, err)
+		if pending, err := s.tryWriteMessage(BinaryMessage, msg); err != nil || pending != 0 {
+			t.Fatalf("tryWriteMessage: %d pending, %v", pending, err)
 		}
 	})
 	assert.Zero(t, allocs)
@@ -143,7 +143,7 @@ func TestTryWriteAllocatesNothing(t *testing.T) {
 
 // TestTryWritePartialFrameGoesOutFirst fills the socket until the socket
 // takes part of a frame, then checks that the rest goes out before a ping
-// and a message written afterwards, and that FlushPending finishes it.
+// and a message written afterwards, and that flushPending finishes it.
 func TestTryWritePartialFrameGoesOutFirst(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -166,8 +166,8 @@ func TestTryWritePartialFrameGoesOutFirst(t *testing.T) {
 		require.Less(t, i, 10000, "the socket never took part of a frame")
 		msg := msgOf(i)
 		var err error
-		pending, err = s.TryWriteMessage(BinaryMessage, msg)
-		if err == ErrWouldBlock {
+		pending, err = s.tryWriteMessage(BinaryMessage, msg)
+		if err == errWouldBlock {
 			// The buffer filled at a frame boundary; make room and retry.
 			_, got, err := c.ReadMessage(ctx)
 			require.NoError(t, err)
@@ -186,7 +186,7 @@ func TestTryWritePartialFrameGoesOutFirst(t *testing.T) {
 	// bytes stay pending and the connection usable.
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
-	assert.ErrorIs(t, s.FlushPending(short), context.DeadlineExceeded)
+	assert.ErrorIs(t, s.flushPending(short), context.DeadlineExceeded)
 
 	after := []byte("after the ping")
 	wrote := make(chan error, 1)
@@ -199,7 +199,7 @@ func TestTryWritePartialFrameGoesOutFirst(t *testing.T) {
 			wrote <- err
 			return
 		}
-		wrote <- s.FlushPending(ctx)
+		wrote <- s.flushPending(ctx)
 	}()
 	for i, want := range written {
 		_, got, err := c.ReadMessage(ctx)
@@ -216,17 +216,17 @@ func TestTryWritePartialFrameGoesOutFirst(t *testing.T) {
 		"the ping follows the frame that was pending")
 	mu.Unlock()
 
-	// FlushPending alone finishes a pending frame too.
+	// flushPending alone finishes a pending frame too.
 	for pending = 0; pending == 0; {
 		var err error
-		pending, err = s.TryWriteMessage(BinaryMessage, msgOf(1))
-		if err == ErrWouldBlock {
+		pending, err = s.tryWriteMessage(BinaryMessage, msgOf(1))
+		if err == errWouldBlock {
 			_, _, err = c.ReadMessage(ctx)
 		}
 		require.NoError(t, err)
 	}
 	flushed := make(chan error, 1)
-	go func() { flushed <- s.FlushPending(ctx) }()
+	go func() { flushed <- s.flushPending(ctx) }()
 	read := make(chan error, 1)
 	go func() {
 		for {
@@ -256,10 +256,10 @@ func TestTryWriteWouldBlock(t *testing.T) {
 	require.NoError(t, err)
 	tryBoth := func(t *testing.T, c *Conn) {
 		t.Helper()
-		_, err := c.TryWriteMessage(TextMessage, msg)
-		assert.ErrorIs(t, err, ErrWouldBlock)
-		_, err = c.TryWritePrepared(pm)
-		assert.ErrorIs(t, err, ErrWouldBlock)
+		_, err := c.tryWriteMessage(TextMessage, msg)
+		assert.ErrorIs(t, err, errWouldBlock)
+		_, err = c.tryWritePrepared(pm)
+		assert.ErrorIs(t, err, errWouldBlock)
 	}
 
 	t.Run("client", func(t *testing.T) {
@@ -278,7 +278,7 @@ func TestTryWriteWouldBlock(t *testing.T) {
 		require.True(t, s.Compressed())
 		tryBoth(t, s)
 		small := []byte("below the compression threshold")
-		pending, err := s.TryWriteMessage(TextMessage, small)
+		pending, err := s.tryWriteMessage(TextMessage, small)
 		require.NoError(t, err, "a message that would not be compressed goes out")
 		assert.Zero(t, pending)
 		readExpect(t, c, TextMessage, small)
@@ -296,14 +296,14 @@ func TestTryWriteWouldBlock(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, w.Close())
 		readExpect(t, c, BinaryMessage, []byte("first half, second half"))
-		pending, err := s.TryWritePrepared(pm)
+		pending, err := s.tryWritePrepared(pm)
 		require.NoError(t, err)
 		assert.Zero(t, pending)
 		readExpect(t, c, TextMessage, msg)
 	})
 }
 
-// TestTryWriteConcurrent mixes TryWriteMessage, blocking writes and pings
+// TestTryWriteConcurrent mixes tryWriteMessage, blocking writes and pings
 // from many goroutines against a slow reader with small buffers: each
 // goroutine's messages arrive whole and in order.
 func TestTryWriteConcurrent(t *testing.T) {
@@ -327,8 +327,8 @@ func TestTryWriteConcurrent(t *testing.T) {
 					pm, err = NewPreparedMessage(BinaryMessage, msg)
 					if err == nil {
 						var pending int
-						pending, err = s.TryWritePrepared(pm)
-						if err == ErrWouldBlock {
+						pending, err = s.tryWritePrepared(pm)
+						if err == errWouldBlock {
 							fallback.Store(g*perWriter+i, true)
 							err = s.WritePrepared(ctx, pm)
 						} else if pending > 0 {
@@ -339,8 +339,8 @@ func TestTryWriteConcurrent(t *testing.T) {
 					}
 				} else {
 					var pending int
-					pending, err = s.TryWriteMessage(BinaryMessage, msg)
-					if err == ErrWouldBlock {
+					pending, err = s.tryWriteMessage(BinaryMessage, msg)
+					if err == errWouldBlock {
 						fallback.Store(g*perWriter+i, true)
 						err = s.WriteMessage(ctx, BinaryMessage, msg)
 					} else if pending > 0 {
@@ -365,7 +365,7 @@ func TestTryWriteConcurrent(t *testing.T) {
 	flushed := make(chan error, 1)
 	go func() {
 		wg.Wait()
-		flushed <- s.FlushPending(ctx) // the last writer's frame may be pending
+		flushed <- s.flushPending(ctx) // the last writer's frame may be pending
 	}()
 	next := make([]int, writers)
 	for n := range writers * perWriter {
@@ -410,7 +410,7 @@ func TestTryWritePendingFrameBeforeClose(t *testing.T) {
 		sent := 0
 		for pending := 0; pending == 0; sent++ {
 			var err error
-			pending, err = s.TryWriteMessage(BinaryMessage, msg)
+			pending, err = s.tryWriteMessage(BinaryMessage, msg)
 			require.NoError(t, err, "message %d", sent)
 		}
 		return sent
@@ -423,7 +423,7 @@ func TestTryWritePendingFrameBeforeClose(t *testing.T) {
 			closed := make(chan error, 1)
 			go func() {
 				if abort {
-					closed <- s.Abort(StatusPolicyViolation, "bye")
+					closed <- s.abort(StatusPolicyViolation, "bye")
 				} else {
 					closed <- s.Close(StatusGoingAway, "bye")
 				}
@@ -445,7 +445,7 @@ func TestTryWritePendingFrameBeforeClose(t *testing.T) {
 		s, _ := tryPair(t, nil, nil, false, 16384)
 		fill(t, s)
 		start := time.Now()
-		require.NoError(t, s.Abort(StatusPolicyViolation, "bye"))
+		require.NoError(t, s.abort(StatusPolicyViolation, "bye"))
 		assert.Less(t, time.Since(start), 3*failWriteTimeout)
 		<-s.Done()
 	})

@@ -14,11 +14,11 @@ type writeState struct {
 	buf    []byte      // frame assembly: a pooled buffer while a frame is written
 	bufs   net.Buffers // header and payload for writev
 	vec    [2][]byte
-	batch  net.Buffers // frames of WritePreparedBatch
+	batch  net.Buffers // frames of writePreparedBatch
 	err    error       // sticky: the stream is broken
 	keys   *[64]byte
 	keyPos int
-	// pending is the rest of a frame TryWriteMessage handed the socket
+	// pending is the rest of a frame tryWriteMessage handed the socket
 	// only in part; it goes out before any other frame (trywrite.go).
 	pending []byte
 }

@@ -1,11 +1,9 @@
-package tornago
+package websocket
 
 import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-
-	"github.com/tornago/tornago/websocket"
 )
 
 // inboxItemCost is what an inbox entry counts beyond its data, so that a
@@ -14,7 +12,7 @@ const inboxItemCost = 64
 
 // deliver queues m for OnMessage, starting a dispatcher when none runs.
 // When OnMessage falls behind by more than the inbox bound
-// (Settings.WebSocketInboxSize) the reader waits here, which pushes back
+// (SessionOptions.InboxSize) the reader waits here, which pushes back
 // on the peer through TCP; until then the reader keeps reading, so pings
 // are answered while OnMessage works.
 //
@@ -24,13 +22,13 @@ const inboxItemCost = 64
 // lets it go when the connection turns quiet (setBusy), or the keepalive
 // goroutine does once it has been quiet a while; without that goroutine
 // (no poller, no pings) the dispatcher does not linger.
-func (s *wsState) deliver(it inboxItem, hooks webSocketHooks) {
+func (s *Session) deliver(it inboxItem) {
 	cost := int64(len(it.m.Data)) + inboxItemCost
 	s.inMu.Lock()
 	defer s.inMu.Unlock()
 	for !s.stopped && s.inboxBytes > 0 && s.inboxBytes+cost > s.inboxSize {
 		s.inboxWait.Store(true)
-		s.inSpace.Wait()
+		s.inWake.Wait()
 		s.inboxWait.Store(false)
 	}
 	if s.stopped {
@@ -43,25 +41,25 @@ func (s *wsState) deliver(it inboxItem, hooks webSocketHooks) {
 	case !s.dispatching:
 		s.dispatching = true
 		s.dispatchWG.Add(1)
-		go s.dispatch(hooks)
+		go s.dispatch()
 	case s.lingering:
-		s.inReady.Signal()
+		s.inWake.Signal()
 	}
 }
 
 // setBusy says whether messages are flowing; when they stop, a lingering
 // dispatcher exits.
-func (s *wsState) setBusy(busy bool) {
+func (s *Session) setBusy(busy bool) {
 	s.inMu.Lock()
 	s.busy = busy
 	if !busy && s.lingering {
-		s.inReady.Signal()
+		s.inWake.Signal()
 	}
 	s.inMu.Unlock()
 }
 
 // inboxItem is a received message waiting for OnMessage, with the pooled
-// buffer it was read into (SetReuseMessageBuffers), which goes back to the
+// buffer it was read into (ReuseMessageBuffers), which goes back to the
 // pool once OnMessage has returned.
 type inboxItem struct {
 	m   Message
@@ -70,13 +68,13 @@ type inboxItem struct {
 
 // dispatch calls OnMessage for queued messages in order and exits when
 // the inbox is empty and messages are not flowing (see deliver).
-func (s *wsState) dispatch(hooks webSocketHooks) {
+func (s *Session) dispatch() {
 	defer s.dispatchWG.Done()
 	for {
 		s.inMu.Lock()
 		for len(s.inbox) == 0 && s.busy && !s.stopped {
 			s.lingering = true
-			s.inReady.Wait()
+			s.inWake.Wait()
 			s.lingering = false
 		}
 		if len(s.inbox) == 0 || s.stopped {
@@ -99,38 +97,38 @@ func (s *wsState) dispatch(hooks webSocketHooks) {
 			s.inbox = s.inbox[1:]
 		}
 		s.inboxBytes -= int64(len(it.m.Data)) + inboxItemCost
-		s.inSpace.Signal()
+		s.inWake.Signal()
 		s.inMu.Unlock()
-		err := s.onMessage(hooks, it.m)
+		err := s.onMessage(it.m)
 		if it.buf != nil {
-			s.app.sockets.putMessageBuffer(it.buf, it.m.Data)
+			s.group.putMessageBuffer(it.buf, it.m.Data)
 		}
-		if err != nil && (errors.Is(err, ErrClosed) || errors.Is(err, ErrSendQueueFull)) {
+		if err != nil && errors.Is(err, ErrClosed) { // ErrSendQueueFull included
 			// A write found the connection already closing (the peer
 			// closed, or it was closed for falling behind): not a failure
 			// of the handler, and the close under way stands. The
 			// messages left still reach OnMessage, as they do when the
 			// peer closes after sending them.
-			s.logger.Debug("tornago: OnMessage wrote to a closing WebSocket", "error", err)
+			s.logger.Debug("websocket: OnMessage wrote to a closing session", "error", err)
 			continue
 		}
 		if err != nil {
-			s.logger.Error("tornago: OnMessage failed; closing with 1011", "error", err)
+			s.logger.Error("websocket: OnMessage failed; closing with 1011", "error", err)
 			s.inMu.Lock()
 			s.stopped = true
-			s.inSpace.Broadcast()
+			s.inWake.Broadcast()
 			s.inMu.Unlock()
-			s.close(websocket.StatusInternalError, "internal error")
+			s.close(StatusInternalError, "internal error")
 		}
 	}
 }
 
 // onMessage calls OnMessage, turning a panic into an error.
-func (s *wsState) onMessage(hooks webSocketHooks, m Message) (err error) {
+func (s *Session) onMessage(m Message) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 		}
 	}()
-	return hooks.OnMessage(m)
+	return s.events.OnMessage(m)
 }

@@ -1,19 +1,16 @@
-package tornago
+package websocket
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"runtime/debug"
 	"time"
-
-	"github.com/tornago/tornago/websocket"
 )
 
 // Reading. A connection's reader is not a goroutine for life: it reads
 // while messages come, and when the connection goes quiet it parks in the
-// application's websocket.Poller and its goroutine exits, to be started
+// group's poller and its goroutine exits, to be started
 // again when bytes arrive. At many thousand idle connections this is
 // most of the memory saved: a parked goroutine keeps a stack of several
 // KiB, a parked connection only its structures.
@@ -32,20 +29,20 @@ const busyGap = 20 * time.Millisecond
 // message before the keepalive goroutine parks it.
 const parkQuietAfter = time.Second
 
-// setupReading decides how the connection's reader runs; run calls it
+// setupReading decides how the connection's reader runs; Start calls it
 // before anything (the keepalive goroutine included) can look at it.
-func (s *wsState) setupReading() {
+func (s *Session) setupReading() {
 	s.readFn = s.readLoop
 	// The poller can wait only for plain sockets (not TLS).
 	switch s.conn.Load().NetConn().(type) {
 	case *net.TCPConn, *net.UnixConn:
-		s.parkable = s.app.sockets.poller != nil
+		s.parkable = s.group.poller != nil
 	}
 }
 
 // startReading begins reading an open connection: parked until its first
 // message arrives, where the platform allows.
-func (s *wsState) startReading() {
+func (s *Session) startReading() {
 	if s.park(false) {
 		return
 	}
@@ -55,11 +52,11 @@ func (s *wsState) startReading() {
 // readLoop reads messages and hands them to the dispatcher until the
 // connection ends (then it runs the end of the lifecycle) or it parks
 // (then it returns, and runs again when there is something to read).
-func (s *wsState) readLoop() {
+func (s *Session) readLoop() {
 	conn := s.conn.Load()
 	defer func() {
 		if p := recover(); p != nil {
-			s.logger.Error("tornago: panic serving a WebSocket", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.logger.Error("websocket: panic serving a WebSocket", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			conn.CloseNow()
 			s.finishReading()
 		}
@@ -67,7 +64,7 @@ func (s *wsState) readLoop() {
 	for {
 		var buf *[]byte // a pooled message buffer, with SetReuseMessageBuffers
 		if s.reuseBuffers {
-			buf = s.app.sockets.messageBuffer()
+			buf = s.group.messageBuffer()
 		}
 		s.beginRead()
 		typ, data, err := conn.ReadMessageInto(context.Background(), bufferOf(buf))
@@ -76,7 +73,7 @@ func (s *wsState) readLoop() {
 			// buf is not put back: an interrupted read resumes into it.
 			if isTimeout(err) {
 				// The keepalive goroutine interrupted a read that had
-				// waited too long (the handler sets no deadline of its
+				// waited too long (the session sets no deadline of its
 				// own): park, or read on if bytes are at hand.
 				if s.park(false) {
 					return
@@ -87,7 +84,7 @@ func (s *wsState) readLoop() {
 			break
 		}
 		s.alive()
-		s.deliver(inboxItem{m: Message{Data: data, Binary: typ == websocket.BinaryMessage}, buf: buf}, s.hooks)
+		s.deliver(inboxItem{m: Message{Data: data, Binary: typ == BinaryMessage}, buf: buf})
 		if s.park(true) {
 			return
 		}
@@ -97,19 +94,19 @@ func (s *wsState) readLoop() {
 
 // finishReading ends the lifecycle once reading is over: the connection
 // is closed, OnMessage has had every message received, OnClose runs, and
-// the connection leaves the registry.
-func (s *wsState) finishReading() {
+// the session leaves its group.
+func (s *Session) finishReading() {
 	s.setBusy(false)
 	s.end()
 	s.dispatchWG.Wait()
-	s.callOnClose(s.hooks, s.app)
-	s.finish()
+	s.callOnClose()
+	s.group.remove(s)
 }
 
 // park waits for the connection's next bytes in the poller, unless a
 // message just arrived close behind the previous one (gotMessage), and
 // reports whether it did; if not, the caller reads.
-func (s *wsState) park(gotMessage bool) bool {
+func (s *Session) park(gotMessage bool) bool {
 	if gotMessage {
 		now := time.Now().UnixNano()
 		prev := s.lastMessage.Swap(now)
@@ -121,18 +118,18 @@ func (s *wsState) park(gotMessage bool) bool {
 	if !s.parkable {
 		return false
 	}
-	return s.app.sockets.poller.Wait(s.conn.Load(), s.readFn)
+	return s.group.poller.Wait(s.conn.Load(), s.readFn)
 }
 
 // beginRead and endRead bracket a blocking read, so that the keepalive
 // goroutine can tell a reader that has waited long enough to park.
-func (s *wsState) beginRead() {
+func (s *Session) beginRead() {
 	s.readMu.Lock()
 	s.reading = true
 	s.readMu.Unlock()
 }
 
-func (s *wsState) endRead() {
+func (s *Session) endRead() {
 	s.readMu.Lock()
 	s.reading = false
 	if s.parkRequested {
@@ -145,7 +142,7 @@ func (s *wsState) endRead() {
 
 // parkIfQuiet interrupts a read that has waited parkQuietAfter for a
 // message, so that its reader parks; the keepalive goroutine calls it.
-func (s *wsState) parkIfQuiet(now int64) {
+func (s *Session) parkIfQuiet(now int64) {
 	if now-s.lastMessage.Load() < int64(parkQuietAfter) {
 		return
 	}
@@ -168,15 +165,6 @@ func (s *wsState) parkIfQuiet(now int64) {
 		s.parkRequested = true
 		s.conn.Load().SetReadDeadline(aLongTimeAgo)
 	}
-}
-
-// aLongTimeAgo is a deadline in the past, which interrupts a blocked read.
-var aLongTimeAgo = time.Unix(1, 0)
-
-// isTimeout reports whether err is a deadline expiry.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // bufferOf returns the slice a pooled buffer holds, nil for none.

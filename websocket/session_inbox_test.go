@@ -1,4 +1,4 @@
-package tornago
+package websocket
 
 import (
 	"context"
@@ -7,25 +7,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/tornago/tornago/websocket"
 )
-
-// blockedSocket holds OnMessage until release is closed, then echoes.
-type blockedSocket struct {
-	sendSocket
-	release chan struct{}
-}
-
-func (h *blockedSocket) OnMessage(m Message) error {
-	<-h.release
-	return h.WriteMessage(m.Data, m.Binary)
-}
 
 // inboxBytes reports what the inbox holds and whether the reader waits
 // for room in it.
-func (h *blockedSocket) inboxBytes() (int64, bool) {
-	s := &h.ws
+func inboxBytes(s *Session) (int64, bool) {
 	s.inMu.Lock()
 	defer s.inMu.Unlock()
 	return s.inboxBytes, s.inboxWait.Load()
@@ -41,22 +27,19 @@ func TestInboxBoundsWhatASlowOnMessageBuffers(t *testing.T) {
 	for _, size := range []int{1024, 0} {
 		t.Run(map[int]string{1024: "1 KiB messages", 0: "empty messages"}[size], func(t *testing.T) {
 			const inbox, count = 16 << 10, 4000 // 4 MiB of 1 KiB messages
-			opened := make(chan *sendSocket, 1)
-			var h *blockedSocket
-			addr := serveSendApp(t, Settings{
-				WebSocketInboxSize:    inbox,
-				WebSocketPingInterval: 25 * time.Millisecond,
-				WebSocketPingTimeout:  250 * time.Millisecond,
-			}, func() Handler {
-				h = &blockedSocket{sendSocket{opened: opened, closed: make(chan struct{})}, make(chan struct{})}
-				return h
-			})
+			release := make(chan struct{})
+			var f *sessionFixture
+			f = newSessionFixture(t, SessionOptions{
+				InboxSize:    inbox,
+				PingInterval: 25 * time.Millisecond,
+				PingTimeout:  250 * time.Millisecond,
+			}, newTestEvents(func(m Message) error {
+				<-release
+				return f.s.Send(BinaryMessage, m.Data)
+			}), 0, false)
+			c := f.client
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			c, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws", nil)
-			require.NoError(t, err)
-			defer c.CloseNow()
-			<-opened
 
 			echoes := make(chan int, 1)
 			go func() { // reads (answering pings) and counts the echoes in order
@@ -77,7 +60,7 @@ func TestInboxBoundsWhatASlowOnMessageBuffers(t *testing.T) {
 					if size > 0 {
 						msg[0] = byte(i)
 					}
-					if err := c.WriteMessage(ctx, websocket.BinaryMessage, msg); err != nil {
+					if err := c.WriteMessage(ctx, BinaryMessage, msg); err != nil {
 						sent <- err
 						return
 					}
@@ -85,24 +68,24 @@ func TestInboxBoundsWhatASlowOnMessageBuffers(t *testing.T) {
 				sent <- nil
 			}()
 
-			require.Eventually(t, func() bool { _, waiting := h.inboxBytes(); return waiting }, 20*time.Second, time.Millisecond,
+			require.Eventually(t, func() bool { _, waiting := inboxBytes(f.s); return waiting }, 20*time.Second, time.Millisecond,
 				"the reader never waited for room in the inbox")
-			held, _ := h.inboxBytes()
+			held, _ := inboxBytes(f.s)
 			assert.LessOrEqual(t, held, int64(inbox), "inbox bytes while OnMessage is blocked")
 			time.Sleep(time.Second) // four ping timeouts with the reader held up
 			select {
-			case <-h.closed:
+			case <-f.ev.closed:
 				t.Fatal("the peer was timed out while the server was not reading")
 			default:
 			}
-			held, _ = h.inboxBytes()
+			held, _ = inboxBytes(f.s)
 			assert.LessOrEqual(t, held, int64(inbox), "inbox bytes after the pings")
 
-			close(h.release)
+			close(release)
 			require.NoError(t, <-sent)
 			assert.Equal(t, count, <-echoes, "echoes, in order")
-			require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
-			<-h.closed
+			require.NoError(t, c.Close(StatusNormalClosure, ""))
+			<-f.ev.closed
 		})
 	}
 }

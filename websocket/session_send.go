@@ -1,104 +1,78 @@
-package tornago
+package websocket
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/tornago/tornago/websocket"
 )
 
-// WriteMessage sends data to the peer as a binary message if binary is
-// set, else as text (which must be valid UTF-8). It never waits for the
-// network, so a slow peer never blocks the caller; Flush waits. When
-// nothing is queued before it, it writes the message to the socket at once
-// (as Tornado's write_message does), and a message the socket takes whole
-// is neither copied nor queued; otherwise what the socket did not take is
-// copied into the connection's send queue and sent from there. It is safe
-// from any goroutine. Writes before the 101 (in Open) go out right after
-// it.
+// Send sends data to the peer as a message of type typ (text must be
+// valid UTF-8). It never waits for the network, so a slow peer never
+// blocks the caller; Flush waits. When nothing is queued before it, it
+// writes the message to the socket at once, and a message the socket
+// takes whole is neither copied nor queued; otherwise what the socket did
+// not take is copied into the send queue and sent from there. Sends
+// before Start go out right after it.
 //
-// It fails with an error matching ErrClosed once the connection is closing,
-// and with ErrSendQueueFull (after which the connection is closed with 1008)
-// when the queue would exceed Settings.WebSocketSendQueueSize.
-func (h *WebSocketHandler) WriteMessage(data []byte, binary bool) error {
-	typ := websocket.TextMessage
-	if binary {
-		typ = websocket.BinaryMessage
-	}
-	return h.ws.write(typ, data)
+// It fails with an error matching ErrClosed once the session is closing,
+// and with ErrSendQueueFull (after which the connection is closed with
+// 1008) when the queue would exceed its size.
+func (s *Session) Send(typ MessageType, data []byte) error { return s.write(typ, data) }
+
+// SendPrepared queues a message encoded once for many connections; it
+// shares pm's bytes instead of copying them. Unlike Send it always goes
+// through the send queue: a fan-out hands every session many messages in
+// a burst, and the session's flusher then writes all that are waiting in
+// one system call, where writing each at once would make one system call
+// per message and connection (BENCHMARKS.md, broadcast).
+func (s *Session) SendPrepared(pm *PreparedMessage) error {
+	return s.enqueue(sendItem{pm: pm}, pm.Size())
 }
 
-// WriteText sends s as a text message; see WriteMessage.
-func (h *WebSocketHandler) WriteText(s string) error { return h.WriteMessage([]byte(s), false) }
-
-// WriteJSON sends v encoded as JSON (JSONEncode) in a text message, as
-// Tornado's write_message does with a dict; see WriteMessage.
-func (h *WebSocketHandler) WriteJSON(v any) error {
-	b, err := JSONEncode(v)
-	if err != nil {
-		return fmt.Errorf("tornago: WriteJSON: %w", err)
+// Ping queues a ping with payload (at most 125 bytes); the pong arrives at
+// SessionEvents.OnPong.
+func (s *Session) Ping(payload []byte) error {
+	if len(payload) > maxControlPayload {
+		return fmt.Errorf("websocket: ping payload of %d bytes exceeds %d", len(payload), maxControlPayload)
 	}
-	return h.WriteMessage(b, false)
-}
-
-// WritePrepared queues a message encoded once for many connections (see
-// Broadcast); it shares pm's bytes instead of copying them. Unlike
-// WriteMessage it always goes through the send queue: a fan-out hands
-// every connection many messages in a burst, and the connection's flusher
-// then writes all that are waiting in one system call, where writing each
-// at once would make one system call per message and connection
-// (BENCHMARKS.md, broadcast).
-func (h *WebSocketHandler) WritePrepared(pm *websocket.PreparedMessage) error {
-	return h.ws.enqueue(sendItem{pm: pm}, pm.Size())
-}
-
-// Ping queues a ping with payload (at most 125 bytes). The pong arrives at
-// OnPong.
-func (h *WebSocketHandler) Ping(payload []byte) error {
-	if len(payload) > 125 {
-		return fmt.Errorf("tornago: ping payload of %d bytes exceeds 125", len(payload))
-	}
-	return h.ws.enqueue(sendItem{ping: append([]byte{}, payload...)}, len(payload))
+	return s.enqueue(sendItem{ping: append([]byte{}, payload...)}, len(payload))
 }
 
 // Flush waits until everything queued before the call has been handed to
-// the operating system, Tornado's write_message Future; after Close, that
-// includes the close frame, which from then on reaches the peer however
-// the connection ends (Application.Shutdown's included). It returns an
-// error matching ErrClosed if the connection ended first, or ctx's error.
-// In Open, before the 101 has gone out, it returns ErrNotOpen at once:
-// what Open writes is sent once Open has returned.
-func (h *WebSocketHandler) Flush(ctx context.Context) error { return h.ws.flush(ctx) }
+// the operating system; after Close, that includes the close frame. It
+// returns an error matching ErrClosed if the session ended first, ctx's
+// error, or ErrNotStarted at once before Start.
+func (s *Session) Flush(ctx context.Context) error { return s.flush(ctx) }
 
 // Close starts the closing handshake with code and reason (code 0 sends a
 // close frame without a code) after the messages already queued, and
 // returns without waiting; OnClose follows when the connection is closed.
-// Later writes fail with ErrClosed. Calling it again does nothing.
-func (h *WebSocketHandler) Close(code int, reason string) error {
-	sc := websocket.StatusCode(code)
-	if code != 0 && !sc.Valid() {
-		return fmt.Errorf("tornago: close code %d may not be sent", code)
+// Later sends fail with ErrClosed. Calling it again does nothing.
+func (s *Session) Close(code StatusCode, reason string) error {
+	if code != 0 && !code.Valid() {
+		return fmt.Errorf("websocket: close code %d may not be sent", code)
 	}
-	h.ws.close(sc, reason)
+	s.close(code, reason)
 	return nil
 }
 
-// ErrNotOpen is returned by Flush called before the handshake completed
-// (in Prepare or Open), when nothing can be sent yet.
-var ErrNotOpen = errors.New("tornago: WebSocket not open yet: messages written in Open are sent after it returns")
+// sendItem is one entry of the send queue: a message or a ping.
+type sendItem struct {
+	pm   *PreparedMessage
+	ping []byte
+}
 
 // write sends data as a message of type typ. With nothing queued and no
 // flusher writing, it tries the socket first, holding mu so that no other
 // write can get ahead of it or slip in before a remainder is queued; the
-// attempt never blocks, since TryWriteMessage gives up rather than wait
+// attempt never blocks, since tryWriteMessage gives up rather than wait
 // for the socket or for another writer. Anything else goes through the
 // queue.
-func (s *wsState) write(typ websocket.MessageType, data []byte) error {
+func (s *Session) write(typ MessageType, data []byte) error {
 	s.mu.Lock()
 	if c := s.conn.Load(); c != nil && !s.flushing && len(s.queue) == 0 && !s.closing && !s.ended && s.closeReq == nil {
-		pending, err := c.TryWriteMessage(typ, data)
+		pending, err := c.tryWriteMessage(typ, data)
 		switch {
 		case err == nil:
 			s.enqueued++
@@ -114,21 +88,21 @@ func (s *wsState) write(typ websocket.MessageType, data []byte) error {
 			}
 			s.mu.Unlock()
 			return nil
-		case errors.Is(err, websocket.ErrInvalidUTF8):
+		case errors.Is(err, ErrInvalidUTF8):
 			s.mu.Unlock()
-			return fmt.Errorf("tornago: %w", err)
-		case errors.Is(err, websocket.ErrClosed):
+			return err
+		case errors.Is(err, ErrClosed):
 			// The connection broke or is closing; the reader ends it.
 			s.closing = true
 			s.mu.Unlock()
 			return ErrClosed
 		}
-		// ErrWouldBlock: the socket or another writer is busy.
+		// errWouldBlock: the socket or another writer is busy.
 	}
 	s.mu.Unlock()
-	pm, err := websocket.NewPreparedMessage(typ, data)
+	pm, err := NewPreparedMessage(typ, data)
 	if err != nil {
-		return fmt.Errorf("tornago: %w", err)
+		return err
 	}
 	return s.enqueue(sendItem{pm: pm}, pm.Size())
 }
@@ -141,15 +115,15 @@ var pendingItem = sendItem{}
 func (it sendItem) isPending() bool { return it.pm == nil && it.ping == nil }
 
 // enqueue adds an item of size bytes to the send queue.
-func (s *wsState) enqueue(it sendItem, size int) error {
+func (s *Session) enqueue(it sendItem, size int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
 		return ErrClosed
 	}
 	if s.queued > 0 && s.queued+size > s.sendQueueSize && s.conn.Load() == nil {
-		// In Open nothing can be sent yet; refusing the write is enough.
-		return fmt.Errorf("tornago: writes in Open exceed the send queue of %d bytes (they are sent after the 101)", s.sendQueueSize)
+		// Before Start nothing can be sent yet; refusing the write is enough.
+		return fmt.Errorf("websocket: sends before Start exceed the send queue of %d bytes", s.sendQueueSize)
 	}
 	if s.queued > 0 && s.queued+size > s.sendQueueSize {
 		// The peer is not keeping up. Waiting would let one slow reader
@@ -157,9 +131,9 @@ func (s *wsState) enqueue(it sendItem, size int) error {
 		// messages silently. So the connection goes, with a close code
 		// that tells the peer why.
 		s.closing = true
-		s.logger.Warn("tornago: closing a slow WebSocket peer: send queue overflow",
+		s.logger.Warn("websocket: closing a slow peer: send queue overflow",
 			"queued_bytes", s.queued, "limit", s.sendQueueSize)
-		s.abortLocked(websocket.StatusPolicyViolation, "send queue overflow: peer too slow")
+		s.abortLocked(StatusPolicyViolation, "send queue overflow: peer too slow")
 		return ErrSendQueueFull
 	}
 	s.queue = append(s.queue, it)
@@ -169,10 +143,10 @@ func (s *wsState) enqueue(it sendItem, size int) error {
 	return nil
 }
 
-// closeForShutdown is close for Application.Shutdown: a connection still
-// in Open may finish it, writes included, and is closed right after its
-// 101.
-func (s *wsState) closeForShutdown(code websocket.StatusCode, reason string) {
+// closeForShutdown is close for Group.Shutdown: a session not started
+// yet may finish its handshake, sends included, and is closed right after
+// Start.
+func (s *Session) closeForShutdown(code StatusCode, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing || s.closeReq != nil {
@@ -187,7 +161,7 @@ func (s *wsState) closeForShutdown(code websocket.StatusCode, reason string) {
 }
 
 // close queues the closing handshake behind the queued messages.
-func (s *wsState) close(code websocket.StatusCode, reason string) {
+func (s *Session) close(code StatusCode, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
@@ -204,7 +178,7 @@ func (s *wsState) close(code websocket.StatusCode, reason string) {
 // frame the socket took in part, and the close frame a second each. The
 // flusher drops what is still queued. Before the 101 it only marks the
 // connection closing.
-func (s *wsState) abortLocked(code websocket.StatusCode, reason string) {
+func (s *Session) abortLocked(code StatusCode, reason string) {
 	c := s.conn.Load()
 	if c == nil || s.ended {
 		return
@@ -212,13 +186,13 @@ func (s *wsState) abortLocked(code websocket.StatusCode, reason string) {
 	s.workers.Add(1)
 	go func() {
 		defer s.workers.Done()
-		c.Abort(code, reason)
+		c.abort(code, reason)
 	}()
 }
 
 // startFlusherLocked starts a flusher if there is work and none runs, and
 // the connection is open.
-func (s *wsState) startFlusherLocked() {
+func (s *Session) startFlusherLocked() {
 	if s.flushing || s.ended || s.conn.Load() == nil {
 		return
 	}
@@ -241,7 +215,7 @@ const maxWriteChunk = 1 << 20
 // write, and reports whether it did; the keepalive goroutine calls it.
 // Only bytes are watched: a keepalive ping carries none, and a stalled
 // ping is the ping timeout's to find.
-func (s *wsState) sendStalled(now int64) bool {
+func (s *Session) sendStalled(now int64) bool {
 	if s.sendTimeout <= 0 || now-s.lastSend.Load() <= int64(s.sendTimeout) {
 		return false
 	}
@@ -250,19 +224,19 @@ func (s *wsState) sendStalled(now int64) bool {
 	if !s.flushing || s.queued == 0 || s.ended || !s.timedOut.CompareAndSwap(false, true) {
 		return false
 	}
-	s.logger.Warn("tornago: closing a WebSocket peer that stopped reading: send timeout",
+	s.logger.Warn("websocket: closing a peer that stopped reading: send timeout",
 		"queued_bytes", s.queued, "timeout", s.sendTimeout)
 	s.closing = true
-	s.abortLocked(websocket.StatusPolicyViolation, "send timeout: peer stopped reading")
+	s.abortLocked(StatusPolicyViolation, "send timeout: peer stopped reading")
 	return true
 }
 
 // flushLoop writes the queue in batches until it is empty, then performs
 // a requested close, then exits.
-func (s *wsState) flushLoop() {
+func (s *Session) flushLoop() {
 	defer s.workers.Done()
 	c := s.conn.Load()
-	var frames []*websocket.PreparedMessage
+	var frames []*PreparedMessage
 	for {
 		s.mu.Lock()
 		if len(s.queue) > 0 && s.closing && s.closeReq == nil {
@@ -318,7 +292,7 @@ func (s *wsState) flushLoop() {
 		for i := 0; i < len(batch) && err == nil; {
 			switch {
 			case batch[i].isPending():
-				err = c.FlushPending(context.Background())
+				err = c.flushPending(context.Background())
 				size += pendingSize
 				i++
 			case batch[i].pm == nil:
@@ -332,7 +306,7 @@ func (s *wsState) flushLoop() {
 					chunk += batch[i].pm.Size()
 					size += batch[i].pm.Size()
 				}
-				err = c.WritePreparedBatch(context.Background(), frames)
+				err = c.writePreparedBatch(context.Background(), frames)
 			}
 			s.lastSend.Store(time.Now().UnixNano())
 		}
@@ -374,7 +348,7 @@ func (it sendItem) size() int {
 }
 
 // signalSentLocked wakes Flush callers.
-func (s *wsState) signalSentLocked() {
+func (s *Session) signalSentLocked() {
 	if s.sentSignal != nil {
 		close(s.sentSignal)
 		s.sentSignal = nil
@@ -382,11 +356,11 @@ func (s *wsState) signalSentLocked() {
 }
 
 // flush waits until the items queued so far have been written.
-func (s *wsState) flush(ctx context.Context) error {
+func (s *Session) flush(ctx context.Context) error {
 	s.mu.Lock()
 	if s.conn.Load() == nil && !s.ended {
 		s.mu.Unlock()
-		return ErrNotOpen
+		return ErrNotStarted
 	}
 	target := s.enqueued
 	for s.sent < target {
@@ -408,4 +382,13 @@ func (s *wsState) flush(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	return nil
+}
+
+// Queued returns the bytes waiting in the send queue (with the rest of a
+// frame the socket took in part), which a broadcaster can use to skip a
+// peer that lags far behind. It is safe from any goroutine.
+func (s *Session) Queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queued
 }

@@ -1,0 +1,328 @@
+package websocket
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Session is the server's runtime for one connection, event-driven: it
+// reads messages and hands them to SessionEvents.OnMessage in order on a
+// goroutine of its own (so pings are answered while a message is
+// handled), queues what is sent to the peer in a bounded send queue
+// (Send, SendPrepared and Ping never block), pings the peer and times out
+// one that stops answering, and parks the reader of a quiet connection in
+// its Group's poller, with no goroutine and no buffer, until bytes arrive.
+//
+// A session is made by Group.NewSession before the handshake completes,
+// so that what is sent before Start is queued and goes out right after
+// it; Start serves the accepted connection, and Cancel ends a session
+// whose handshake failed. OnClose runs exactly once either way.
+//
+// Goroutines: a reader runs while messages arrive and parks when the
+// connection is quiet (session_read.go); a dispatcher runs OnMessage
+// while the inbox is not empty and lingers while messages flow
+// (session_dispatch.go); writes go to the socket on the writer's
+// goroutine when nothing is queued, and a flusher goroutine exists only
+// while something is (session_send.go); the group's one keepalive
+// goroutine serves every session's timers (session_keepalive.go). So an
+// idle session costs no goroutine where the platform has a poller.
+//
+// Send, SendPrepared, Ping, Flush, Close and Conn are safe from any
+// goroutine, and so is SetOptions, which changes only the send queue's
+// size once the session runs.
+type Session struct {
+	group  *Group
+	events SessionEvents
+	logger *slog.Logger
+
+	// Reading (session_read.go).
+	readFn        func()       // s.readLoop, bound once
+	parkable      bool         // the reader may park in the group's poller
+	reuseBuffers  bool         // read into pooled buffers
+	lastMessage   atomic.Int64 // when the last message arrived, UnixNano
+	readMu        sync.Mutex
+	reading       bool // the reader is blocked in a read
+	parkRequested bool // the keepalive goroutine interrupted that read
+
+	// Settings, final once Start has run.
+	pingInterval time.Duration
+	pingTimeout  time.Duration
+	sendTimeout  time.Duration // <= 0: a stalled peer is not timed out
+	inboxSize    int64
+
+	conn atomic.Pointer[Conn]
+
+	// The send queue, under mu (session_send.go).
+	mu            sync.Mutex
+	sendQueueSize int
+	queue         []sendItem
+	spare         []sendItem
+	queued        int  // bytes in queue and in the batch being written
+	flushing      bool // a flusher goroutine is running
+	closing       bool // Close was called or the connection ended: no more writes
+	closeReq      *closeRequest
+	ended         bool   // the connection is over; no goroutine may start
+	enqueued      uint64 // items ever queued, and the close frame
+	sent          uint64 // items written (or dropped at the end)
+	sentSignal    chan struct{}
+	workers       sync.WaitGroup // flusher and abort goroutines
+
+	// The inbox, under inMu (session_dispatch.go).
+	inMu sync.Mutex
+	// inWake is where the reader waits for room in the inbox and a
+	// lingering dispatcher waits for messages: never both at once, since
+	// the one waits for a full inbox and the other for an empty one.
+	inWake      sync.Cond
+	inboxWait   atomic.Bool // the reader is waiting in inWake, not reading
+	inbox       []inboxItem
+	inboxBytes  int64
+	dispatching bool
+	lingering   bool // the dispatcher waits on inWake
+	busy        bool // messages are flowing: the dispatcher lingers
+	canLinger   bool // the keepalive goroutine watches for quiet
+	stopped     bool // OnMessage failed: drop the rest
+	dispatchWG  sync.WaitGroup
+
+	// Keepalive, in UnixNano (session_keepalive.go).
+	nextPing    atomic.Int64
+	pingPending atomic.Int64 // when the oldest unanswered ping went out, 0 if none
+	lastSend    atomic.Int64 // when the peer last took bytes, or the flusher started
+	timedOut    atomic.Bool
+}
+
+// SessionEvents receives a session's events, as gws's Event or Tornado's
+// WebSocketHandler methods.
+type SessionEvents interface {
+	// OnMessage is called for each message, in order, on the session's
+	// dispatcher goroutine. Returning an error (or panicking) closes the
+	// connection with 1011; an error matching ErrClosed (a write that
+	// found the connection closing) does not.
+	OnMessage(m Message) error
+	// OnPing is called on the reading goroutine with the payload of each
+	// ping, after the pong was sent; the payload is valid only during the
+	// call.
+	OnPing(payload []byte)
+	// OnPong is called on the reading goroutine with the payload of each
+	// pong; valid only during the call.
+	OnPong(payload []byte)
+	// OnClose is called once when the session has ended, after every
+	// message received reached OnMessage and every goroutine of the
+	// session has stopped. A panic in it is logged.
+	OnClose()
+}
+
+// Message is a data message, as SessionEvents.OnMessage receives it (Data
+// is the receiver's to keep, unless the session reuses message buffers:
+// SessionOptions.ReuseMessageBuffers). It is tornago.Message, what a
+// WebSocketHandler's OnMessage receives, and hub.Message, what a hub
+// publishes, too.
+type Message struct {
+	Data   []byte
+	Binary bool
+}
+
+// Text returns Data as a string.
+func (m Message) Text() string { return string(m.Data) }
+
+// SessionOptions configures a session; the zero value is usable.
+type SessionOptions struct {
+	// PingInterval is how often the session pings the peer; 0 sends no
+	// pings. PingTimeout is how long a ping may go unanswered (by a pong,
+	// a ping or a message) before the connection is closed with 1000
+	// "ping timed out"; 0 means PingInterval.
+	PingInterval, PingTimeout time.Duration
+	// SendQueueSize bounds in bytes what may wait to be sent; a send that
+	// would exceed it fails with ErrSendQueueFull and closes the
+	// connection with 1008. 0 means 16 MiB.
+	SendQueueSize int
+	// SendTimeout closes with 1008 a connection whose queued bytes the
+	// peer has not taken for this long; 0 or less never does.
+	SendTimeout time.Duration
+	// InboxSize bounds in bytes the messages read but not yet handled by
+	// OnMessage; past it the reader waits, pushing back on the peer
+	// through TCP. 0 means 64 KiB.
+	InboxSize int64
+	// ReuseMessageBuffers reads messages into pooled buffers: Message.Data
+	// is then valid only until OnMessage returns.
+	ReuseMessageBuffers bool
+	// Logger receives records of slow peers, timeouts and failed
+	// handlers; nil logs nothing.
+	Logger *slog.Logger
+}
+
+// Defaults of SessionOptions.
+const (
+	defaultSendQueueSize = 16 << 20
+	defaultInboxSize     = 64 << 10
+)
+
+// ErrSendQueueFull is returned by a send that would take the session's
+// send queue over its size: the peer is not reading fast enough, so the
+// connection is closed with 1008. It matches ErrClosed.
+var ErrSendQueueFull = fmt.Errorf("%w: send queue full (peer too slow)", ErrClosed)
+
+// ErrNotStarted is returned by Flush before Start, when nothing can be
+// sent yet.
+var ErrNotStarted = errors.New("websocket: session not started yet")
+
+type closeRequest struct {
+	code   StatusCode
+	reason string
+}
+
+// NewSession makes a session in g for a connection about to be accepted;
+// events receives its events. It fails with ErrGroupClosed once Shutdown
+// has begun. The session must be ended by Start or Cancel.
+func (g *Group) NewSession(events SessionEvents, opts SessionOptions) (*Session, error) {
+	s := &Session{group: g, events: events, logger: opts.Logger}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	s.SetOptions(opts)
+	s.inWake.L = &s.inMu
+	if err := g.add(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// orDefault returns v, or def when v is 0.
+func orDefault(v, def int64) int64 {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// SetOptions replaces the options the session was made with but Logger.
+// Before Start it replaces all of them; once the session runs, only
+// SendQueueSize changes (the rest are fixed then). It is safe while other
+// goroutines send. tornago.WebSocketHandler calls it when a handler
+// changes its settings after the session was made.
+func (s *Session) SetOptions(opts SessionOptions) {
+	if s.conn.Load() == nil {
+		s.pingInterval, s.pingTimeout = opts.PingInterval, opts.PingTimeout
+		if s.pingTimeout <= 0 {
+			s.pingTimeout = s.pingInterval
+		}
+		s.sendTimeout = opts.SendTimeout
+		s.inboxSize = orDefault(opts.InboxSize, defaultInboxSize)
+		s.reuseBuffers = opts.ReuseMessageBuffers
+	}
+	s.mu.Lock()
+	s.sendQueueSize = int(orDefault(int64(opts.SendQueueSize), defaultSendQueueSize))
+	s.mu.Unlock()
+}
+
+// Conn returns the session's connection, nil before Start.
+func (s *Session) Conn() *Conn { return s.conn.Load() }
+
+// Start serves conn, an accepted connection, on goroutines of the
+// session's own, and returns at once. What was sent before goes out
+// first, then a Close requested before (or a Shutdown that came
+// meanwhile). The session installs its own ping and pong handlers on
+// conn, which call SessionEvents.OnPing and OnPong.
+func (s *Session) Start(conn *Conn) {
+	conn.onPing = func(p []byte) {
+		s.alive()
+		s.events.OnPing(p)
+	}
+	conn.onPong = func(p []byte) {
+		s.alive()
+		s.events.OnPong(p)
+	}
+	s.conn.Store(conn)
+	s.setupReading()
+	if s.pingInterval > 0 {
+		s.nextPing.Store(time.Now().Add(s.pingInterval).UnixNano())
+	}
+	s.mu.Lock()
+	if s.closeReq != nil {
+		s.closing = true // a Shutdown that came before Start
+	}
+	s.startFlusherLocked() // messages sent before Start, or a Close
+	s.mu.Unlock()
+	s.lastSend.Store(time.Now().UnixNano())
+	if s.needsKeepalive() {
+		s.canLinger = true
+		s.group.startKeepalive(s.keepaliveTick())
+	}
+	go s.startReading()
+}
+
+// Cancel ends a session that was never started (its handshake was
+// refused or failed): sends fail with ErrClosed from now on, OnClose
+// runs, and the session leaves its group. It must not be called after
+// Start.
+func (s *Session) Cancel() {
+	s.end()
+	s.callOnClose()
+	s.group.remove(s)
+}
+
+// needsKeepalive reports whether the keepalive goroutine has work for the
+// session: pings, timing out a stalled peer, releasing an idle
+// compressor, or parking its reader.
+func (s *Session) needsKeepalive() bool {
+	c := s.conn.Load()
+	return c != nil && (s.pingInterval > 0 || s.sendTimeout > 0 || c.Compressed() || s.group.poller != nil)
+}
+
+// keepaliveTick is the period the session's timers need checking at:
+// the shorter of the ping interval and the send timeout (0 for neither).
+func (s *Session) keepaliveTick() time.Duration {
+	switch {
+	case s.pingInterval <= 0:
+		return max(s.sendTimeout, 0)
+	case s.sendTimeout <= 0:
+		return s.pingInterval
+	}
+	return min(s.pingInterval, s.sendTimeout)
+}
+
+// logEnd logs why a connection ended when it was not a normal close.
+func (s *Session) logEnd(err error) {
+	var pe *ProtocolError
+	if errors.As(err, &pe) {
+		s.logger.Info("websocket: session closed for a protocol error", "code", int(pe.Code), "reason", pe.Reason)
+	}
+}
+
+// end marks the session over: writes fail from now on, and the TCP
+// connection is closed (if the closing handshake has not done so), which
+// stops the flusher. Messages already received still reach OnMessage.
+func (s *Session) end() {
+	s.mu.Lock()
+	s.closing = true
+	s.ended = true
+	s.signalSentLocked() // Flush callers now fail
+	s.mu.Unlock()
+	if c := s.conn.Load(); c != nil {
+		c.CloseNow()
+	}
+}
+
+// callOnClose runs OnClose once, after every goroutine of the session
+// has stopped.
+func (s *Session) callOnClose() {
+	s.workers.Wait()
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Error("websocket: panic in OnClose", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	s.events.OnClose()
+}
+
+// alive records that the peer showed signs of life (a pong, a ping or a
+// message), which answers any outstanding ping.
+func (s *Session) alive() {
+	if s.pingPending.Load() != 0 {
+		s.pingPending.Store(0)
+	}
+}

@@ -1,0 +1,52 @@
+package websocket
+
+import "time"
+
+// keepalive pings the peer when its interval has passed and aborts the
+// connection when the oldest unanswered ping is older than the timeout
+// (Tornado closes with 1000 "ping timed out" too). It also releases the
+// compressor of a connection that has been quiet for a while.
+func (s *Session) keepalive(now time.Time) {
+	n := now.UnixNano()
+	s.parkIfQuiet(n)
+	if c := s.conn.Load(); c.Compressed() && n-s.lastSend.Load() > int64(compressorIdleTime) {
+		c.releaseIdleCompressor()
+	}
+	if s.sendStalled(n) {
+		return
+	}
+	if s.pingInterval <= 0 {
+		return
+	}
+	if s.inboxWait.Load() {
+		// The reader waits for OnMessage to catch up, so a pong may be
+		// unread: the delay is ours, not the peer's.
+		if s.pingPending.Load() != 0 {
+			s.pingPending.Store(n)
+		}
+		return
+	}
+	if p := s.pingPending.Load(); p != 0 && n-p > int64(s.pingTimeout) {
+		if s.timedOut.CompareAndSwap(false, true) {
+			s.logger.Info("websocket: ping timed out", "timeout", s.pingTimeout)
+			s.mu.Lock()
+			s.closing = true
+			s.abortLocked(StatusNormalClosure, "ping timed out")
+			s.mu.Unlock()
+		}
+		return
+	}
+	if n < s.nextPing.Load() {
+		return
+	}
+	s.nextPing.Store(n + int64(s.pingInterval))
+	s.pingPending.CompareAndSwap(0, n)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return
+	}
+	s.queue = append(s.queue, sendItem{ping: []byte{}})
+	s.enqueued++
+	s.startFlusherLocked()
+}

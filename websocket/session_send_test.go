@@ -1,0 +1,195 @@
+package websocket
+
+// The session's send path: a message the socket takes whole is written
+// on the caller's goroutine, the rest is queued (issue 8). Everything goes
+// over loopback TCP, so that the tests can shrink the socket buffers.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// numbered is message i: its number followed by filler, n bytes in all.
+func numbered(i, n int) []byte {
+	b := fmt.Appendf(nil, "%06d ", i)
+	return append(b, bytes.Repeat([]byte{byte('a' + i%26)}, n-len(b))...)
+}
+
+// maxFrameHeader is the longest header of a server's frame.
+const maxFrameHeader = 10
+
+// TestSessionSendInlineAllocatesNothing: a message the socket takes
+// whole is written on the caller's goroutine without a copy, a queue
+// entry or a flusher.
+func TestSessionSendInlineAllocatesNothing(t *testing.T) {
+	f := newSessionFixture(t, SessionOptions{}, nil, 0, false)
+	msg := numbered(1, 64)
+	const runs = 100 // 6.6 KB: the socket buffers take it all
+	allocs := testing.AllocsPerRun(runs, func() {
+		if err := f.s.Send(BinaryMessage, msg); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs)
+	pending, items, queued := f.queueState()
+	assert.False(t, pending)
+	assert.Zero(t, items)
+	assert.Zero(t, queued)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.NoError(t, f.s.Flush(cancelled), "a message written whole counts as sent")
+	for range runs + 1 {
+		assert.Equal(t, msg, f.read(t))
+	}
+}
+
+// TestSessionSendPartialWriteThenQueue: against a client that stops
+// reading, writes go out whole until the socket takes part of one; the
+// rest of that frame is queued, later messages and pings queue behind it,
+// Flush waits for all of it, and the client gets everything whole and in
+// order once it reads again.
+func TestSessionSendPartialWriteThenQueue(t *testing.T) {
+	t.Parallel()
+	f := newSessionFixture(t, SessionOptions{SendQueueSize: 4 << 20}, nil, 16384, false)
+	const size = 10007
+	var want []string
+	whole := 0
+	for i := 0; ; i++ {
+		require.Less(t, i, 2000, "the socket never took part of a frame")
+		require.NoError(t, f.s.Send(BinaryMessage, numbered(i, size)))
+		want = append(want, fmt.Sprintf("message %d", size))
+		pending, items, queued := f.queueState()
+		if items == 0 {
+			whole++
+			continue
+		}
+		// The first write that does not go out whole either leaves a
+		// remainder or, if the socket took nothing, is queued whole.
+		if pending {
+			assert.Equal(t, 1, items)
+			assert.Less(t, queued, size+maxFrameHeader)
+			t.Logf("%d messages went out whole, then %d bytes of the next were left", whole, queued)
+		} else {
+			t.Logf("%d messages went out whole, then the socket was full", whole)
+		}
+		break
+	}
+	n := len(want)
+
+	// Behind the remainder, pings and messages queue in order.
+	require.NoError(t, f.s.Ping([]byte("p1")))
+	want = append(want, "ping p1")
+	for i := range 3 {
+		require.NoError(t, f.s.Send(BinaryMessage, numbered(n+i, size)))
+		want = append(want, fmt.Sprintf("message %d", size))
+	}
+	require.NoError(t, f.s.Ping([]byte("p2")))
+	want = append(want, "ping p2")
+	short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, f.s.Flush(short), context.DeadlineExceeded, "the client reads nothing, so Flush waits")
+
+	flushed := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		flushed <- f.s.Flush(ctx)
+	}()
+	for i := range n + 3 {
+		got := f.read(t)
+		require.Equal(t, numbered(i, size), got, "message %d", i)
+	}
+	require.NoError(t, <-flushed)
+	// The second ping arrives with the next read.
+	require.NoError(t, f.s.Send(TextMessage, []byte("last")))
+	assert.Equal(t, []byte("last"), f.read(t))
+	want = append(want, "message 4")
+	assert.Equal(t, want, f.events.list())
+	pending, items, queued := f.queueState()
+	assert.False(t, pending)
+	assert.Zero(t, items)
+	assert.Zero(t, queued)
+}
+
+// TestSessionSendOrderAcrossInlineAndQueued: many goroutines write and
+// ping at once against a client that reads slowly through small buffers,
+// so writes go out whole, in part and through the queue; every writer's
+// messages arrive whole and in order.
+func TestSessionSendOrderAcrossInlineAndQueued(t *testing.T) {
+	t.Parallel()
+	const writers, perWriter = 8, 150
+	f := newSessionFixture(t, SessionOptions{SendQueueSize: 64 << 20}, nil, 32768, false)
+	payload := func(g, i int) []byte {
+		return append(fmt.Appendf(nil, "%02d %04d ", g, i), bytes.Repeat([]byte{byte('a' + g)}, (i*997+g*131)%6000)...)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var partial int
+	errs := make(chan error, writers+1)
+	for g := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				var err error
+				if i%2 == 0 {
+					err = f.s.Send(BinaryMessage, payload(g, i))
+				} else {
+					var pm *PreparedMessage
+					if pm, err = NewPreparedMessage(BinaryMessage, payload(g, i)); err == nil {
+						err = f.s.SendPrepared(pm)
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				if pending, _, _ := f.queueState(); pending {
+					mu.Lock()
+					partial++
+					mu.Unlock()
+				}
+				if i%4 == 0 {
+					time.Sleep(20 * time.Microsecond) // let the others at the socket
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := range 30 {
+			if err := f.s.Ping([]byte{byte('0' + i%10)}); err != nil {
+				errs <- err
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	next := make([]int, writers)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for n := range writers * perWriter {
+		_, b, err := f.client.ReadMessage(ctx)
+		require.NoError(t, err, "message %d", n)
+		var g, i int
+		_, err = fmt.Sscanf(string(b[:8]), "%02d %04d", &g, &i)
+		require.NoError(t, err, "message %d: %q", n, b[:min(len(b), 20)])
+		require.Equal(t, next[g], i, "writer %d out of order", g)
+		next[g]++
+		require.Equal(t, payload(g, i), b, "message %d/%d corrupted", g, i)
+		if n%64 == 0 {
+			time.Sleep(time.Millisecond) // a slow reader
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	require.NoError(t, f.s.Flush(ctx))
+	t.Logf("a remainder was queued after %d of the writes", partial)
+}
