@@ -18,7 +18,7 @@ import (
 // of a connection whose handshake it had started).
 func TestReadAfterCloseNowWhileCloseWaits(t *testing.T) {
 	t.Parallel()
-	a, b := deflateTCPPair(t)
+	a, b := loopbackPair(t)
 	c := newConn(a, nil, true, "", &ConnOptions{CloseTimeout: 10 * time.Second})
 	closed := make(chan error, 1)
 	go func() { closed <- c.Close(StatusNormalClosure, "") }()

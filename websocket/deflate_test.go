@@ -22,8 +22,9 @@ import (
 	"github.com/tornago/tornago/internal/testenv"
 )
 
-// deflateTCPPair returns the two ends of a TCP connection over loopback.
-func deflateTCPPair(t testing.TB) (a, b net.Conn) {
+// loopbackPair returns the two ends of a TCP connection over loopback, the
+// dialing end first; both are closed when the test ends.
+func loopbackPair(t testing.TB) (a, b net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -165,7 +166,7 @@ func TestDeflateRoundTrip(t *testing.T) {
 						total += len(m)
 						compressed += len(c)
 					}
-					a, b := deflateTCPPair(t)
+					a, b := loopbackPair(t)
 					sent := sendMessages(a, wire)
 					f := newInflater(bits, takeover)
 					defer f.release()
@@ -214,7 +215,7 @@ func TestDeflateAgainstStdlib(t *testing.T) {
 				require.True(t, bytes.HasSuffix(c, deflateTail))
 				wire = append(wire, bytes.Clone(c[:len(c)-4]))
 			}
-			a, b := deflateTCPPair(t)
+			a, b := loopbackPair(t)
 			sent := sendMessages(a, wire)
 			f := newInflater(15, takeover)
 			defer f.release()
@@ -228,7 +229,7 @@ func TestDeflateAgainstStdlib(t *testing.T) {
 		t.Run(fmt.Sprintf("ours-to-stdlib/takeover=%v", takeover), func(t *testing.T) {
 			d := newDeflater(5, 15, takeover)
 			defer d.release()
-			a, b := deflateTCPPair(t)
+			a, b := loopbackPair(t)
 			done := make(chan error, 1)
 			go func() {
 				// One stream: every message with its tail put back, as
@@ -291,7 +292,7 @@ func TestDeflateRFCExamples(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b := deflateTCPPair(t)
+			a, b := loopbackPair(t)
 			sent := sendMessages(a, tc.payloads)
 			f := newInflater(15, tc.takeover)
 			defer f.release()
@@ -325,7 +326,7 @@ func TestInflateSkippedMessageKeepsContext(t *testing.T) {
 				require.NoError(t, err)
 				wire = append(wire, c)
 			}
-			a, b := deflateTCPPair(t)
+			a, b := loopbackPair(t)
 			sent := sendMessages(a, wire)
 			f := newInflater(15, takeover)
 			for i, m := range msgs {
@@ -368,7 +369,7 @@ func TestInflateErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b := deflateTCPPair(t)
+			a, b := loopbackPair(t)
 			sent := sendMessages(a, [][]byte{tc.payload})
 			f := newInflater(15, true)
 			defer f.release()
@@ -380,7 +381,7 @@ func TestInflateErrors(t *testing.T) {
 		})
 	}
 	t.Run("read error passes through", func(t *testing.T) {
-		a, b := deflateTCPPair(t)
+		a, b := loopbackPair(t)
 		go func() {
 			a.Write(good[:len(good)/2])
 		}()
@@ -439,7 +440,7 @@ func TestInflateBomb(t *testing.T) {
 // the heap in use during read, and the compressed bytes consumed.
 func readBomb(t *testing.T, takeover bool, read func(io.Reader) (int64, error)) (alloc, heap, consumed, bombLen int64) {
 	bomb, bombLen := zeroBomb(t, 1<<30)
-	a, b := deflateTCPPair(t)
+	a, b := loopbackPair(t)
 	go func() {
 		io.Copy(a, bomb)
 		a.Close()

@@ -20,7 +20,7 @@ func TestWriteBounded(t *testing.T) {
 	t.Parallel()
 	t.Run("at once", func(t *testing.T) {
 		t.Parallel()
-		a, b := deflateTCPPair(t)
+		a, b := loopbackPair(t)
 		c := newConn(a, nil, true, "", nil)
 		require.True(t, c.rawWritable(), "a TCP connection is written without blocking")
 		msg := []byte("HTTP/1.1 101 Switching Protocols\r\n\r\n")
@@ -34,7 +34,7 @@ func TestWriteBounded(t *testing.T) {
 	})
 	t.Run("in part, then the rest", func(t *testing.T) {
 		t.Parallel()
-		a, b := deflateTCPPair(t)
+		a, b := loopbackPair(t)
 		c := newConn(a, nil, true, "", nil)
 		msg := make([]byte, 32<<20) // more than loopback socket buffers hold
 		rand.Read(msg)
@@ -56,7 +56,7 @@ func TestWriteBounded(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			a, _ := deflateTCPPair(t)
+			a, _ := loopbackPair(t)
 			c := newConn(a, nil, true, "", nil)
 			bound, limit := 200*time.Millisecond, 5*time.Second
 			if userFirst {
@@ -84,7 +84,7 @@ func TestWriteBounded(t *testing.T) {
 // and drops TCP.
 func TestCloseWaitsBoundedForTheFrameLock(t *testing.T) {
 	t.Parallel()
-	a, _ := deflateTCPPair(t)
+	a, _ := loopbackPair(t)
 	c := newConn(a, nil, true, "", &ConnOptions{CloseTimeout: 150 * time.Millisecond})
 	c.frameSem <- struct{}{}
 	start := time.Now()
@@ -101,7 +101,7 @@ func TestCloseWaitsBoundedForTheFrameLock(t *testing.T) {
 func TestCloseFrameOnTheWire(t *testing.T) {
 	t.Parallel()
 	for _, server := range []bool{true, false} {
-		a, b := deflateTCPPair(t)
+		a, b := loopbackPair(t)
 		c := newConn(a, nil, server, "", &ConnOptions{CloseTimeout: 100 * time.Millisecond})
 		// The peer's close frame is not sent: Close times out waiting.
 		_ = c.Close(StatusGoingAway, "bye")

@@ -60,18 +60,7 @@ func (e *testEvents) waitClosed(t *testing.T, d time.Duration) {
 // so that a client that stops reading soon fills them.
 func tcpPair(t *testing.T, buf int) (server, client net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	server = <-accepted
-	require.NotNil(t, server)
+	client, server = loopbackPair(t)
 	if buf > 0 {
 		require.NoError(t, server.(*net.TCPConn).SetWriteBuffer(buf))
 		require.NoError(t, client.(*net.TCPConn).SetReadBuffer(buf))
