@@ -42,12 +42,12 @@ func TestWSCloseFrameSurvivesForcedShutdown(t *testing.T) {
 					return nil
 				}
 				a := serveWS(t, tornago.Settings{}, p.route("/ws"))
-				nc, br := rawUpgrade(t, a.addr, "/ws")
+				nc, br := rawUpgrade(t, a.Addr, "/ws")
 				require.NoError(t, writeRawFrame(nc, 0x1, []byte("close please"), true))
 				require.NoError(t, <-flushed, "run %d", i)
 				expired, cancelExpired := context.WithCancel(context.Background())
 				cancelExpired()
-				assert.ErrorIs(t, a.app.Shutdown(expired), context.Canceled)
+				assert.ErrorIs(t, a.App.Shutdown(expired), context.Canceled)
 
 				require.NoError(t, nc.SetReadDeadline(time.Now().Add(5*time.Second)))
 				op, payload, err := readRawFrame(br)
@@ -80,12 +80,12 @@ func TestWSForcedShutdownAfterGoingAway(t *testing.T) {
 	p := newProbe()
 	p.opened = make(chan *faultSocket, 1)
 	a := serveWS(t, tornago.Settings{}, p.route("/ws"))
-	nc, br := rawUpgrade(t, a.addr, "/ws")
+	nc, br := rawUpgrade(t, a.Addr, "/ws")
 	p.nextOpened(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	shutdown := make(chan error, 1)
-	go func() { shutdown <- a.app.Shutdown(ctx) }()
+	go func() { shutdown <- a.App.Shutdown(ctx) }()
 	code, reason, _ := readRawClose(t, nc, br)
 	assert.Equal(t, 1001, code)
 	assert.Equal(t, "server shutting down", reason)

@@ -26,7 +26,7 @@ func TestWSMaxMessageFragments(t *testing.T) {
 
 	// sendFragmented sends "a", frames-2 empty continuations and a final "b".
 	sendFragmented := func(frames int) (func() (int, string, []byte), error) {
-		nc, br := rawUpgrade(t, a.addr, "/ws")
+		nc, br := rawUpgrade(t, a.Addr, "/ws")
 		var out bytes.Buffer
 		writeFragment(&out, 0x1, false, []byte("a"))
 		for range frames - 2 {

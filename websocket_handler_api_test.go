@@ -67,7 +67,7 @@ func TestWSPanicOnReadPathRecovered(t *testing.T) {
 		}
 	}
 	a := serveWS(t, tornago.Settings{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, p.route("/ws"))
-	nc, br := rawUpgrade(t, a.addr, "/ws")
+	nc, br := rawUpgrade(t, a.Addr, "/ws")
 	require.NoError(t, writeRawFrame(nc, 0x9, []byte("panic"), true))
 	require.NoError(t, nc.SetReadDeadline(time.Now().Add(10*time.Second)))
 	_, err := io.Copy(io.Discard, br)
@@ -91,7 +91,7 @@ func TestShutdownDeadlineForceCloses(t *testing.T) {
 	t.Parallel()
 	p := newProbe()
 	a := serveWS(t, tornago.Settings{}, p.route("/ws"))
-	nc, br := rawUpgrade(t, a.addr, "/ws")
+	nc, br := rawUpgrade(t, a.Addr, "/ws")
 	eof := make(chan time.Time, 1)
 	go func() {
 		_, _ = io.Copy(io.Discard, br) // the 1001 close frame, then EOF
@@ -99,7 +99,7 @@ func TestShutdownDeadlineForceCloses(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	err := a.app.Shutdown(ctx)
+	err := a.App.Shutdown(ctx)
 	returned := time.Now()
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	select {

@@ -28,17 +28,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/tornagotest"
 	"github.com/tornago/tornago/websocket"
 )
 
-// wsApp is an Application served by its own Serve on a loopback listener,
-// so that Shutdown stops the HTTP server as well as the WebSockets.
-type wsApp struct {
-	app      *tornago.Application
-	addr     string
-	served   chan error
-	stopOnce sync.Once
-}
+// wsApp is an Application served by its own Serve on a loopback listener
+// (tornagotest.Server), so that Shutdown stops the HTTP server as well as
+// the WebSockets.
+type wsApp struct{ *tornagotest.Server }
 
 // serveWS serves routes with settings (quiet logger and a cookie secret
 // filled in) and shuts the application down when the test ends.
@@ -52,26 +49,13 @@ func serveWS(t *testing.T, settings tornago.Settings, routes ...tornago.Route) *
 	}
 	app, err := tornago.NewApplication(routes, settings)
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	a := &wsApp{app: app, addr: ln.Addr().String(), served: make(chan error, 1)}
-	go func() { a.served <- app.Serve(ln) }()
-	t.Cleanup(func() { a.shutdown(t) })
-	return a
+	return &wsApp{tornagotest.NewServer(t, app)}
 }
 
-// shutdown stops the application (once) and checks that Serve returned.
-func (a *wsApp) shutdown(t *testing.T) {
-	t.Helper()
-	a.stopOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		assert.NoError(t, a.app.Shutdown(ctx))
-		assert.NoError(t, <-a.served)
-	})
-}
+// shutdown stops the application now (once): Shutdown, then Serve's return.
+func (a *wsApp) shutdown(*testing.T) { a.Close() }
 
-func (a *wsApp) url(path string) string { return "ws://" + a.addr + path }
+func (a *wsApp) url(path string) string { return "ws://" + a.Addr + path }
 
 // probe configures faultSocket handlers and records what happened to them.
 // Its hook functions run on the handlers' goroutines.
@@ -375,13 +359,13 @@ func TestWSFaultOrigin(t *testing.T) {
 		want                     int
 	}{
 		{"no Origin", "/ws", "", "", http.StatusSwitchingProtocols},
-		{"same origin", "/ws", "", "http://" + a.addr, http.StatusSwitchingProtocols},
+		{"same origin", "/ws", "", "http://" + a.Addr, http.StatusSwitchingProtocols},
 		{"same origin, case differs", "/ws", "Chat.Example:8080", "http://chat.EXAMPLE:8080", http.StatusSwitchingProtocols},
 		{"cross origin", "/ws", "", "http://evil.example", http.StatusForbidden},
 		{"other port", "/ws", "chat.example:8080", "http://chat.example:8081", http.StatusForbidden},
 		{"Origin null", "/ws", "", "null", http.StatusForbidden},
 		{"override allows", "/trusting", "", "https://trusted.example", http.StatusSwitchingProtocols},
-		{"override refuses same origin", "/trusting", "", "http://" + a.addr, http.StatusForbidden},
+		{"override refuses same origin", "/trusting", "", "http://" + a.Addr, http.StatusForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := http.Header{}
@@ -444,7 +428,7 @@ func TestWSFaultHandshakeRejections(t *testing.T) {
 			for k, v := range tc.edit {
 				hdr[k] = v
 			}
-			req := tc.method + " /ws HTTP/1.1\nHost: " + a.addr + "\n"
+			req := tc.method + " /ws HTTP/1.1\nHost: " + a.Addr + "\n"
 			for k, v := range hdr {
 				if v != "" {
 					req += k + ": " + v + "\n"
@@ -453,7 +437,7 @@ func TestWSFaultHandshakeRejections(t *testing.T) {
 			if tc.method != "GET" {
 				req += "Content-Length: 0\n"
 			}
-			resp, body := rawRequest(t, a.addr, req+"\n")
+			resp, body := rawRequest(t, a.Addr, req+"\n")
 			assert.Equal(t, tc.status, resp.StatusCode)
 			assert.Equal(t, tc.body, body)
 			if tc.wantHeader[0] != "" {
@@ -829,7 +813,7 @@ func TestWSFaultVanishedPeerPingTimeout(t *testing.T) {
 	}
 	a := serveWS(t, tornago.Settings{WebSocketPingInterval: 100 * time.Millisecond}, p.route("/ws"), live.route("/live"))
 	start := time.Now()
-	nc, br := rawUpgrade(t, a.addr, "/ws") // completes the handshake, then plays dead
+	nc, br := rawUpgrade(t, a.Addr, "/ws") // completes the handshake, then plays dead
 	p.waitCloses(t, 1, 3*time.Second)
 	elapsed := time.Since(start)
 	t.Logf("OnClose %v after the handshake", elapsed)
@@ -1215,7 +1199,7 @@ func TestWSFaultOnCloseExactlyOnce(t *testing.T) {
 			}},
 		{name: "ping timeout", closes: 1, peer: &closeInfo{}, settings: tornago.Settings{WebSocketPingInterval: 50 * time.Millisecond}, want: 1000,
 			run: func(t *testing.T, e env) websocket.StatusCode {
-				nc, br := rawUpgrade(t, e.a.addr, "/ws")
+				nc, br := rawUpgrade(t, e.a.Addr, "/ws")
 				e.p.waitCloses(t, 1, 3*time.Second)
 				code, _, _ := readRawClose(t, nc, br)
 				return websocket.StatusCode(code)
@@ -1228,7 +1212,7 @@ func TestWSFaultOnCloseExactlyOnce(t *testing.T) {
 			}},
 		{name: "TCP drop mid-frame", closes: 1, peer: &closeInfo{},
 			run: func(t *testing.T, e env) websocket.StatusCode {
-				nc, _ := rawUpgrade(t, e.a.addr, "/ws")
+				nc, _ := rawUpgrade(t, e.a.Addr, "/ws")
 				_, err := nc.Write([]byte{0x81, 0xfe, 0x10, 0x00, 1, 2, 3, 4, 'x'}) // 4 KiB text frame, 1 byte sent
 				require.NoError(t, err)
 				require.NoError(t, nc.Close())
@@ -1236,7 +1220,7 @@ func TestWSFaultOnCloseExactlyOnce(t *testing.T) {
 			}},
 		{name: "protocol error", closes: 1, peer: &closeInfo{}, want: websocket.StatusProtocolError,
 			run: func(t *testing.T, e env) websocket.StatusCode {
-				nc, br := rawUpgrade(t, e.a.addr, "/ws")
+				nc, br := rawUpgrade(t, e.a.Addr, "/ws")
 				require.NoError(t, writeRawFrame(nc, 0x1, []byte("unmasked"), false))
 				code, _, _ := readRawClose(t, nc, br)
 				_, _, err := readRawFrame(br)
@@ -1245,7 +1229,7 @@ func TestWSFaultOnCloseExactlyOnce(t *testing.T) {
 			}},
 		{name: "invalid UTF-8", closes: 1, want: websocket.StatusInvalidFramePayloadData,
 			run: func(t *testing.T, e env) websocket.StatusCode {
-				nc, br := rawUpgrade(t, e.a.addr, "/ws")
+				nc, br := rawUpgrade(t, e.a.Addr, "/ws")
 				require.NoError(t, writeRawFrame(nc, 0x1, []byte{0xc3, 0x28}, true))
 				code, _, _ := readRawClose(t, nc, br)
 				return websocket.StatusCode(code)

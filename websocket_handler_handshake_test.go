@@ -36,7 +36,7 @@ func TestWSOriginFromSecWebSocketOrigin(t *testing.T) {
 	}
 	a := serveWS(t, tornago.Settings{}, p.route("/ws"), trusting.route("/trusting"))
 	request := func(path, version, origin string) (*http.Response, string) {
-		return rawRequest(t, a.addr, "GET "+path+" HTTP/1.1\nHost: "+a.addr+"\nUpgrade: websocket\nConnection: Upgrade\n"+
+		return rawRequest(t, a.Addr, "GET "+path+" HTTP/1.1\nHost: "+a.Addr+"\nUpgrade: websocket\nConnection: Upgrade\n"+
 			"Sec-WebSocket-Version: "+version+"\nSec-WebSocket-Key: "+newKey()+"\nSec-WebSocket-Origin: "+origin+"\n\n")
 	}
 	for _, version := range []string{"8", "13"} {
@@ -44,7 +44,7 @@ func TestWSOriginFromSecWebSocketOrigin(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "version %s", version)
 		assert.Equal(t, "Cross origin websockets not allowed", body)
 	}
-	resp, _ := request("/ws", "8", "http://"+a.addr)
+	resp, _ := request("/ws", "8", "http://"+a.Addr)
 	assert.Equal(t, http.StatusUpgradeRequired, resp.StatusCode, "same origin: refused only for its version")
 	assert.Equal(t, "13", resp.Header.Get("Sec-WebSocket-Version"))
 
@@ -64,9 +64,9 @@ func TestWSOriginFromSecWebSocketOrigin(t *testing.T) {
 	for _, o := range got {
 		assert.Equal(t, "https://trusted.example", o)
 	}
-	resp, _ = request("/trusting", "13", "http://"+a.addr)
+	resp, _ = request("/trusting", "13", "http://"+a.Addr)
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
-	assert.Equal(t, []string{"http://" + a.addr}, origins())
+	assert.Equal(t, []string{"http://" + a.Addr}, origins())
 	assert.Zero(t, p.opens.Load())
 }
 

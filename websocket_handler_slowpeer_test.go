@@ -166,7 +166,7 @@ func TestWSStalledReadersClosedBySendTimeout(t *testing.T) {
 		Logger:                 newLogger(logs),
 	}, p.route("/room"))
 	for range stalled {
-		dialStalled(t, a.addr, "/room")
+		dialStalled(t, a.Addr, "/room")
 		p.nextOpened(t)
 	}
 	healthy := dial(t, a.url("/room"), nil)

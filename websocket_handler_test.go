@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/tornagotest"
 	"github.com/tornago/tornago/websocket"
 )
 
@@ -61,12 +62,7 @@ func startEchoApp(t *testing.T, closed *atomic.Int32) (*tornago.Application, str
 		Handler: func() tornago.Handler { return &echoSocket{closed: closed} },
 	}}, tornago.Settings{CookieSecret: "secret", Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	srv := httptest.NewServer(app)
-	t.Cleanup(func() {
-		srv.Close()
-		require.NoError(t, app.Shutdown(context.Background()))
-	})
-	return app, "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+	return app, "ws://" + tornagotest.NewServer(t, app).Addr + "/ws"
 }
 
 func dial(t *testing.T, url string, opts *websocket.DialOptions) *websocket.Conn {

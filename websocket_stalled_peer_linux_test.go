@@ -26,7 +26,7 @@ func TestWSStalledPeerSocketReleased(t *testing.T) {
 	p := newProbe()
 	p.opened = make(chan *faultSocket, 1)
 	a := serveWS(t, tornago.Settings{WebSocketSendQueueSize: 64 << 10}, p.route("/ws"))
-	nc, _ := rawUpgrade(t, a.addr, "/ws") // never reads
+	nc, _ := rawUpgrade(t, a.Addr, "/ws") // never reads
 	h := p.nextOpened(t)
 	require.True(t, testenv.TCPSocketListed(t, nc.RemoteAddr(), nc.LocalAddr()), "the server's socket is listed while open")
 

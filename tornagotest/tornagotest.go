@@ -31,6 +31,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,8 +54,9 @@ type Server struct {
 	// Addr is the listening address, 127.0.0.1:PORT.
 	Addr string
 
-	tb     testing.TB
-	served chan error
+	tb        testing.TB
+	served    chan error
+	closeOnce sync.Once
 }
 
 // NewServer serves app on 127.0.0.1 on a port the system chooses.
@@ -67,20 +69,25 @@ func NewServer(tb testing.TB, app *tornago.Application) *Server {
 	s := &Server{App: app, Addr: ln.Addr().String(), tb: tb, served: make(chan error, 1)}
 	s.URL = "http://" + s.Addr
 	go func() { s.served <- app.Serve(ln) }()
-	tb.Cleanup(s.close)
+	tb.Cleanup(s.Close)
 	return s
 }
 
-// close shuts the application down and checks that Serve returned cleanly.
-func (s *Server) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := s.App.Shutdown(ctx); err != nil {
-		s.tb.Errorf("tornagotest: Shutdown: %v", err)
-	}
-	if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		s.tb.Errorf("tornagotest: Serve: %v", err)
-	}
+// Close shuts the application down now, as the end of the test would:
+// Application.Shutdown (WebSockets closed with 1001, their OnClose run)
+// within 20 seconds, then a check that Serve returned cleanly. Later calls,
+// and the test's own cleanup, do nothing.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := s.App.Shutdown(ctx); err != nil {
+			s.tb.Errorf("tornagotest: Shutdown: %v", err)
+		}
+		if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.tb.Errorf("tornagotest: Serve: %v", err)
+		}
+	})
 }
 
 // Client returns a new Client of the server: a browser with no cookies yet.
