@@ -27,14 +27,15 @@ type PreparedWriter = hub.Member
 //	var members []*ChatSocket // guarded by the caller
 //	tornago.Broadcast(members, []byte(`{"body":"hi"}`), false)
 func Broadcast[S ~[]E, E PreparedWriter](targets S, data []byte, binary bool) (int, error) {
-	pm, err := NewPreparedMessage(data, binary)
+	pm, err := websocket.NewPreparedMessage(messageType(binary), data)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("tornago: %w", err)
 	}
 	return BroadcastPrepared(targets, pm)
 }
 
-// BroadcastPrepared is Broadcast with a message prepared by the caller.
+// BroadcastPrepared is Broadcast with a message the caller prepared with
+// websocket.NewPreparedMessage, for a frame sent to several sets of targets.
 func BroadcastPrepared[S ~[]E, E PreparedWriter](targets S, pm *websocket.PreparedMessage) (int, error) {
 	n := 0
 	var errs []error
@@ -50,16 +51,11 @@ func BroadcastPrepared[S ~[]E, E PreparedWriter](targets S, pm *websocket.Prepar
 	return n, errors.Join(errs...)
 }
 
-// NewPreparedMessage encodes a message once for WritePrepared and
-// BroadcastPrepared.
-func NewPreparedMessage(data []byte, binary bool) (*websocket.PreparedMessage, error) {
-	typ := websocket.TextMessage
+// messageType is the frame type of Tornado's binary flag: text unless
+// binary is set.
+func messageType(binary bool) websocket.MessageType {
 	if binary {
-		typ = websocket.BinaryMessage
+		return websocket.BinaryMessage
 	}
-	pm, err := websocket.NewPreparedMessage(typ, data)
-	if err != nil {
-		return nil, fmt.Errorf("tornago: %w", err)
-	}
-	return pm, nil
+	return websocket.TextMessage
 }

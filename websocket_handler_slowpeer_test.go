@@ -255,7 +255,7 @@ func TestWSRefusedOpenEndsLikeAnyConnection(t *testing.T) {
 	for range 3 {
 		assert.ErrorIs(t, h.WriteMessage(bytes.Repeat([]byte("x"), 1<<20), true), tornago.ErrClosed)
 	}
-	pm, err := tornago.NewPreparedMessage([]byte("x"), false)
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, []byte("x"))
 	require.NoError(t, err)
 	assert.ErrorIs(t, h.WritePrepared(pm), tornago.ErrClosed)
 }

@@ -328,7 +328,7 @@ func TestWSFaultFlush(t *testing.T) {
 		"WriteJSON":    h.WriteJSON(map[string]int{"x": 1}),
 		"Ping":         h.Ping(nil),
 		"WritePrepared": func() error {
-			pm, err := tornago.NewPreparedMessage([]byte("x"), false)
+			pm, err := websocket.NewPreparedMessage(websocket.TextMessage, []byte("x"))
 			require.NoError(t, err)
 			return h.WritePrepared(pm)
 		}(),

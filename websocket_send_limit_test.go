@@ -19,7 +19,7 @@ import (
 // its whole frame, as the server writes it.
 func frameSize(t *testing.T, n int) int {
 	t.Helper()
-	pm, err := NewPreparedMessage(make([]byte, n), true)
+	pm, err := websocket.NewPreparedMessage(websocket.BinaryMessage, make([]byte, n))
 	require.NoError(t, err)
 	return pm.Size()
 }

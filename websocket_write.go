@@ -27,14 +27,10 @@ import (
 // and with ErrSendQueueFull (after which the connection is closed with 1008)
 // when the queue would exceed Settings.WebSocketSendQueueSize.
 func (h *WebSocketHandler) WriteMessage(data []byte, binary bool) error {
-	typ := websocket.TextMessage
-	if binary {
-		typ = websocket.BinaryMessage
-	}
 	if h.ws == nil {
 		return ErrNotOpen
 	}
-	return h.ws.Send(typ, data)
+	return h.ws.Send(messageType(binary), data)
 }
 
 // WriteText sends s as a text message; see WriteMessage.
