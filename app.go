@@ -78,6 +78,9 @@ func NewApplication(routes []Route, settings Settings) (*Application, error) {
 	if err != nil {
 		return nil, err
 	}
+	if code, _ := s.shutdownClose(); !code.Valid() {
+		return nil, fmt.Errorf("%w: WebSocketShutdownCode %d may not be sent in a close frame (use 1001, 1012, or 4000–4999)", errSettings, int(code))
+	}
 	var rules []routing.Rule
 	if s.StaticPath != "" {
 		static := StaticFiles(s.StaticPath)
@@ -394,7 +397,8 @@ func (a *Application) Serve(l net.Listener) error {
 // Shutdown stops the servers started by ListenAndServe and Serve
 // gracefully (http.Server.Shutdown: no new connections, in-flight requests
 // finish) and, at the same time, closes what the HTTP server does not
-// track: every WebSocket gets 1001 after what is already queued for it,
+// track: every WebSocket gets 1001 (or Settings.WebSocketShutdownCode)
+// after what is already queued for it,
 // and Shutdown waits for each one's OnClose (a handler still in Open
 // finishes it and is closed right after its 101). ctx bounds the wait;
 // its error is returned if it expires, and the WebSockets left are dropped.
@@ -415,7 +419,8 @@ func (a *Application) Shutdown(ctx context.Context) error {
 	for i, srv := range servers {
 		wg.Go(func() { errs[i] = srv.Shutdown(ctx) })
 	}
-	wg.Go(func() { errs[len(servers)] = a.sockets.Shutdown(ctx) })
+	code, reason := a.settings.shutdownClose()
+	wg.Go(func() { errs[len(servers)] = a.sockets.ShutdownWith(ctx, code, reason) })
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("tornago: shutdown: %w", err)

@@ -115,7 +115,8 @@
 // with any http.Server, or mount a single handler in another router with
 // Application.HandlerFor. Shutdown stops the servers
 // started by ListenAndServe or Serve and, at the same time, closes the
-// connections the HTTP server does not track (WebSockets, with 1001); call
+// connections the HTTP server does not track (WebSockets, with 1001 or
+// Settings.WebSocketShutdownCode); call
 // it also when you run your own http.Server.
 //
 // The porting notes in docs/porting.md list where tornago differs from

@@ -20,7 +20,8 @@ import (
 //	}
 //
 // The shutdown is Shutdown's (no new connections, in-flight requests
-// finish, every WebSocket gets 1001 and its OnClose runs), bounded by
+// finish, every WebSocket gets 1001, or Settings.WebSocketShutdownCode,
+// and its OnClose runs), bounded by
 // Settings.ShutdownTimeout; its error is returned if it did not finish in
 // time. Run returns nil after a clean stop, and an error at once if addr
 // cannot be listened on. If serving fails, Run shuts down the same way and

@@ -94,6 +94,46 @@ func TestRunKeepsTheCloseCodeTheApplicationChose(t *testing.T) {
 	require.NoError(t, <-result)
 }
 
+// TestRunClosesWithTheConfiguredCode: Settings.WebSocketShutdownCode
+// replaces 1001 for every socket Run's shutdown closes (a Tornado app's
+// close-everything-with-4200 on SIGTERM), and a code that may not be sent
+// is refused by NewApplication.
+func TestRunClosesWithTheConfiguredCode(t *testing.T) {
+	app, err := tornago.NewApplication([]tornago.Route{
+		{Pattern: `/ws`, Handler: func() tornago.Handler { return &echoSocket{} }},
+	}, tornago.Settings{CookieSecret: "secret", Logger: slog.New(slog.DiscardHandler),
+		WebSocketShutdownCode: 4200, WebSocketShutdownReason: "restarting, come back"})
+	require.NoError(t, err)
+	addr, cancel, result := startRun(t, app)
+	conns := []*websocket.Conn{dial(t, "ws://"+addr+"/ws", nil), dial(t, "ws://"+addr+"/ws", nil)}
+	codes := make(chan *websocket.CloseError, len(conns))
+	for _, c := range conns {
+		go func() {
+			for {
+				if _, _, err := c.ReadMessage(context.Background()); err != nil {
+					var ce *websocket.CloseError
+					errors.As(err, &ce)
+					codes <- ce
+					return
+				}
+			}
+		}()
+	}
+	cancel()
+	for range conns {
+		ce := <-codes
+		require.NotNil(t, ce, "a close frame")
+		assert.Equal(t, websocket.StatusCode(4200), ce.Code)
+		assert.Equal(t, "restarting, come back", ce.Reason)
+	}
+	require.NoError(t, <-result)
+
+	for _, code := range []int{1005, 1006, 999, 5000} {
+		_, err := tornago.NewApplication(nil, tornago.Settings{WebSocketShutdownCode: code})
+		assert.ErrorContains(t, err, "WebSocketShutdownCode", "code %d", code)
+	}
+}
+
 func TestRunShutdownIsBoundedBySettings(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{})

@@ -117,6 +117,15 @@ type Settings struct {
 	// context ends (in-flight requests finishing, WebSockets closing with
 	// 1001); what is left then is dropped. Default 10 s.
 	ShutdownTimeout time.Duration
+	// WebSocketShutdownCode and WebSocketShutdownReason are the close
+	// frame Shutdown (and Run, when its context ends) sends every open
+	// WebSocket: default 1001 "server shutting down". Set an application
+	// code (4000–4999) or 1012 (service restart) for clients that act on
+	// it, as a Tornado app closing every socket with its own code on
+	// SIGTERM does. A socket the application is already closing keeps its
+	// own code. NewApplication refuses a code that may not be sent.
+	WebSocketShutdownCode   int
+	WebSocketShutdownReason string
 	// BodyStallTimeout is the longest reading a request body may wait for
 	// the client's next bytes; default 60 s (nginx's client_body_timeout),
 	// negative for no bound. Each read that gets data starts it afresh, so
@@ -271,6 +280,14 @@ func (s Settings) WithDefaults() Settings {
 		s.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	return s
+}
+
+// shutdownClose is the close code and reason Shutdown sends WebSockets.
+func (s Settings) shutdownClose() (websocket.StatusCode, string) {
+	if s.WebSocketShutdownCode == 0 {
+		return websocket.StatusGoingAway, "server shutting down"
+	}
+	return websocket.StatusCode(s.WebSocketShutdownCode), s.WebSocketShutdownReason
 }
 
 // errSettings is wrapped by every error NewApplication returns for

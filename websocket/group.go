@@ -3,6 +3,7 @@ package websocket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -151,7 +152,8 @@ func (g *Group) keepalive(tick time.Duration, wake, stop chan struct{}) {
 }
 
 // Shutdown closes every session with 1001 "server shutting down" after
-// what is queued for it (a session not started yet gets its close right
+// what is queued for it; it is ShutdownWith that code and reason. In full:
+// it closes every session after what is queued for it (a session not started yet gets its close right
 // after Start), refuses new ones (NewSession fails with ErrGroupClosed),
 // waits until each one's OnClose has run, and stops the keepalive. When
 // ctx ends first, the rest are dropped without the closing handshake and
@@ -160,6 +162,18 @@ func (g *Group) keepalive(tick time.Duration, wake, stop chan struct{}) {
 // still reaches the peer, and resets only a connection whose peer has
 // stopped reading.
 func (g *Group) Shutdown(ctx context.Context) error {
+	return g.ShutdownWith(ctx, StatusGoingAway, "server shutting down")
+}
+
+// ShutdownWith is Shutdown with the close code and reason the sessions get
+// instead of 1001, such as 1012 (service restart) or an application's own
+// 4000–4999 code that its clients act on. A session already closing keeps
+// its own code. It fails at once, closing nothing, when code may not be
+// sent in a close frame.
+func (g *Group) ShutdownWith(ctx context.Context, code StatusCode, reason string) error {
+	if !code.Valid() {
+		return fmt.Errorf("websocket: ShutdownWith: close code %d may not be sent", int(code))
+	}
 	g.mu.Lock()
 	g.closing = true
 	list := make([]*Session, 0, len(g.conns))
@@ -181,7 +195,7 @@ func (g *Group) Shutdown(ctx context.Context) error {
 	g.kaWG.Wait()
 
 	for _, s := range list {
-		s.closeForShutdown(StatusGoingAway, "server shutting down")
+		s.closeForShutdown(code, reason)
 	}
 	// Parked readers are woken by their connections' closing; the
 	// poller's goroutine is not needed after them.
