@@ -133,9 +133,9 @@ func TestApplicationLogger(t *testing.T) {
 	assert.NotNil(t, app.Logger())
 }
 
-// TestHandlerForPathParams: PathKwargs supplies a host router's path
+// TestHandlerForPathKwargs: the PathKwargs option supplies a host router's path
 // parameters as the handler's PathKwargs, WebSocket handlers included.
-func TestHandlerForPathParams(t *testing.T) {
+func TestHandlerForPathKwargs(t *testing.T) {
 	t.Parallel()
 	app, err := tornago.NewApplication(nil, tornago.Settings{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
