@@ -145,30 +145,12 @@ func TestEndingStalledPeerReleasesSocket(t *testing.T) {
 			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 		}},
 		{"Abort with a write stuck", func(t *testing.T, s *Conn) {
-			stuck := make(chan error, 1)
-			go func() {
-				for {
-					if err := s.WriteMessage(context.Background(), BinaryMessage, chunk); err != nil {
-						stuck <- err
-						return
-					}
-				}
-			}()
-			require.Eventually(t, func() bool { return s.unsentBytes() > 0 && len(s.frameSem) > 0 }, rawTimeout, time.Millisecond)
+			stuck := writeUntilStuck(t, s, chunk)
 			require.NoError(t, s.abort(StatusPolicyViolation, "too slow"))
 			require.ErrorIs(t, <-stuck, ErrClosed)
 		}},
 		{"CloseNow with a write stuck", func(t *testing.T, s *Conn) {
-			stuck := make(chan error, 1)
-			go func() {
-				for {
-					if err := s.WriteMessage(context.Background(), BinaryMessage, chunk); err != nil {
-						stuck <- err
-						return
-					}
-				}
-			}()
-			require.Eventually(t, func() bool { return s.unsentBytes() > 0 && len(s.frameSem) > 0 }, rawTimeout, time.Millisecond)
+			stuck := writeUntilStuck(t, s, chunk)
 			require.NoError(t, s.CloseNow())
 			require.ErrorIs(t, <-stuck, ErrClosed)
 		}},
@@ -192,4 +174,22 @@ func TestEndingStalledPeerReleasesSocket(t *testing.T) {
 				"the server's socket stays in the kernel with the bytes the peer never read")
 		})
 	}
+}
+
+// writeUntilStuck writes chunk to s on a goroutine until a write blocks
+// with bytes the peer has not taken (the write lock held), and returns
+// the error that ends those writes.
+func writeUntilStuck(t *testing.T, s *Conn, chunk []byte) <-chan error {
+	t.Helper()
+	stuck := make(chan error, 1)
+	go func() {
+		for {
+			if err := s.WriteMessage(context.Background(), BinaryMessage, chunk); err != nil {
+				stuck <- err
+				return
+			}
+		}
+	}()
+	require.Eventually(t, func() bool { return s.unsentBytes() > 0 && len(s.frameSem) > 0 }, rawTimeout, time.Millisecond)
+	return stuck
 }
