@@ -237,21 +237,11 @@ func (s Settings) WithDefaults() Settings {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
-	if s.MaxBodySize <= 0 {
-		s.MaxBodySize = DefaultMaxBodySize
-	}
-	if s.MaxFormMemory <= 0 {
-		s.MaxFormMemory = DefaultMaxFormMemory
-	}
-	if s.MaxArguments <= 0 {
-		s.MaxArguments = DefaultMaxArguments
-	}
-	if s.MaxJSONElements <= 0 {
-		s.MaxJSONElements = DefaultMaxJSONElements
-	}
-	if s.MaxFieldErrors <= 0 {
-		s.MaxFieldErrors = DefaultMaxFieldErrors
-	}
+	positiveOr(&s.MaxBodySize, DefaultMaxBodySize)
+	positiveOr(&s.MaxFormMemory, DefaultMaxFormMemory)
+	positiveOr(&s.MaxArguments, DefaultMaxArguments)
+	positiveOr(&s.MaxJSONElements, DefaultMaxJSONElements)
+	positiveOr(&s.MaxFieldErrors, DefaultMaxFieldErrors)
 	if s.BodyStallTimeout == 0 {
 		s.BodyStallTimeout = DefaultBodyStallTimeout
 	}
@@ -261,24 +251,16 @@ func (s Settings) WithDefaults() Settings {
 	if s.WebSocketPingTimeout <= 0 {
 		s.WebSocketPingTimeout = s.WebSocketPingInterval
 	}
-	if s.WebSocketMaxMessageSize <= 0 {
-		s.WebSocketMaxMessageSize = DefaultWebSocketMaxMessageSize
-	}
+	positiveOr(&s.WebSocketMaxMessageSize, DefaultWebSocketMaxMessageSize)
 	if s.WebSocketSendQueueSize <= 0 {
 		s.WebSocketSendQueueSize = int(max(DefaultWebSocketSendQueueSize, 2*s.WebSocketMaxMessageSize))
 	}
 	if s.WebSocketSendTimeout == 0 {
 		s.WebSocketSendTimeout = DefaultWebSocketSendTimeout
 	}
-	if s.WebSocketInboxSize <= 0 {
-		s.WebSocketInboxSize = DefaultWebSocketInboxSize
-	}
-	if s.WebSocketCloseTimeout <= 0 {
-		s.WebSocketCloseTimeout = DefaultWebSocketCloseTimeout
-	}
-	if s.ShutdownTimeout <= 0 {
-		s.ShutdownTimeout = DefaultShutdownTimeout
-	}
+	positiveOr(&s.WebSocketInboxSize, DefaultWebSocketInboxSize)
+	positiveOr(&s.WebSocketCloseTimeout, DefaultWebSocketCloseTimeout)
+	positiveOr(&s.ShutdownTimeout, DefaultShutdownTimeout)
 	return s
 }
 
@@ -288,6 +270,14 @@ func (s Settings) shutdownClose() (websocket.StatusCode, string) {
 		return websocket.StatusGoingAway, "server shutting down"
 	}
 	return websocket.StatusCode(s.WebSocketShutdownCode), s.WebSocketShutdownReason
+}
+
+// positiveOr sets *v to def unless it is positive: the zero value, and a
+// negative one, mean the default.
+func positiveOr[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // errSettings is wrapped by every error NewApplication returns for
