@@ -64,6 +64,9 @@ type Session struct {
 	spare         []sendItem
 	queued        int  // bytes in queue and in the batch being written
 	flushing      bool // a flusher goroutine is running
+	flushIdle     bool // it waits on flushWake for more to send
+	sendsFlowing  bool // something was queued since the keepalive last looked
+	flushWake     chan struct{}
 	closing       bool // Close was called or the connection ended: no more writes
 	closeReq      *closeRequest
 	ended         bool   // the connection is over; no goroutine may start
@@ -300,7 +303,8 @@ func (s *Session) end() {
 	s.mu.Lock()
 	s.closing = true
 	s.ended = true
-	s.signalSentLocked() // Flush callers now fail
+	s.signalSentLocked()  // Flush callers now fail
+	s.wakeFlusherLocked() // a lingering flusher exits
 	s.mu.Unlock()
 	if c := s.conn.Load(); c != nil {
 		c.CloseNow()

@@ -9,6 +9,7 @@ import "time"
 func (s *Session) keepalive(now time.Time) {
 	n := now.UnixNano()
 	s.parkIfQuiet(n)
+	s.flusherQuiet()
 	if c := s.conn.Load(); c.Compressed() && n-s.lastSend.Load() > int64(compressorIdleTime) {
 		c.releaseIdleCompressor()
 	}

@@ -71,7 +71,7 @@ type sendItem struct {
 // queue.
 func (s *Session) write(typ MessageType, data []byte) error {
 	s.mu.Lock()
-	if c := s.conn.Load(); c != nil && !s.flushing && len(s.queue) == 0 && !s.closing && !s.ended && s.closeReq == nil {
+	if c := s.conn.Load(); c != nil && (!s.flushing || s.flushIdle) && len(s.queue) == 0 && !s.closing && !s.ended && s.closeReq == nil {
 		pending, err := c.tryWriteMessage(typ, data)
 		switch {
 		case err == nil:
@@ -183,6 +183,7 @@ func (s *Session) abortLocked(code StatusCode, reason string) {
 	if c == nil || s.ended {
 		return
 	}
+	s.wakeFlusherLocked() // a lingering flusher exits: nothing more goes out
 	s.workers.Add(1)
 	go func() {
 		defer s.workers.Done()
@@ -190,19 +191,76 @@ func (s *Session) abortLocked(code StatusCode, reason string) {
 	}()
 }
 
-// startFlusherLocked starts a flusher if there is work and none runs, and
-// the connection is open.
+// startFlusherLocked starts a flusher, or wakes the one that lingers,
+// if there is work and the connection is open.
 func (s *Session) startFlusherLocked() {
-	if s.flushing || s.ended || s.conn.Load() == nil {
+	if s.ended || s.conn.Load() == nil {
 		return
 	}
 	if len(s.queue) == 0 && s.closeReq == nil {
+		return
+	}
+	s.sendsFlowing = true
+	if s.flushing {
+		if s.flushIdle {
+			s.lastSend.Store(time.Now().UnixNano()) // the send timeout counts from here
+			s.wakeFlusherLocked()
+		}
 		return
 	}
 	s.flushing = true
 	s.lastSend.Store(time.Now().UnixNano()) // the send timeout counts from here
 	s.workers.Add(1)
 	go s.flushLoop()
+}
+
+// The flusher lingers. While messages keep coming (a connection that
+// receives a broadcast, say), the flusher waits for the next ones
+// instead of exiting once the queue is empty: starting a goroutine per
+// burst cost more than the burst's writes (its stack grows on the write
+// path every time), as the dispatcher found (session_dispatch.go). The
+// keepalive goroutine lets it go once nothing has been queued for a
+// tick (flusherQuiet); without that goroutine it does not linger.
+
+// lingerLocked waits, with mu held (and released while waiting), for more
+// to send, and reports whether the flusher should look at the queue
+// again; false means it is time to exit.
+func (s *Session) lingerLocked() bool {
+	if !s.canLinger || !s.sendsFlowing || s.closing || s.ended {
+		return false
+	}
+	if s.flushWake == nil {
+		s.flushWake = make(chan struct{}, 1)
+	}
+	wake := s.flushWake
+	s.flushIdle = true
+	s.mu.Unlock()
+	<-wake
+	s.mu.Lock()
+	return true
+}
+
+// wakeFlusherLocked wakes a lingering flusher to look at the queue.
+func (s *Session) wakeFlusherLocked() {
+	if s.flushIdle {
+		s.flushIdle = false
+		select {
+		case s.flushWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// flusherQuiet lets a lingering flusher go when nothing was queued since
+// the last call; the keepalive goroutine calls it every tick.
+func (s *Session) flusherQuiet() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sendsFlowing {
+		s.sendsFlowing = false
+		return
+	}
+	s.wakeFlusherLocked()
 }
 
 // maxWriteChunk bounds the frames the flusher hands the socket in one
@@ -252,6 +310,10 @@ func (s *Session) flushLoop() {
 			return
 		}
 		if len(s.queue) == 0 {
+			if s.closeReq == nil && s.lingerLocked() {
+				s.mu.Unlock()
+				continue
+			}
 			req := s.closeReq
 			s.closeReq = nil
 			if req == nil || s.ended {

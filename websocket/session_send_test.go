@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -192,4 +193,50 @@ func TestSessionSendOrderAcrossInlineAndQueued(t *testing.T) {
 	}
 	require.NoError(t, f.s.Flush(ctx))
 	t.Logf("a remainder was queued after %d of the writes", partial)
+}
+
+// flusherGoroutines counts the goroutines running a flusher.
+func flusherGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return bytes.Count(buf, []byte("websocket.(*Session).flushLoop("))
+}
+
+// TestFlusherLingersWhileSendsFlow: once the queue is empty, a flusher
+// waits for the next prepared message instead of exiting while messages
+// keep coming (one goroutine for a whole broadcast, not one per burst),
+// sends it when it comes, exits after a keepalive tick without sends, and
+// does not hold up the end of the session when it lingers then.
+func TestFlusherLingersWhileSendsFlow(t *testing.T) {
+	f := newSessionFixture(t, SessionOptions{}, nil, 0, false)
+	f.s.mu.Lock()
+	require.True(t, f.s.canLinger, "the fixture's session has a keepalive goroutine (poller or pings)")
+	f.s.mu.Unlock()
+	idle := func() bool {
+		f.s.mu.Lock()
+		defer f.s.mu.Unlock()
+		return f.s.flushing && f.s.flushIdle
+	}
+	for i := range 3 {
+		pm, err := NewPreparedMessage(BinaryMessage, numbered(i, 100))
+		require.NoError(t, err)
+		require.NoError(t, f.s.SendPrepared(pm))
+		assert.Equal(t, numbered(i, 100), f.read(t))
+		require.Eventually(t, idle, 5*time.Second, time.Millisecond, "the flusher exited although sends flow")
+		require.Equal(t, 1, flusherGoroutines(), "one flusher for every message")
+	}
+
+	f.s.flusherQuiet() // a tick that saw the sends
+	require.True(t, idle(), "the first quiet tick keeps the flusher")
+	f.s.flusherQuiet() // a tick with none
+	require.Eventually(t, func() bool { return flusherGoroutines() == 0 }, 5*time.Second, time.Millisecond)
+
+	pm, err := NewPreparedMessage(BinaryMessage, numbered(9, 100))
+	require.NoError(t, err)
+	require.NoError(t, f.s.SendPrepared(pm))
+	assert.Equal(t, numbered(9, 100), f.read(t), "a new flusher starts after one exited")
+	require.Eventually(t, idle, 5*time.Second, time.Millisecond)
+	f.client.CloseNow()
+	f.ev.waitClosed(t, 10*time.Second) // OnClose waits for the lingering flusher, which the end wakes
+	require.Zero(t, flusherGoroutines())
 }
