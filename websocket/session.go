@@ -87,7 +87,7 @@ type Session struct {
 	dispatching bool
 	lingering   bool // the dispatcher waits on inWake
 	busy        bool // messages are flowing: the dispatcher lingers
-	canLinger   bool // the keepalive goroutine watches for quiet
+	canLinger   bool // the keepalive goroutine watches for quiet (set by Start, under mu too)
 	stopped     bool // OnMessage failed: drop the rest
 	dispatchWG  sync.WaitGroup
 
@@ -239,23 +239,26 @@ func (s *Session) Start(conn *Conn) {
 		s.alive()
 		s.events.OnPong(p)
 	}
-	s.conn.Store(conn)
-	s.setupReading()
+	s.setupReading(conn)
 	if s.pingInterval > 0 {
 		s.nextPing.Store(time.Now().Add(s.pingInterval).UnixNano())
 	}
+	// Last: the group's keepalive goroutine looks at a session once its
+	// connection is stored, and must find the rest set up.
+	s.conn.Store(conn)
+	keepalive := s.needsKeepalive()
 	s.mu.Lock()
+	s.canLinger = keepalive // under mu: a flusher may look already
 	if s.closeReq != nil {
 		s.closing = true // a Shutdown that came before Start
 	}
 	s.startFlusherLocked() // messages sent before Start, or a Close
 	s.mu.Unlock()
 	s.lastSend.Store(time.Now().UnixNano())
-	if s.needsKeepalive() {
-		s.canLinger = true
+	if keepalive {
 		s.group.startKeepalive(s.keepaliveTick())
 	}
-	go s.startReading()
+	go s.readLoop()
 }
 
 // Cancel ends a session that was never started (its handshake was

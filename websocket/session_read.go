@@ -18,7 +18,11 @@ import (
 // Parking costs a few microseconds per wake-up, so a connection whose
 // messages arrive close together keeps its reader blocked in the read
 // instead; the keepalive goroutine parks it once it has been quiet for
-// parkQuietAfter.
+// parkQuietAfter. A new connection starts that way too, reading at once
+// rather than parked: most send soon (a first message, or the close of a
+// client that reconnects), and a read that waits in Go's own network
+// poller costs none of parking's system calls and thread wake-ups, which
+// were most of what a session added to a handshake.
 
 // busyGap is the gap between two messages under which the reader stays in
 // the read rather than parking: the connection is busy, and parking
@@ -29,24 +33,15 @@ const busyGap = 20 * time.Millisecond
 // message before the keepalive goroutine parks it.
 const parkQuietAfter = time.Second
 
-// setupReading decides how the connection's reader runs; Start calls it
-// before anything (the keepalive goroutine included) can look at it.
-func (s *Session) setupReading() {
+// setupReading decides how conn's reader runs; Start calls it before
+// anything (the keepalive goroutine included) can look at it.
+func (s *Session) setupReading(conn *Conn) {
 	s.readFn = s.readLoop
 	// The poller can wait only for plain sockets (not TLS).
-	switch s.conn.Load().NetConn().(type) {
+	switch conn.NetConn().(type) {
 	case *net.TCPConn, *net.UnixConn:
 		s.parkable = s.group.poller != nil
 	}
-}
-
-// startReading begins reading an open connection: parked until its first
-// message arrives, where the platform allows.
-func (s *Session) startReading() {
-	if s.park(false) {
-		return
-	}
-	s.readLoop()
 }
 
 // readLoop reads messages and hands them to the dispatcher until the
