@@ -22,6 +22,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tornago/tornago/internal/rawpeer"
 )
 
 // FuzzClosePayload checks parseClosePayload against RFC 6455 section 5.5.1
@@ -1155,8 +1157,8 @@ func checkHandshake(t *testing.T, raw []byte, seen handshakeSeen, done handshake
 			t.Fatalf("101 for %q lacks Upgrade/Connection: %q", raw, resp.Header)
 		}
 		key := seen.header["Sec-Websocket-Key"][0]
-		if a := resp.Header.Values("Sec-Websocket-Accept"); len(a) != 1 || a[0] != confAcceptKey(key) {
-			t.Fatalf("101 for key %q has Sec-WebSocket-Accept %q, want %q", key, a, confAcceptKey(key))
+		if a := resp.Header.Values("Sec-Websocket-Accept"); len(a) != 1 || a[0] != rawpeer.AcceptKey(key) {
+			t.Fatalf("101 for key %q has Sec-WebSocket-Accept %q, want %q", key, a, rawpeer.AcceptKey(key))
 		}
 		var offered []string
 		for _, v := range seen.header["Sec-Websocket-Protocol"] {
