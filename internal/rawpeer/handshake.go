@@ -80,7 +80,7 @@ func Upgrade(t testing.TB, conn net.Conn, path string, header http.Header) *Peer
 	require.Equal(t, AcceptKey(key), resp.Header.Get("Sec-WebSocket-Accept"))
 	require.NoError(t, conn.SetDeadline(time.Time{}))
 	p := New(t, conn, true)
-	p.Compressed = HasToken(resp.Header, "Sec-WebSocket-Extensions", "permessage-deflate")
+	p.Compressed = hasExtension(resp.Header, "permessage-deflate")
 	return p
 }
 
@@ -100,18 +100,54 @@ func readResponseHead(t testing.TB, conn net.Conn) *http.Response {
 	return resp
 }
 
-// HasToken reports whether a comma-separated header field holds token
-// (before any parameters), compared case-insensitively.
-func HasToken(h http.Header, name, token string) bool {
-	for _, v := range h.Values(name) {
-		for f := range strings.SplitSeq(v, ",") {
-			f, _, _ = strings.Cut(f, ";")
-			if strings.EqualFold(strings.TrimSpace(f), token) {
+// HasToken reports whether the comma-separated lists in values (RFC 9110
+// section 5.6.1: elements separated by commas and optional SP/HTAB) hold
+// token, compared ASCII case-insensitively as RFC 6455 section 4.2.1 asks
+// for Upgrade and Connection.
+func HasToken(values []string, token string) bool {
+	for _, v := range values {
+		for el := range strings.SplitSeq(v, ",") {
+			if EqualFoldASCII(strings.Trim(el, " \t"), token) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// hasExtension reports whether a Sec-WebSocket-Extensions field in h
+// names extension, with or without parameters (RFC 6455 section 9.1).
+func hasExtension(h http.Header, extension string) bool {
+	for _, v := range h.Values("Sec-WebSocket-Extensions") {
+		for el := range strings.SplitSeq(v, ",") {
+			name, _, _ := strings.Cut(el, ";")
+			if EqualFoldASCII(strings.Trim(name, " \t"), extension) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// EqualFoldASCII compares a and b with ASCII letters folded, unlike
+// strings.EqualFold, which folds Unicode (the Kelvin sign matches "k").
+func EqualFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range len(a) {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // AcceptConn accepts one connection on ln within Timeout; it is closed
@@ -150,8 +186,8 @@ func ReadRequest(t testing.TB, conn net.Conn, br *bufio.Reader) *http.Request {
 	require.NoError(t, err, "reading the client's handshake request")
 	assert.Equal(t, http.MethodGet, req.Method)
 	assert.Equal(t, "HTTP/1.1", req.Proto)
-	assert.True(t, HasToken(req.Header, "Upgrade", "websocket"), "Upgrade: %q", req.Header.Values("Upgrade"))
-	assert.True(t, HasToken(req.Header, "Connection", "upgrade"), "Connection: %q", req.Header.Values("Connection"))
+	assert.True(t, HasToken(req.Header.Values("Upgrade"), "websocket"), "Upgrade: %q", req.Header.Values("Upgrade"))
+	assert.True(t, HasToken(req.Header.Values("Connection"), "upgrade"), "Connection: %q", req.Header.Values("Connection"))
 	assert.Equal(t, "13", req.Header.Get("Sec-WebSocket-Version"))
 	key, err := base64.StdEncoding.DecodeString(req.Header.Get("Sec-WebSocket-Key"))
 	assert.NoError(t, err, "Sec-WebSocket-Key")
