@@ -8,7 +8,7 @@ package websocket
 // against a scripted server ("client"). Our side echoes every message with
 // its type. Handshake cases and role-specific ones live in
 // conformance_server_test.go and conformance_client_test.go; the machinery
-// in conformance_helpers_test.go.
+// in conformance_helpers_test.go, and the scripted peer in internal/rawpeer.
 //
 // Run it alone with: go test -race -run TestConformance ./websocket/
 
