@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/rawpeer"
 )
 
 // bodyReader is a route that reads the whole request body and reports the
@@ -182,20 +183,11 @@ func TestStallTimeoutsSpareIdleWebSockets(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
-	_, err = io.WriteString(nc, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "+newKey()+"\r\n\r\n")
-	require.NoError(t, err)
-	resp, err = http.ReadResponse(br, nil)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
-	_, greeting, err := readRawFrame(br)
-	require.NoError(t, err)
-	require.Equal(t, "hello anon", string(greeting))
+	require.Zero(t, br.Buffered(), "nothing follows the upload's response")
+	ws := rawpeer.Upgrade(t, nc, "/ws", http.Header{"Host": {"x"}})
+	ws.Expect(rawpeer.OpText, []byte("hello anon"), "greeting")
 
 	time.Sleep(10 * bound) // idle: what is tested is that nothing happens meanwhile
-	require.NoError(t, writeRawFrame(nc, 0x1, []byte("still here"), true))
-	op, echo, err := readRawFrame(br)
-	require.NoError(t, err, "the idle WebSocket was closed")
-	assert.Equal(t, byte(0x1), op)
-	assert.Equal(t, "still here", string(echo))
+	ws.Queue(rawpeer.Frame{B0: rawpeer.FIN | byte(rawpeer.OpText), Payload: []byte("still here")})
+	ws.Expect(rawpeer.OpText, []byte("still here"), "echo after idling (was the idle WebSocket closed?)")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/rawpeer"
 )
 
 // staticDir makes dir/static with a few files and a secret next to it.
@@ -223,7 +224,7 @@ func TestStaticDirectoryRedirectStaysOnHost(t *testing.T) {
 		"//evil.example/..",
 		"/sub/..%2F%5Cevil.example%2F..",
 	} {
-		resp, _ := rawRequest(t, addr, "GET "+path+" HTTP/1.1\nHost: "+addr+"\nConnection: close\n\n")
+		resp, _ := rawpeer.Request(t, addr, "GET "+path+" HTTP/1.1\nHost: "+addr+"\nConnection: close\n\n")
 		loc := resp.Header.Get("Location")
 		if resp.StatusCode/100 != 3 {
 			assert.Empty(t, loc, path)
@@ -241,11 +242,11 @@ func TestStaticDirectoryRedirectStaysOnHost(t *testing.T) {
 	}
 
 	// The ordinary redirect keeps the request's own (encoded) path.
-	resp, _ := rawRequest(t, addr, "GET /sub HTTP/1.1\nHost: "+addr+"\nConnection: close\n\n")
+	resp, _ := rawpeer.Request(t, addr, "GET /sub HTTP/1.1\nHost: "+addr+"\nConnection: close\n\n")
 	assert.Equal(t, http.StatusMovedPermanently, resp.StatusCode)
 	assert.Equal(t, "/sub/", resp.Header.Get("Location"))
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "a b%"), 0o755))
-	resp, _ = rawRequest(t, addr, "GET /a%20b%25 HTTP/1.1\nHost: "+addr+"\nConnection: close\n\n")
+	resp, _ = rawpeer.Request(t, addr, "GET /a%20b%25 HTTP/1.1\nHost: "+addr+"\nConnection: close\n\n")
 	assert.Equal(t, http.StatusMovedPermanently, resp.StatusCode)
 	assert.Equal(t, "/a%20b%25/", resp.Header.Get("Location"))
 }

@@ -2,7 +2,7 @@ package tornago_test
 
 import (
 	"context"
-	"encoding/binary"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/rawpeer"
 )
 
 // TestWSCloseFrameSurvivesForcedShutdown: a close frame that Flush says
@@ -42,29 +43,25 @@ func TestWSCloseFrameSurvivesForcedShutdown(t *testing.T) {
 					return nil
 				}
 				a := serveWS(t, tornago.Settings{}, p.route("/ws"))
-				nc, br := rawUpgrade(t, a.Addr, "/ws")
-				require.NoError(t, writeRawFrame(nc, 0x1, []byte("close please"), true))
+				ws := rawpeer.Dial(t, a.Addr, "/ws", nil)
+				ws.Send(rawpeer.Frame{B0: rawpeer.FIN | byte(rawpeer.OpText), Payload: []byte("close please")})
 				require.NoError(t, <-flushed, "run %d", i)
 				expired, cancelExpired := context.WithCancel(context.Background())
 				cancelExpired()
 				assert.ErrorIs(t, a.App.Shutdown(expired), context.Canceled)
 
-				require.NoError(t, nc.SetReadDeadline(time.Now().Add(5*time.Second)))
-				op, payload, err := readRawFrame(br)
-				require.NoError(t, err, "run %d: the connection ended before the close frame", i)
-				require.Equal(t, byte(0x8), op, "run %d", i)
-				require.GreaterOrEqual(t, len(payload), 2)
-				require.Equal(t, 4100, int(binary.BigEndian.Uint16(payload)), "run %d", i)
+				ws.ExpectCloseCode(4100, fmt.Sprintf("run %d: the close frame, before the connection ends", i))
 				if tc.answer {
 					// The server may be gone already: the answer may
 					// meet a closed socket, which is the client's affair.
-					_ = writeRawFrame(nc, 0x8, payload[:2], true)
+					ws.Queue(rawpeer.Frame{B0: rawpeer.FIN | byte(rawpeer.OpClose), Payload: rawpeer.ClosePayload(4100, "")})
+					_ = ws.TryFlush()
 				} else {
-					_, _, err = readRawFrame(br)
+					_, _, err := ws.ReadFrame()
 					require.ErrorIs(t, err, io.EOF, "run %d: the server ends with a FIN, not a reset", i)
 				}
 				p.waitCloses(t, 1, 5*time.Second)
-				nc.Close()
+				ws.Conn.Close()
 				a.shutdown(t)
 			}
 		})
@@ -80,20 +77,19 @@ func TestWSForcedShutdownAfterGoingAway(t *testing.T) {
 	p := newProbe()
 	p.opened = make(chan *faultSocket, 1)
 	a := serveWS(t, tornago.Settings{}, p.route("/ws"))
-	nc, br := rawUpgrade(t, a.Addr, "/ws")
+	ws := rawpeer.Dial(t, a.Addr, "/ws", nil)
 	p.nextOpened(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	shutdown := make(chan error, 1)
 	go func() { shutdown <- a.App.Shutdown(ctx) }()
-	code, reason, _ := readRawClose(t, nc, br)
-	assert.Equal(t, 1001, code)
+	code, reason, _ := ws.ReadClose()
+	assert.Equal(t, uint16(1001), code)
 	assert.Equal(t, "server shutting down", reason)
 	cancel() // the client has not answered, and will not
 	assert.ErrorIs(t, <-shutdown, context.Canceled)
 
-	require.NoError(t, nc.SetReadDeadline(time.Now().Add(5*time.Second)))
-	_, _, err := readRawFrame(br)
+	_, _, err := ws.ReadFrame()
 	assert.ErrorIs(t, err, io.EOF, "the server ends with a FIN, not a reset")
 	p.waitCloses(t, 1, 5*time.Second)
 	a.shutdown(t)

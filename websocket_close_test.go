@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/rawpeer"
 	"github.com/tornago/tornago/websocket"
 )
 
@@ -125,9 +126,9 @@ func TestWSFaultOnCloseExactlyOnce(t *testing.T) {
 			}},
 		{name: "ping timeout", closes: 1, peer: &closeInfo{}, settings: tornago.Settings{WebSocketPingInterval: 50 * time.Millisecond}, want: 1000,
 			run: func(t *testing.T, e env) websocket.StatusCode {
-				nc, br := rawUpgrade(t, e.a.Addr, "/ws")
+				ws := rawpeer.Dial(t, e.a.Addr, "/ws", nil)
 				e.p.waitCloses(t, 1, 3*time.Second)
-				code, _, _ := readRawClose(t, nc, br)
+				code, _, _ := ws.ReadClose()
 				return websocket.StatusCode(code)
 			}},
 		{name: "TCP drop", closes: 1, peer: &closeInfo{},
@@ -138,26 +139,25 @@ func TestWSFaultOnCloseExactlyOnce(t *testing.T) {
 			}},
 		{name: "TCP drop mid-frame", closes: 1, peer: &closeInfo{},
 			run: func(t *testing.T, e env) websocket.StatusCode {
-				nc, _ := rawUpgrade(t, e.a.Addr, "/ws")
-				_, err := nc.Write([]byte{0x81, 0xfe, 0x10, 0x00, 1, 2, 3, 4, 'x'}) // 4 KiB text frame, 1 byte sent
-				require.NoError(t, err)
-				require.NoError(t, nc.Close())
+				ws := rawpeer.Dial(t, e.a.Addr, "/ws", nil)
+				ws.Send(rawpeer.Frame{B0: rawpeer.FIN | byte(rawpeer.OpText), Declared: 4 << 10, Payload: []byte("x")}) // 1 byte sent
+				require.NoError(t, ws.Conn.Close())
 				return 0
 			}},
 		{name: "protocol error", closes: 1, peer: &closeInfo{}, want: websocket.StatusProtocolError,
 			run: func(t *testing.T, e env) websocket.StatusCode {
-				nc, br := rawUpgrade(t, e.a.Addr, "/ws")
-				require.NoError(t, writeRawFrame(nc, 0x1, []byte("unmasked"), false))
-				code, _, _ := readRawClose(t, nc, br)
-				_, _, err := readRawFrame(br)
+				ws := rawpeer.Dial(t, e.a.Addr, "/ws", nil)
+				ws.Send(rawpeer.Frame{B0: rawpeer.FIN | byte(rawpeer.OpText), Payload: []byte("unmasked"), BadMask: true})
+				code, _, _ := ws.ReadClose()
+				_, _, err := ws.ReadFrame()
 				assert.Error(t, err, "TCP closed after the close frame")
 				return websocket.StatusCode(code)
 			}},
 		{name: "invalid UTF-8", closes: 1, want: websocket.StatusInvalidFramePayloadData,
 			run: func(t *testing.T, e env) websocket.StatusCode {
-				nc, br := rawUpgrade(t, e.a.Addr, "/ws")
-				require.NoError(t, writeRawFrame(nc, 0x1, []byte{0xc3, 0x28}, true))
-				code, _, _ := readRawClose(t, nc, br)
+				ws := rawpeer.Dial(t, e.a.Addr, "/ws", nil)
+				ws.Send(rawpeer.Frame{B0: rawpeer.FIN | byte(rawpeer.OpText), Payload: []byte{0xc3, 0x28}})
+				code, _, _ := ws.ReadClose()
 				return websocket.StatusCode(code)
 			}},
 		{name: "OnMessage error", closes: 1, want: websocket.StatusInternalError,

@@ -1,13 +1,13 @@
 package tornago_test
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/rawpeer"
 )
 
 // TestWSMaxMessageFragments: Settings.WebSocketMaxMessageFragments reaches
@@ -25,38 +25,25 @@ func TestWSMaxMessageFragments(t *testing.T) {
 	a := serveWS(t, tornago.Settings{WebSocketMaxMessageFragments: 8}, p.route("/ws"))
 
 	// sendFragmented sends "a", frames-2 empty continuations and a final "b".
-	sendFragmented := func(frames int) (func() (int, string, []byte), error) {
-		nc, br := rawUpgrade(t, a.Addr, "/ws")
-		var out bytes.Buffer
-		writeFragment(&out, 0x1, false, []byte("a"))
+	sendFragmented := func(frames int) (*rawpeer.Peer, error) {
+		ws := rawpeer.Dial(t, a.Addr, "/ws", nil)
+		ws.Queue(rawpeer.Frame{B0: byte(rawpeer.OpText), Payload: []byte("a")})
 		for range frames - 2 {
-			writeFragment(&out, 0x0, false, nil)
+			ws.Queue(rawpeer.Frame{B0: byte(rawpeer.OpContinuation)})
 		}
-		writeFragment(&out, 0x0, true, []byte("b"))
-		_, err := nc.Write(out.Bytes())
-		return func() (int, string, []byte) { return readRawClose(t, nc, br) }, err
+		ws.Queue(rawpeer.Frame{B0: rawpeer.FIN | byte(rawpeer.OpContinuation), Payload: []byte("b")})
+		return ws, ws.TryFlush()
 	}
 
 	_, err := sendFragmented(8)
 	require.NoError(t, err)
 	assert.Equal(t, "ab", <-got)
 
-	readClose, err := sendFragmented(9)
+	ws, err := sendFragmented(9)
 	require.NoError(t, err)
-	code, reason, _ := readClose()
-	assert.Equal(t, 1008, code)
+	code, reason, _ := ws.ReadClose()
+	assert.Equal(t, uint16(1008), code)
 	assert.Contains(t, reason, "fragments")
 	info := <-p.closeInfo // the first connection is still open
 	assert.Equal(t, 0, info.code, "the refused connection's OnClose (no close frame from the peer)")
-}
-
-// writeFragment appends one masked frame with opcode op to out.
-func writeFragment(out *bytes.Buffer, op byte, fin bool, payload []byte) {
-	var frame bytes.Buffer
-	writeRawFrame(&frame, op, payload, true)
-	b := frame.Bytes()
-	if !fin {
-		b[0] &^= 0x80
-	}
-	out.Write(b)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/rawpeer"
 	"github.com/tornago/tornago/websocket"
 )
 
@@ -67,10 +68,10 @@ func TestWSPanicOnReadPathRecovered(t *testing.T) {
 		}
 	}
 	a := serveWS(t, tornago.Settings{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, p.route("/ws"))
-	nc, br := rawUpgrade(t, a.Addr, "/ws")
-	require.NoError(t, writeRawFrame(nc, 0x9, []byte("panic"), true))
-	require.NoError(t, nc.SetReadDeadline(time.Now().Add(10*time.Second)))
-	_, err := io.Copy(io.Discard, br)
+	ws := rawpeer.Dial(t, a.Addr, "/ws", nil)
+	ws.Send(rawpeer.Frame{B0: rawpeer.FIN | byte(rawpeer.OpPing), Payload: []byte("panic")})
+	require.NoError(t, ws.Conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, err := io.Copy(io.Discard, ws.R)
 	require.NoError(t, err, "the server closes the connection")
 	p.waitCloses(t, 1, 10*time.Second)
 	assert.Contains(t, logs.String(), "panic serving a WebSocket")
@@ -91,10 +92,10 @@ func TestShutdownDeadlineForceCloses(t *testing.T) {
 	t.Parallel()
 	p := newProbe()
 	a := serveWS(t, tornago.Settings{}, p.route("/ws"))
-	nc, br := rawUpgrade(t, a.Addr, "/ws")
+	ws := rawpeer.Dial(t, a.Addr, "/ws", nil)
 	eof := make(chan time.Time, 1)
 	go func() {
-		_, _ = io.Copy(io.Discard, br) // the 1001 close frame, then EOF
+		_, _ = io.Copy(io.Discard, ws.R) // the 1001 close frame, then EOF
 		eof <- time.Now()
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -109,7 +110,7 @@ func TestShutdownDeadlineForceCloses(t *testing.T) {
 		t.Fatal("the connection was still open 4 s after Shutdown gave up")
 	}
 	p.waitCloses(t, 1, 10*time.Second)
-	nc.Close()
+	ws.Conn.Close()
 }
 
 // TestApplicationLogger: Logger is the logger of the settings, the one

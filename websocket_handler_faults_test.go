@@ -1,25 +1,17 @@
 package tornago_test
 
 // The fixtures of the WebSocketHandler fault tests: an Application served
-// over real TCP, probe-driven handlers, and raw TCP peers. The tests are
-// in files named after the phase of a connection they exercise:
-// websocket_open_test.go (handshake and Open), websocket_messages_test.go
-// (reading, writing, limits) and websocket_close_test.go (closing,
-// OnClose, Shutdown).
+// over real TCP and probe-driven handlers (raw-frame peers come from
+// internal/rawpeer). The tests are in files named after the phase of a
+// connection they exercise: websocket_open_test.go (handshake and Open),
+// websocket_messages_test.go (reading, writing, limits) and
+// websocket_close_test.go (closing, OnClose, Shutdown).
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -220,124 +212,4 @@ func readText(t *testing.T, c *websocket.Conn) string {
 func sendText(t *testing.T, c *websocket.Conn, s string) {
 	t.Helper()
 	require.NoError(t, c.WriteMessage(context.Background(), websocket.TextMessage, []byte(s)))
-}
-
-// rawRequest sends a hand-written HTTP request and returns the response
-// with its body read.
-func rawRequest(t *testing.T, addr, request string) (*http.Response, string) {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer nc.Close()
-	require.NoError(t, nc.SetDeadline(time.Now().Add(5*time.Second)))
-	_, err = io.WriteString(nc, strings.ReplaceAll(request, "\n", "\r\n"))
-	require.NoError(t, err)
-	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
-	require.NoError(t, err)
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp, string(body)
-}
-
-func newKey() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-// rawUpgrade completes the opening handshake on a plain TCP connection,
-// which the test then drives frame by frame (or leaves silent).
-func rawUpgrade(t *testing.T, addr, path string) (net.Conn, *bufio.Reader) {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	t.Cleanup(func() { nc.Close() })
-	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + newKey() + "\r\n\r\n"
-	_, err = io.WriteString(nc, req)
-	require.NoError(t, err)
-	br := bufio.NewReader(nc)
-	require.NoError(t, nc.SetReadDeadline(time.Now().Add(5*time.Second)))
-	resp, err := http.ReadResponse(br, nil)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
-	require.NoError(t, nc.SetReadDeadline(time.Time{}))
-	return nc, br
-}
-
-// writeRawFrame writes one final frame; masked frames use a fixed key.
-func writeRawFrame(w io.Writer, op byte, payload []byte, masked bool) error {
-	hdr := []byte{0x80 | op}
-	maskBit := byte(0)
-	if masked {
-		maskBit = 0x80
-	}
-	switch n := len(payload); {
-	case n < 126:
-		hdr = append(hdr, maskBit|byte(n))
-	case n <= 0xffff:
-		hdr = append(hdr, maskBit|126)
-		hdr = binary.BigEndian.AppendUint16(hdr, uint16(n))
-	default:
-		hdr = append(hdr, maskBit|127)
-		hdr = binary.BigEndian.AppendUint64(hdr, uint64(n))
-	}
-	body := payload
-	if masked {
-		key := [4]byte{0x12, 0x34, 0x56, 0x78}
-		hdr = append(hdr, key[:]...)
-		body = make([]byte, len(payload))
-		for i, b := range payload {
-			body[i] = b ^ key[i%4]
-		}
-	}
-	_, err := w.Write(append(hdr, body...))
-	return err
-}
-
-// readRawFrame reads one unmasked frame (as a server sends them) and
-// returns its opcode and payload.
-func readRawFrame(r *bufio.Reader) (byte, []byte, error) {
-	var h [2]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, nil, err
-	}
-	n := uint64(h[1] & 0x7f)
-	switch n {
-	case 126:
-		var b [2]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return 0, nil, err
-		}
-		n = uint64(binary.BigEndian.Uint16(b[:]))
-	case 127:
-		var b [8]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return 0, nil, err
-		}
-		n = binary.BigEndian.Uint64(b[:])
-	}
-	if h[1]&0x80 != 0 {
-		return 0, nil, errors.New("server frame is masked")
-	}
-	p := make([]byte, n)
-	_, err := io.ReadFull(r, p)
-	return h[0] & 0x0f, p, err
-}
-
-// readRawClose reads frames until a close frame and returns its code and
-// reason; it also returns the opcodes of the frames before it.
-func readRawClose(t *testing.T, nc net.Conn, br *bufio.Reader) (int, string, []byte) {
-	t.Helper()
-	require.NoError(t, nc.SetReadDeadline(time.Now().Add(5*time.Second)))
-	var before []byte
-	for {
-		op, p, err := readRawFrame(br)
-		require.NoError(t, err)
-		if op == 0x8 {
-			require.GreaterOrEqual(t, len(p), 2)
-			return int(binary.BigEndian.Uint16(p)), string(p[2:]), before
-		}
-		before = append(before, op)
-	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/rawpeer"
 	"github.com/tornago/tornago/websocket"
 )
 
@@ -36,8 +37,8 @@ func TestWSOriginFromSecWebSocketOrigin(t *testing.T) {
 	}
 	a := serveWS(t, tornago.Settings{}, p.route("/ws"), trusting.route("/trusting"))
 	request := func(path, version, origin string) (*http.Response, string) {
-		return rawRequest(t, a.Addr, "GET "+path+" HTTP/1.1\nHost: "+a.Addr+"\nUpgrade: websocket\nConnection: Upgrade\n"+
-			"Sec-WebSocket-Version: "+version+"\nSec-WebSocket-Key: "+newKey()+"\nSec-WebSocket-Origin: "+origin+"\n\n")
+		return rawpeer.Request(t, a.Addr, "GET "+path+" HTTP/1.1\nHost: "+a.Addr+"\nUpgrade: websocket\nConnection: Upgrade\n"+
+			"Sec-WebSocket-Version: "+version+"\nSec-WebSocket-Key: "+rawpeer.NewKey()+"\nSec-WebSocket-Origin: "+origin+"\n\n")
 	}
 	for _, version := range []string{"8", "13"} {
 		resp, body := request("/ws", version, "http://evil.example")

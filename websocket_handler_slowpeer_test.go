@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/rawpeer"
 	"github.com/tornago/tornago/websocket"
 )
 
@@ -136,18 +137,7 @@ func dialStalled(t *testing.T, addr, path string) net.Conn {
 	nc, err := d.Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { nc.Close() })
-	_, err = nc.Write([]byte("GET " + path + " HTTP/1.1\r\nHost: " + addr +
-		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + newKey() + "\r\n\r\n"))
-	require.NoError(t, err)
-	var head []byte
-	buf := make([]byte, 1)
-	for !bytes.HasSuffix(head, []byte("\r\n\r\n")) { // byte by byte: nothing after the 101 is read
-		_, err := nc.Read(buf)
-		require.NoError(t, err)
-		head = append(head, buf[0])
-	}
-	require.True(t, strings.HasPrefix(string(head), "HTTP/1.1 101 "), "response: %q", head)
-	return nc
+	return rawpeer.Upgrade(t, nc, path, nil).Conn // reads the 101 byte by byte: nothing after it
 }
 
 // TestWSStalledReadersClosedBySendTimeout broadcasts to 100 peers that

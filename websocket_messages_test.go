@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/rawpeer"
 	"github.com/tornago/tornago/websocket"
 )
 
@@ -139,17 +140,17 @@ func TestWSFaultVanishedPeerPingTimeout(t *testing.T) {
 	}
 	a := serveWS(t, tornago.Settings{WebSocketPingInterval: 100 * time.Millisecond}, p.route("/ws"), live.route("/live"))
 	start := time.Now()
-	nc, br := rawUpgrade(t, a.Addr, "/ws") // completes the handshake, then plays dead
+	ws := rawpeer.Dial(t, a.Addr, "/ws", nil) // completes the handshake, then plays dead
 	p.waitCloses(t, 1, 3*time.Second)
 	elapsed := time.Since(start)
 	t.Logf("OnClose %v after the handshake", elapsed)
 	assert.GreaterOrEqual(t, elapsed, 200*time.Millisecond, "ping interval + timeout")
 	assert.Less(t, elapsed, 2*time.Second)
-	code, reason, before := readRawClose(t, nc, br)
-	assert.Equal(t, 1000, code)
+	code, reason, before := ws.ReadClose()
+	assert.Equal(t, uint16(1000), code)
 	assert.Equal(t, "ping timed out", reason)
 	require.NotEmpty(t, before)
-	assert.Equal(t, byte(0x9), before[0], "pinged first")
+	assert.Equal(t, rawpeer.OpPing, before[0], "pinged first")
 	info := <-p.closeInfo
 	assert.Equal(t, closeInfo{}, info, "the peer sent no close frame")
 

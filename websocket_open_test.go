@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/rawpeer"
 	"github.com/tornago/tornago/websocket"
 )
 
@@ -73,7 +74,7 @@ func TestWSFaultHandshakeRejections(t *testing.T) {
 	p := newProbe()
 	a := serveWS(t, tornago.Settings{}, p.route("/ws"))
 	good := map[string]string{
-		"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": newKey(),
+		"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": rawpeer.NewKey(),
 	}
 	for _, tc := range []struct {
 		name       string
@@ -111,7 +112,7 @@ func TestWSFaultHandshakeRejections(t *testing.T) {
 			if tc.method != "GET" {
 				req += "Content-Length: 0\n"
 			}
-			resp, body := rawRequest(t, a.Addr, req+"\n")
+			resp, body := rawpeer.Request(t, a.Addr, req+"\n")
 			assert.Equal(t, tc.status, resp.StatusCode)
 			assert.Equal(t, tc.body, body)
 			if tc.wantHeader[0] != "" {

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/rawpeer"
 	"github.com/tornago/tornago/internal/testenv"
 	"github.com/tornago/tornago/websocket"
 )
@@ -203,7 +204,7 @@ func TestWebSocketHandlerStalledFrameParks(t *testing.T) {
 
 	// A masked text frame with masking key 0, so the payload goes as is.
 	payload := []byte("slowly, slowly")
-	frame := append([]byte{0x81, 0x80 | byte(len(payload)), 0, 0, 0, 0}, payload...)
+	frame := rawpeer.AppendFrame(nil, rawpeer.FIN|byte(rawpeer.OpText), uint64(len(payload)), true, [4]byte{}, payload)
 	for _, stop := range []int{1, 8} { // in the header, then in the payload
 		_, err := c.NetConn().Write(frame[:stop])
 		require.NoError(t, err)

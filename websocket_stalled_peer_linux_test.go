@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/rawpeer"
 	"github.com/tornago/tornago/internal/testenv"
 )
 
@@ -26,7 +27,7 @@ func TestWSStalledPeerSocketReleased(t *testing.T) {
 	p := newProbe()
 	p.opened = make(chan *faultSocket, 1)
 	a := serveWS(t, tornago.Settings{WebSocketSendQueueSize: 64 << 10}, p.route("/ws"))
-	nc, _ := rawUpgrade(t, a.Addr, "/ws") // never reads
+	nc := rawpeer.Dial(t, a.Addr, "/ws", nil).Conn // never reads
 	h := p.nextOpened(t)
 	require.True(t, testenv.TCPSocketListed(t, nc.RemoteAddr(), nc.LocalAddr()), "the server's socket is listed while open")
 

@@ -5,14 +5,14 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tornago/tornago/internal/rawpeer"
 )
 
 func TestCompressedEcho(t *testing.T) {
@@ -81,98 +81,37 @@ func TestCompressionDeclinedWhenServerOff(t *testing.T) {
 	assert.Len(t, got, 1000)
 }
 
-// rawDeflateClient completes a handshake offering permessage-deflate on a
-// raw TCP connection, for tests that craft frames by hand.
-func rawDeflateClient(t *testing.T, url string, offer string) (net.Conn, *bytes.Buffer) {
+// dialDeflate completes a handshake offering permessage-deflate with
+// offer, for tests that craft frames by hand.
+func dialDeflate(t *testing.T, url string, offer string) *rawpeer.Peer {
 	t.Helper()
-	nc, err := net.Dial("tcp", strings.TrimPrefix(url, "ws://"))
-	require.NoError(t, err)
-	t.Cleanup(func() { nc.Close() })
-	req := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-		"Sec-WebSocket-Extensions: " + offer + "\r\n\r\n"
-	_, err = nc.Write([]byte(req))
-	require.NoError(t, err)
-	nc.SetDeadline(time.Now().Add(5 * time.Second))
-	var resp bytes.Buffer
-	buf := make([]byte, 1)
-	for !bytes.HasSuffix(resp.Bytes(), []byte("\r\n\r\n")) {
-		_, err := nc.Read(buf)
-		require.NoError(t, err)
-		resp.Write(buf)
-	}
-	return nc, &resp
-}
-
-func maskedFrame(b0 byte, payload []byte) []byte {
-	h := header{fin: b0&bitFin != 0, rsv1: b0&bitRsv1 != 0, op: opcode(b0 & 0xf), masked: true, key: 0x12345678, length: int64(len(payload))}
-	p := append([]byte{}, payload...)
-	maskBytes(h.key, p)
-	return append(appendHeader(nil, h), p...)
-}
-
-func readCloseCode(t *testing.T, nc net.Conn) StatusCode {
-	t.Helper()
-	buf := make([]byte, 256)
-	var got []byte
-	for {
-		n, err := nc.Read(buf)
-		got = append(got, buf[:n]...)
-		for len(got) >= 2 {
-			h, hl, perr := parseHeader(got)
-			if perr != nil || int64(len(got)) < int64(hl)+h.length {
-				break
-			}
-			if h.op == opClose {
-				ce, err := parseClosePayload(got[hl : hl+int(h.length)])
-				require.NoError(t, err)
-				return ce.Code
-			}
-			got = got[hl+int(h.length):]
-		}
-		if err != nil {
-			t.Fatalf("no close frame: %v", err)
-		}
-	}
+	return rawpeer.Dial(t, strings.TrimPrefix(url, "ws://"), "/", http.Header{"Sec-WebSocket-Extensions": {offer}})
 }
 
 func TestCompressedPingBetweenFragments(t *testing.T) {
 	url := echoServer(t, &AcceptOptions{Compression: &CompressionOptions{ServerNoContextTakeover: true}})
-	nc, resp := rawDeflateClient(t, url, "permessage-deflate; client_no_context_takeover")
-	require.Contains(t, resp.String(), "permessage-deflate")
+	p := dialDeflate(t, url, "permessage-deflate; client_no_context_takeover")
+	require.True(t, p.Compressed, "permessage-deflate accepted")
 	// "Hello" compressed (RFC 7692 section 7.2.3.1), split over two
 	// fragments with a ping between them.
 	comp := []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}
-	var out []byte
-	out = append(out, maskedFrame(byte(opText)|bitRsv1, comp[:3])...)
-	out = append(out, maskedFrame(bitFin|byte(opPing), []byte("p"))...)
-	out = append(out, maskedFrame(bitFin|byte(opContinuation), comp[3:])...)
-	_, err := nc.Write(out)
-	require.NoError(t, err)
+	p.Queue(rawpeer.Frame{B0: rawpeer.RSV1 | byte(rawpeer.OpText), Payload: comp[:3]})
+	p.Queue(rawpeer.Frame{B0: rawpeer.FIN | byte(rawpeer.OpPing), Payload: []byte("p")})
+	p.Queue(rawpeer.Frame{B0: rawpeer.FIN | byte(rawpeer.OpContinuation), Payload: comp[3:]})
+	p.Flush()
 	// Expect the pong, then the echo (compressed or not) of "Hello".
-	buf := make([]byte, 512)
-	var got []byte
 	var sawPong, sawEcho bool
 	for !(sawPong && sawEcho) {
-		n, err := nc.Read(buf)
+		h, payload, err := p.ReadFrame()
 		require.NoError(t, err)
-		got = append(got, buf[:n]...)
-		for {
-			h, hl, perr := parseHeader(got)
-			if perr != nil || int64(len(got)) < int64(hl)+h.length {
-				break
-			}
-			payload := got[hl : hl+int(h.length)]
-			switch h.op {
-			case opPong:
-				assert.Equal(t, "p", string(payload))
-				sawPong = true
-			case opText:
-				assert.False(t, h.rsv1, "5 bytes are under the compression threshold")
-				assert.Equal(t, "Hello", string(payload))
-				sawEcho = true
-			}
-			got = got[hl+int(h.length):]
+		switch h.Op {
+		case rawpeer.OpPong:
+			assert.Equal(t, "p", string(payload))
+			sawPong = true
+		case rawpeer.OpText:
+			assert.False(t, h.RSV1, "5 bytes are under the compression threshold")
+			assert.Equal(t, "Hello", string(payload))
+			sawEcho = true
 		}
 	}
 }
@@ -180,29 +119,38 @@ func TestCompressedPingBetweenFragments(t *testing.T) {
 func TestCompressionViolations(t *testing.T) {
 	url := echoServer(t, &AcceptOptions{Compression: &CompressionOptions{}, ConnOptions: ConnOptions{ReadLimit: 1 << 20}})
 	cases := []struct {
-		name  string
-		frame []byte
-		code  StatusCode
+		name   string
+		frames []rawpeer.Frame
+		code   StatusCode
 	}{
-		{"RSV1 on continuation", append(maskedFrame(byte(opText)|bitRsv1, []byte{0xf2, 0x48}), maskedFrame(bitFin|bitRsv1|byte(opContinuation), []byte{0xcd})...), StatusProtocolError},
-		{"RSV1 on ping", maskedFrame(bitFin|bitRsv1|byte(opPing), nil), StatusProtocolError},
-		{"corrupt data", maskedFrame(bitFin|bitRsv1|byte(opBinary), []byte{0xff, 0xff, 0xff, 0xff}), StatusInvalidFramePayloadData},
-		{"invalid UTF-8 after inflating", maskedFrame(bitFin|bitRsv1|byte(opText), mustCompress(t, []byte{'a', 0xff, 'b'})), StatusInvalidFramePayloadData},
-		{"bomb", maskedFrame(bitFin|bitRsv1|byte(opBinary), mustCompress(t, make([]byte, 64<<20))), StatusMessageTooBig},
+		{"RSV1 on continuation", []rawpeer.Frame{
+			{B0: rawpeer.RSV1 | byte(rawpeer.OpText), Payload: []byte{0xf2, 0x48}},
+			{B0: rawpeer.FIN | rawpeer.RSV1 | byte(rawpeer.OpContinuation), Payload: []byte{0xcd}}}, StatusProtocolError},
+		{"RSV1 on ping", []rawpeer.Frame{{B0: rawpeer.FIN | rawpeer.RSV1 | byte(rawpeer.OpPing)}}, StatusProtocolError},
+		{"corrupt data", []rawpeer.Frame{{B0: rawpeer.FIN | rawpeer.RSV1 | byte(rawpeer.OpBinary), Payload: []byte{0xff, 0xff, 0xff, 0xff}}},
+			StatusInvalidFramePayloadData},
+		{"invalid UTF-8 after inflating", []rawpeer.Frame{{B0: rawpeer.FIN | rawpeer.RSV1 | byte(rawpeer.OpText),
+			Payload: mustCompress(t, []byte{'a', 0xff, 'b'})}}, StatusInvalidFramePayloadData},
+		{"bomb", []rawpeer.Frame{{B0: rawpeer.FIN | rawpeer.RSV1 | byte(rawpeer.OpBinary), Payload: mustCompress(t, make([]byte, 64<<20))}},
+			StatusMessageTooBig},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			nc, _ := rawDeflateClient(t, url, "permessage-deflate")
-			_, err := nc.Write(tc.frame)
-			require.NoError(t, err)
-			assert.Equal(t, tc.code, readCloseCode(t, nc))
+			p := dialDeflate(t, url, "permessage-deflate")
+			for _, f := range tc.frames {
+				p.Queue(f)
+			}
+			p.Flush()
+			code, _, _ := p.ReadClose()
+			assert.Equal(t, tc.code, StatusCode(code))
 		})
 	}
 	t.Run("RSV1 without negotiation", func(t *testing.T) {
-		nc, _ := rawDeflateClient(t, echoServer(t, nil), "permessage-deflate")
-		_, err := nc.Write(maskedFrame(bitFin|bitRsv1|byte(opText), []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}))
-		require.NoError(t, err)
-		assert.Equal(t, StatusProtocolError, readCloseCode(t, nc))
+		p := dialDeflate(t, echoServer(t, nil), "permessage-deflate")
+		require.False(t, p.Compressed, "permessage-deflate declined")
+		p.Send(rawpeer.Frame{B0: rawpeer.FIN | rawpeer.RSV1 | byte(rawpeer.OpText), Payload: []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}})
+		code, _, _ := p.ReadClose()
+		assert.Equal(t, StatusProtocolError, StatusCode(code))
 	})
 }
 

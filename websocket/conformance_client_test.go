@@ -18,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tornago/tornago/internal/rawpeer"
 )
 
 // TestConformanceClientMasking: a client must fail the connection when a
@@ -26,16 +28,16 @@ func TestConformanceClientMasking(t *testing.T) {
 	t.Parallel()
 	runConfCases(t, []confCase{
 		{name: "masked text", roles: confClientOnly, steps: []confStep{
-			{send: &rawFrame{b0: fin | byte(opText), payload: []byte("Hello"), badMask: true}}}, fail: StatusProtocolError},
+			{send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpText), Payload: []byte("Hello"), BadMask: true}}}, fail: StatusProtocolError},
 		{name: "masked empty binary after a good message", roles: confClientOnly, steps: []confStep{
-			cfText("good"), {send: &rawFrame{b0: fin | byte(opBinary), badMask: true}}, cfWantText("good")}, fail: StatusProtocolError},
+			cfText("good"), {send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpBinary), BadMask: true}}, cfWantText("good")}, fail: StatusProtocolError},
 		{name: "masked ping", roles: confClientOnly, steps: []confStep{
-			{send: &rawFrame{b0: fin | byte(opPing), payload: []byte("p"), badMask: true}}}, fail: StatusProtocolError},
+			{send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpPing), Payload: []byte("p"), BadMask: true}}}, fail: StatusProtocolError},
 		{name: "masked continuation", roles: confClientOnly, steps: []confStep{
-			cfFrag(opText, false, "plain"), {send: &rawFrame{b0: fin | byte(opContinuation), payload: []byte("masked"), badMask: true}}},
+			cfFrag(rawpeer.OpText, false, "plain"), {send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpContinuation), Payload: []byte("masked"), BadMask: true}}},
 			fail: StatusProtocolError},
 		{name: "masked close", roles: confClientOnly, steps: []confStep{
-			{send: &rawFrame{b0: fin | byte(opClose), payload: confClosePayload(1000, ""), badMask: true}}}, fail: StatusProtocolError},
+			{send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpClose), Payload: rawpeer.ClosePayload(1000, ""), BadMask: true}}}, fail: StatusProtocolError},
 	})
 }
 
@@ -46,14 +48,14 @@ func TestConformanceClientWaitsForServerClose(t *testing.T) {
 	t.Parallel()
 	cp := confConnect(t, false, ConnOptions{CloseTimeout: confCloseTimeout}, confEcho)
 	p := cp.peer
-	p.queue(rawFrame{b0: fin | byte(opClose), payload: confClosePayload(4001, "server leaving")})
-	p.expectCloseCode(4001, "close echo")
-	require.NoError(t, p.conn.SetReadDeadline(time.Now().Add(200*time.Millisecond)))
+	p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpClose), Payload: rawpeer.ClosePayload(4001, "server leaving")})
+	p.ExpectCloseCode(4001, "close echo")
+	require.NoError(t, p.Conn.SetReadDeadline(time.Now().Add(200*time.Millisecond)))
 	var b [1]byte
-	_, err := p.br.Read(b[:])
+	_, err := p.R.Read(b[:])
 	require.Error(t, err)
 	assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "our client closed TCP before the server did")
-	p.conn.Close()
+	p.Conn.Close()
 	confCloseError(t, cp.wait(t), 4001, "server leaving")
 }
 
@@ -66,11 +68,11 @@ func TestConformanceClientClosesAfterTimeout(t *testing.T) {
 		return c.Close(StatusNormalClosure, "")
 	})
 	p := cp.peer
-	p.expectCloseCode(StatusNormalClosure, "our client's close")
-	p.queue(rawFrame{b0: fin | byte(opClose), payload: confClosePayload(1000, "")})
+	p.ExpectCloseCode(uint16(StatusNormalClosure), "our client's close")
+	p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpClose), Payload: rawpeer.ClosePayload(1000, "")})
 	start := time.Now()
-	p.flush()
-	p.expectTCPClose(rawTimeout, "our client, CloseTimeout after the handshake")
+	p.Flush()
+	p.ExpectTCPClose(rawpeer.Timeout, "our client, CloseTimeout after the handshake")
 	assert.Less(t, time.Since(start), timeout+time.Second, "our client waited too long")
 	assert.NoError(t, cp.wait(t), "Close")
 }
@@ -89,7 +91,7 @@ func confFakeServer(t *testing.T, respond func(req *http.Request, conn net.Conn)
 			return
 		}
 		defer conn.Close()
-		_ = conn.SetDeadline(time.Now().Add(rawTimeout))
+		_ = conn.SetDeadline(time.Now().Add(rawpeer.Timeout))
 		br := bufio.NewReader(conn)
 		req, err := http.ReadRequest(br)
 		if err != nil {
@@ -112,7 +114,7 @@ func confRespond101(lines ...string) func(*http.Request, net.Conn) {
 	return func(req *http.Request, conn net.Conn) {
 		resp := "HTTP/1.1 101 Switching Protocols\r\n"
 		for _, l := range lines {
-			resp += strings.ReplaceAll(l, "{accept}", confAcceptKey(req.Header.Get("Sec-WebSocket-Key"))) + "\r\n"
+			resp += strings.ReplaceAll(l, "{accept}", rawpeer.AcceptKey(req.Header.Get("Sec-WebSocket-Key"))) + "\r\n"
 		}
 		_, _ = io.WriteString(conn, resp+"\r\n")
 	}
@@ -145,7 +147,7 @@ func TestConformanceClientHandshake(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			addr := confFakeServer(t, confRespond101(tc.lines...))
-			ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), rawpeer.Timeout)
 			defer cancel()
 			c, resp, err := Dial(ctx, "ws://"+addr+"/ws", &tc.opts)
 			if resp != nil && resp.Body != nil {
@@ -166,7 +168,7 @@ func TestConformanceClientHandshake(t *testing.T) {
 			reqs <- req
 			confRespond101("upgrade: WebSocket", "connection: keep-alive, upgrade", accept, "Sec-WebSocket-Protocol: superchat")(req, conn)
 		})
-		ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), rawpeer.Timeout)
 		defer cancel()
 		c, _, err := Dial(ctx, "ws://"+addr+"/chat?room=1", &DialOptions{
 			Subprotocols: []string{"chat", "superchat"},
@@ -180,8 +182,8 @@ func TestConformanceClientHandshake(t *testing.T) {
 		assert.Equal(t, "/chat?room=1", req.RequestURI)
 		assert.Equal(t, "HTTP/1.1", req.Proto)
 		assert.Equal(t, addr, req.Host)
-		assert.True(t, confHasToken(req.Header, "Upgrade", "websocket"))
-		assert.True(t, confHasToken(req.Header, "Connection", "upgrade"))
+		assert.True(t, rawpeer.HasToken(req.Header.Values("Upgrade"), "websocket"))
+		assert.True(t, rawpeer.HasToken(req.Header.Values("Connection"), "upgrade"))
 		assert.Equal(t, "13", req.Header.Get("Sec-WebSocket-Version"))
 		assert.Equal(t, "http://"+addr, req.Header.Get("Origin"))
 		assert.Equal(t, "1", req.Header.Get("X-Extra"))
@@ -199,7 +201,7 @@ func TestConformanceClientHandshake(t *testing.T) {
 		addr := confFakeServer(t, func(req *http.Request, conn net.Conn) {
 			_, _ = io.WriteString(conn, "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\ngo away")
 		})
-		ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), rawpeer.Timeout)
 		defer cancel()
 		c, resp, dialErr := Dial(ctx, "ws://"+addr+"/ws", nil)
 		require.Error(t, dialErr)
@@ -220,7 +222,7 @@ func TestConformanceClientHandshake(t *testing.T) {
 		addr := confFakeServer(t, func(req *http.Request, conn net.Conn) {
 			_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")
 		})
-		ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), rawpeer.Timeout)
 		defer cancel()
 		c, resp, err := Dial(ctx, "ws://"+addr+"/ws", nil)
 		require.Error(t, err)
@@ -233,7 +235,7 @@ func TestConformanceClientHandshake(t *testing.T) {
 	t.Run("server hangs up", func(t *testing.T) {
 		t.Parallel()
 		addr := confFakeServer(t, func(_ *http.Request, conn net.Conn) { conn.Close() })
-		ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), rawpeer.Timeout)
 		defer cancel()
 		c, resp, err := Dial(ctx, "ws://"+addr+"/ws", nil)
 		require.Error(t, err)
@@ -257,10 +259,10 @@ func TestConformanceClientHandshake(t *testing.T) {
 		t.Parallel()
 		addr := confFakeServer(t, func(req *http.Request, conn net.Conn) {
 			resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-				"Sec-WebSocket-Accept: " + confAcceptKey(req.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
+				"Sec-WebSocket-Accept: " + rawpeer.AcceptKey(req.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
 			_, _ = io.WriteString(conn, resp+"\x81\x05early")
 		})
-		ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), rawpeer.Timeout)
 		defer cancel()
 		c, _, err := Dial(ctx, "ws://"+addr+"/ws", nil)
 		require.NoError(t, err)

@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tornago/tornago/internal/rawpeer"
 )
 
 // TestConformanceServerMasking: a server must fail the connection when a
@@ -25,16 +27,16 @@ func TestConformanceServerMasking(t *testing.T) {
 	t.Parallel()
 	runConfCases(t, []confCase{
 		{name: "unmasked text", roles: confServerOnly, steps: []confStep{
-			{send: &rawFrame{b0: fin | byte(opText), payload: []byte("Hello"), badMask: true}}}, fail: StatusProtocolError},
+			{send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpText), Payload: []byte("Hello"), BadMask: true}}}, fail: StatusProtocolError},
 		{name: "unmasked empty binary after a good message", roles: confServerOnly, steps: []confStep{
-			cfText("good"), {send: &rawFrame{b0: fin | byte(opBinary), badMask: true}}, cfWantText("good")}, fail: StatusProtocolError},
+			cfText("good"), {send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpBinary), BadMask: true}}, cfWantText("good")}, fail: StatusProtocolError},
 		{name: "unmasked ping", roles: confServerOnly, steps: []confStep{
-			{send: &rawFrame{b0: fin | byte(opPing), payload: []byte("p"), badMask: true}}}, fail: StatusProtocolError},
+			{send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpPing), Payload: []byte("p"), BadMask: true}}}, fail: StatusProtocolError},
 		{name: "unmasked continuation", roles: confServerOnly, steps: []confStep{
-			cfFrag(opText, false, "masked"), {send: &rawFrame{b0: fin | byte(opContinuation), payload: []byte("not"), badMask: true}}},
+			cfFrag(rawpeer.OpText, false, "masked"), {send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpContinuation), Payload: []byte("not"), BadMask: true}}},
 			fail: StatusProtocolError},
 		{name: "unmasked close", roles: confServerOnly, steps: []confStep{
-			{send: &rawFrame{b0: fin | byte(opClose), payload: confClosePayload(1000, ""), badMask: true}}}, fail: StatusProtocolError},
+			{send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpClose), Payload: rawpeer.ClosePayload(1000, ""), BadMask: true}}}, fail: StatusProtocolError},
 	})
 }
 
@@ -133,13 +135,13 @@ func TestConformanceServerHandshake(t *testing.T) {
 			}))
 			defer srv.Close()
 			addr := srv.Listener.Addr().String()
-			key := confNewKey()
+			key := rawpeer.NewKey()
 			req := strings.NewReplacer("{host}", addr, "{key}", key).Replace(tc.request) + "\r\n"
 
-			conn, err := net.DialTimeout("tcp", addr, rawTimeout)
+			conn, err := net.DialTimeout("tcp", addr, rawpeer.Timeout)
 			require.NoError(t, err)
 			defer conn.Close()
-			require.NoError(t, conn.SetDeadline(time.Now().Add(rawTimeout)))
+			require.NoError(t, conn.SetDeadline(time.Now().Add(rawpeer.Timeout)))
 			_, err = io.WriteString(conn, req)
 			require.NoError(t, err)
 			resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodGet})
@@ -158,12 +160,12 @@ func TestConformanceServerHandshake(t *testing.T) {
 			var acceptErr error
 			select {
 			case acceptErr = <-accepted:
-			case <-time.After(rawTimeout):
+			case <-time.After(rawpeer.Timeout):
 				t.Fatal("Accept did not return")
 			}
 			if tc.status == http.StatusSwitchingProtocols {
 				require.NoError(t, acceptErr)
-				assert.Equal(t, confAcceptKey(key), resp.Header.Get("Sec-WebSocket-Accept"))
+				assert.Equal(t, rawpeer.AcceptKey(key), resp.Header.Get("Sec-WebSocket-Accept"))
 				assert.Equal(t, resp.Header.Get("Sec-WebSocket-Protocol"), <-subprotocol, "Conn.Subprotocol")
 				return
 			}
@@ -184,10 +186,10 @@ func TestConformanceServerHandshake(t *testing.T) {
 func TestConformanceServerFramesBeforeHandshakeEnds(t *testing.T) {
 	t.Parallel()
 	cp := confConnectServerEarly(t)
-	cp.peer.expect(rawWant{op: opText, payload: []byte("early")}, "echo of the frame sent with the request")
-	cp.peer.queue(rawFrame{b0: fin | byte(opClose), payload: confClosePayload(1000, "")})
-	cp.peer.expectCloseCode(1000, "close echo")
-	cp.peer.expectTCPClose(confTCPCloseWait, "after the close")
+	cp.peer.Expect(rawpeer.OpText, []byte("early"), "echo of the frame sent with the request")
+	cp.peer.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpClose), Payload: rawpeer.ClosePayload(1000, "")})
+	cp.peer.ExpectCloseCode(1000, "close echo")
+	cp.peer.ExpectTCPClose(confTCPCloseWait, "after the close")
 	confCloseError(t, cp.wait(t), 1000, "")
 }
 
@@ -208,17 +210,16 @@ func confConnectServerEarly(t *testing.T) *confPair {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
 	addr := srv.Listener.Addr().String()
-	conn, err := net.DialTimeout("tcp", addr, rawTimeout)
+	conn, err := net.DialTimeout("tcp", addr, rawpeer.Timeout)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
-	key := confNewKey()
-	p := &rawPeer{t: t, conn: conn, client: true}
-	p.out = []byte(strings.NewReplacer("{host}", addr, "{key}", key).Replace(confGoodRequest) + "\r\n")
-	p.queue(rawFrame{b0: fin | byte(opText), payload: []byte("early")})
-	p.flush()
-	p.br = bufio.NewReader(conn)
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(rawTimeout)))
-	resp, err := http.ReadResponse(p.br, &http.Request{Method: http.MethodGet})
+	key := rawpeer.NewKey()
+	p := rawpeer.New(t, conn, true)
+	p.QueueBytes([]byte(strings.NewReplacer("{host}", addr, "{key}", key).Replace(confGoodRequest) + "\r\n"))
+	p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpText), Payload: []byte("early")})
+	p.Flush()
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(rawpeer.Timeout)))
+	resp, err := http.ReadResponse(p.R, &http.Request{Method: http.MethodGet})
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)

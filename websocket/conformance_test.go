@@ -8,7 +8,7 @@ package websocket
 // against a scripted server ("client"). Our side echoes every message with
 // its type. Handshake cases and role-specific ones live in
 // conformance_server_test.go and conformance_client_test.go; the machinery
-// in conformance_helpers_test.go.
+// in conformance_helpers_test.go, and the scripted peer in internal/rawpeer.
 //
 // Run it alone with: go test -race -run TestConformance ./websocket/
 
@@ -24,6 +24,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tornago/tornago/internal/rawpeer"
 )
 
 // confRoles says which of our roles a case runs in.
@@ -37,8 +39,15 @@ const (
 
 // confStep is one step of a script: queue a frame, or flush and read.
 type confStep struct {
-	send *rawFrame
-	want *rawWant
+	send *rawpeer.Frame
+	want *confWant
+}
+
+// confWant is what the scripted peer expects to read next: a whole data
+// message (our side may fragment it however it likes) or one control frame.
+type confWant struct {
+	op      rawpeer.Opcode
+	payload []byte
 }
 
 // confCase is one conformance case.
@@ -61,23 +70,23 @@ type confCase struct {
 
 // Frame first bytes, for the tables below.
 const (
-	fin  = bitFin
-	rsv1 = bitRsv1
-	rsv2 = bitRsv2
-	rsv3 = bitRsv3
+	fin  = rawpeer.FIN
+	rsv1 = rawpeer.RSV1
+	rsv2 = rawpeer.RSV2
+	rsv3 = rawpeer.RSV3
 )
 
 func cfSend(b0 byte, payload []byte) confStep {
-	return confStep{send: &rawFrame{b0: b0, payload: payload}}
+	return confStep{send: &rawpeer.Frame{B0: b0, Payload: payload}}
 }
 
-func cfText(s string) confStep   { return cfSend(fin|byte(opText), []byte(s)) }
-func cfBinary(b []byte) confStep { return cfSend(fin|byte(opBinary), b) }
-func cfPing(s string) confStep   { return cfSend(fin|byte(opPing), []byte(s)) }
+func cfText(s string) confStep   { return cfSend(fin|byte(rawpeer.OpText), []byte(s)) }
+func cfBinary(b []byte) confStep { return cfSend(fin|byte(rawpeer.OpBinary), b) }
+func cfPing(s string) confStep   { return cfSend(fin|byte(rawpeer.OpPing), []byte(s)) }
 
-// cfFrag sends one fragment: op is the opcode (opText, opBinary or
-// opContinuation), last sets FIN.
-func cfFrag(op opcode, last bool, s string) confStep {
+// cfFrag sends one fragment: op is the opcode (OpText, OpBinary or
+// OpContinuation), last sets FIN.
+func cfFrag(op rawpeer.Opcode, last bool, s string) confStep {
 	b0 := byte(op)
 	if last {
 		b0 |= fin
@@ -86,15 +95,15 @@ func cfFrag(op opcode, last bool, s string) confStep {
 }
 
 func cfClose(code uint16, reason string) confStep {
-	return cfSend(fin|byte(opClose), confClosePayload(code, reason))
+	return cfSend(fin|byte(rawpeer.OpClose), rawpeer.ClosePayload(code, reason))
 }
 
-func cfWant(op opcode, payload []byte) confStep {
-	return confStep{want: &rawWant{op: op, payload: payload}}
+func cfWant(op rawpeer.Opcode, payload []byte) confStep {
+	return confStep{want: &confWant{op: op, payload: payload}}
 }
 
-func cfWantText(s string) confStep { return cfWant(opText, []byte(s)) }
-func cfWantPong(s string) confStep { return cfWant(opPong, []byte(s)) }
+func cfWantText(s string) confStep { return cfWant(rawpeer.OpText, []byte(s)) }
+func cfWantPong(s string) confStep { return cfWant(rawpeer.OpPong, []byte(s)) }
 
 // runConfCases runs each case in each of its roles, all in parallel.
 func runConfCases(t *testing.T, cases []confCase) {
@@ -124,46 +133,46 @@ func runConfCases(t *testing.T, cases []confCase) {
 func runConfCase(t *testing.T, tc confCase, ourServer bool) {
 	cp := confConnect(t, ourServer, ConnOptions{ReadLimit: tc.limit, CloseTimeout: confCloseTimeout}, confEcho)
 	p := cp.peer
-	p.chop = tc.chop
+	p.Chop = tc.chop
 	for i, s := range tc.steps {
 		if s.send != nil {
-			p.queue(*s.send)
+			p.Queue(*s.send)
 			continue
 		}
-		p.expect(*s.want, fmt.Sprintf("step %d", i))
+		p.Expect(s.want.op, s.want.payload, fmt.Sprintf("step %d", i))
 	}
 
 	if tc.fail != 0 {
-		p.expectCloseCode(tc.fail, "failing the connection")
+		p.ExpectCloseCode(uint16(tc.fail), "failing the connection")
 		// Answer the close as a conforming peer would; our side may already
 		// have closed TCP, so the write may fail.
-		p.chop = false
-		p.queue(rawFrame{b0: fin | byte(opClose), payload: confClosePayload(uint16(tc.fail), "")})
-		_ = p.tryFlush()
-		p.expectTCPClose(confTCPCloseWait, "after failing the connection")
+		p.Chop = false
+		p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpClose), Payload: rawpeer.ClosePayload(uint16(tc.fail), "")})
+		_ = p.TryFlush()
+		p.ExpectTCPClose(confTCPCloseWait, "after failing the connection")
 		confProtocolError(t, cp.wait(t), tc.fail)
 		return
 	}
 
 	closed := tc.closed
 	if closed == nil {
-		p.queue(rawFrame{b0: fin | byte(opClose), payload: confClosePayload(1000, "")})
+		p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpClose), Payload: rawpeer.ClosePayload(1000, "")})
 		closed = &CloseError{Code: StatusNormalClosure}
 	}
-	echo := p.expectClose("echo of the peer's close")
+	echo := p.ExpectClose("echo of the peer's close")
 	if closed.Code == StatusNoStatusReceived {
 		require.Empty(t, echo, "an empty close must be echoed empty")
 	} else {
 		require.GreaterOrEqual(t, len(echo), 2, "close echo without a code")
-		ce, err := parseClosePayload(echo)
+		code, _, err := rawpeer.ParseClose(echo)
 		require.NoError(t, err, "our close echo is invalid")
-		require.Equal(t, closed.Code, ce.Code, "close echo code")
+		require.Equal(t, closed.Code, StatusCode(code), "close echo code")
 	}
 	if ourServer {
 		// RFC 6455 section 7.1.1: the server closes TCP first.
-		p.expectTCPClose(confTCPCloseWait, "our server after the closing handshake")
+		p.ExpectTCPClose(confTCPCloseWait, "our server after the closing handshake")
 	} else {
-		p.conn.Close()
+		p.Conn.Close()
 	}
 	confCloseError(t, cp.wait(t), closed.Code, closed.Reason)
 }
@@ -178,19 +187,19 @@ func TestConformanceFraming(t *testing.T) {
 		bin := confBinaryOf(n)
 		cases = append(cases,
 			confCase{name: fmt.Sprintf("1.1 text %d", n), steps: []confStep{
-				cfSend(fin|byte(opText), text), cfWant(opText, text)}},
+				cfSend(fin|byte(rawpeer.OpText), text), cfWant(rawpeer.OpText, text)}},
 			confCase{name: fmt.Sprintf("1.2 binary %d", n), steps: []confStep{
-				cfBinary(bin), cfWant(opBinary, bin)}},
+				cfBinary(bin), cfWant(rawpeer.OpBinary, bin)}},
 		)
 	}
 	cases = append(cases,
 		confCase{name: "1.1 text 65536 of mixed runes", steps: []confStep{
-			cfSend(fin|byte(opText), confTextOf(65536)), cfWant(opText, confTextOf(65536))}},
+			cfSend(fin|byte(rawpeer.OpText), confTextOf(65536)), cfWant(rawpeer.OpText, confTextOf(65536))}},
 		confCase{name: "1.2 binary 128 chopped", chop: true, steps: []confStep{
-			cfBinary(confBinaryOf(128)), cfWant(opBinary, confBinaryOf(128))}},
+			cfBinary(confBinaryOf(128)), cfWant(rawpeer.OpBinary, confBinaryOf(128))}},
 		confCase{name: "1.1 several messages in one write", steps: []confStep{
 			cfText("one"), cfBinary([]byte{0, 1, 2}), cfText(""),
-			cfWantText("one"), cfWant(opBinary, []byte{0, 1, 2}), cfWantText("")}},
+			cfWantText("one"), cfWant(rawpeer.OpBinary, []byte{0, 1, 2}), cfWantText("")}},
 	)
 	runConfCases(t, cases)
 }
@@ -214,11 +223,11 @@ func TestConformancePingPong(t *testing.T) {
 		{name: "2.5 126-byte ping", steps: []confStep{cfPing(p125 + "\xfe")}, fail: StatusProtocolError},
 		{name: "2.6 125-byte ping chopped", chop: true, steps: []confStep{cfPing(p125), cfWantPong(p125)}},
 		{name: "2.7 unsolicited pong ignored", steps: []confStep{
-			cfSend(fin|byte(opPong), nil), cfText("after"), cfWantText("after")}},
+			cfSend(fin|byte(rawpeer.OpPong), nil), cfText("after"), cfWantText("after")}},
 		{name: "2.8 unsolicited pong with payload ignored", steps: []confStep{
-			cfSend(fin|byte(opPong), []byte("unsolicited")), cfText("after"), cfWantText("after")}},
+			cfSend(fin|byte(rawpeer.OpPong), []byte("unsolicited")), cfText("after"), cfWantText("after")}},
 		{name: "2.9 unsolicited pong then ping", steps: []confStep{
-			cfSend(fin|byte(opPong), []byte("unsolicited")), cfPing("solicited"), cfWantPong("solicited")}},
+			cfSend(fin|byte(rawpeer.OpPong), []byte("unsolicited")), cfPing("solicited"), cfWantPong("solicited")}},
 		{name: "2.10 ten pings in a row", steps: append(ten, tenPongs...)},
 		{name: "2.11 ten pings chopped", chop: true, steps: append(ten, tenPongs...)},
 	})
@@ -229,18 +238,18 @@ func TestConformancePingPong(t *testing.T) {
 func TestConformanceReservedBits(t *testing.T) {
 	t.Parallel()
 	runConfCases(t, []confCase{
-		{name: "3.1 RSV1 on text", steps: []confStep{cfSend(fin|rsv1|byte(opText), []byte("Hello"))}, fail: StatusProtocolError},
+		{name: "3.1 RSV1 on text", steps: []confStep{cfSend(fin|rsv1|byte(rawpeer.OpText), []byte("Hello"))}, fail: StatusProtocolError},
 		{name: "3.2 RSV2 on text after a good one", steps: []confStep{
-			cfText("good"), cfSend(fin|rsv2|byte(opText), []byte("bad")), cfWantText("good")}, fail: StatusProtocolError},
+			cfText("good"), cfSend(fin|rsv2|byte(rawpeer.OpText), []byte("bad")), cfWantText("good")}, fail: StatusProtocolError},
 		{name: "3.3 RSV1+2 on text after a good one chopped", chop: true, steps: []confStep{
-			cfText("good"), cfSend(fin|rsv1|rsv2|byte(opText), []byte("bad")), cfWantText("good")}, fail: StatusProtocolError},
-		{name: "3.4 RSV3 on text", steps: []confStep{cfSend(fin|rsv3|byte(opText), []byte("Hello"))}, fail: StatusProtocolError},
-		{name: "3.5 RSV1+3 on binary", steps: []confStep{cfSend(fin|rsv1|rsv3|byte(opBinary), []byte{0, 1, 2})}, fail: StatusProtocolError},
-		{name: "3.6 RSV2+3 on ping", steps: []confStep{cfSend(fin|rsv2|rsv3|byte(opPing), []byte("p"))}, fail: StatusProtocolError},
-		{name: "3.7 RSV1+2+3 on close", steps: []confStep{cfSend(fin|rsv1|rsv2|rsv3|byte(opClose), confClosePayload(1000, ""))}, fail: StatusProtocolError},
-		{name: "3.8 RSV1 on pong", steps: []confStep{cfSend(fin|rsv1|byte(opPong), nil)}, fail: StatusProtocolError},
+			cfText("good"), cfSend(fin|rsv1|rsv2|byte(rawpeer.OpText), []byte("bad")), cfWantText("good")}, fail: StatusProtocolError},
+		{name: "3.4 RSV3 on text", steps: []confStep{cfSend(fin|rsv3|byte(rawpeer.OpText), []byte("Hello"))}, fail: StatusProtocolError},
+		{name: "3.5 RSV1+3 on binary", steps: []confStep{cfSend(fin|rsv1|rsv3|byte(rawpeer.OpBinary), []byte{0, 1, 2})}, fail: StatusProtocolError},
+		{name: "3.6 RSV2+3 on ping", steps: []confStep{cfSend(fin|rsv2|rsv3|byte(rawpeer.OpPing), []byte("p"))}, fail: StatusProtocolError},
+		{name: "3.7 RSV1+2+3 on close", steps: []confStep{cfSend(fin|rsv1|rsv2|rsv3|byte(rawpeer.OpClose), rawpeer.ClosePayload(1000, ""))}, fail: StatusProtocolError},
+		{name: "3.8 RSV1 on pong", steps: []confStep{cfSend(fin|rsv1|byte(rawpeer.OpPong), nil)}, fail: StatusProtocolError},
 		{name: "3.9 RSV1 on continuation", steps: []confStep{
-			cfFrag(opText, false, "frag"), cfSend(fin|rsv1|byte(opContinuation), []byte("ment"))}, fail: StatusProtocolError},
+			cfFrag(rawpeer.OpText, false, "frag"), cfSend(fin|rsv1|byte(rawpeer.OpContinuation), []byte("ment"))}, fail: StatusProtocolError},
 	})
 }
 
@@ -265,61 +274,61 @@ func TestConformanceFragmentation(t *testing.T) {
 	t.Parallel()
 	runConfCases(t, []confCase{
 		{name: "5.1 fragmented ping", steps: []confStep{
-			cfSend(byte(opPing), []byte("frag")), cfFrag(opContinuation, true, "ment")}, fail: StatusProtocolError},
+			cfSend(byte(rawpeer.OpPing), []byte("frag")), cfFrag(rawpeer.OpContinuation, true, "ment")}, fail: StatusProtocolError},
 		{name: "5.2 fragmented pong", steps: []confStep{
-			cfSend(byte(opPong), []byte("frag")), cfFrag(opContinuation, true, "ment")}, fail: StatusProtocolError},
+			cfSend(byte(rawpeer.OpPong), []byte("frag")), cfFrag(rawpeer.OpContinuation, true, "ment")}, fail: StatusProtocolError},
 		{name: "5.2 fragmented close", steps: []confStep{
-			cfSend(byte(opClose), confClosePayload(1000, "frag")), cfFrag(opContinuation, true, "ment")}, fail: StatusProtocolError},
+			cfSend(byte(rawpeer.OpClose), rawpeer.ClosePayload(1000, "frag")), cfFrag(rawpeer.OpContinuation, true, "ment")}, fail: StatusProtocolError},
 		{name: "5.3 text in two fragments", steps: []confStep{
-			cfFrag(opText, false, "fragment1"), cfFrag(opContinuation, true, "fragment2"), cfWantText("fragment1fragment2")}},
+			cfFrag(rawpeer.OpText, false, "fragment1"), cfFrag(rawpeer.OpContinuation, true, "fragment2"), cfWantText("fragment1fragment2")}},
 		{name: "5.5 text in two fragments chopped", chop: true, steps: []confStep{
-			cfFrag(opText, false, "fragment1"), cfFrag(opContinuation, true, "fragment2"), cfWantText("fragment1fragment2")}},
+			cfFrag(rawpeer.OpText, false, "fragment1"), cfFrag(rawpeer.OpContinuation, true, "fragment2"), cfWantText("fragment1fragment2")}},
 		{name: "5.3 binary in three fragments", steps: []confStep{
-			cfFrag(opBinary, false, "\x00\x01"), cfFrag(opContinuation, false, "\xff"), cfFrag(opContinuation, true, "\xfe"),
-			cfWant(opBinary, []byte{0, 1, 0xff, 0xfe})}},
+			cfFrag(rawpeer.OpBinary, false, "\x00\x01"), cfFrag(rawpeer.OpContinuation, false, "\xff"), cfFrag(rawpeer.OpContinuation, true, "\xfe"),
+			cfWant(rawpeer.OpBinary, []byte{0, 1, 0xff, 0xfe})}},
 		{name: "5.6 ping inside a fragmented text", steps: []confStep{
-			cfFrag(opText, false, "fragment1"), cfPing("ping payload"), cfFrag(opContinuation, true, "fragment2"),
+			cfFrag(rawpeer.OpText, false, "fragment1"), cfPing("ping payload"), cfFrag(rawpeer.OpContinuation, true, "fragment2"),
 			cfWantPong("ping payload"), cfWantText("fragment1fragment2")}},
 		{name: "5.7 ping inside a fragmented text chopped", chop: true, steps: []confStep{
-			cfFrag(opText, false, "fragment1"), cfPing("ping payload"), cfFrag(opContinuation, true, "fragment2"),
+			cfFrag(rawpeer.OpText, false, "fragment1"), cfPing("ping payload"), cfFrag(rawpeer.OpContinuation, true, "fragment2"),
 			cfWantPong("ping payload"), cfWantText("fragment1fragment2")}},
 		{name: "5.8 ping answered before the message ends", steps: []confStep{
-			cfFrag(opBinary, false, "fragment1"), cfPing("now"), cfWantPong("now"),
-			cfFrag(opContinuation, true, "fragment2"), cfWant(opBinary, []byte("fragment1fragment2"))}},
+			cfFrag(rawpeer.OpBinary, false, "fragment1"), cfPing("now"), cfWantPong("now"),
+			cfFrag(rawpeer.OpContinuation, true, "fragment2"), cfWant(rawpeer.OpBinary, []byte("fragment1fragment2"))}},
 		{name: "5.8 pong inside a fragmented text ignored", steps: []confStep{
-			cfFrag(opText, false, "fragment1"), cfSend(fin|byte(opPong), []byte("x")), cfFrag(opContinuation, true, "fragment2"),
+			cfFrag(rawpeer.OpText, false, "fragment1"), cfSend(fin|byte(rawpeer.OpPong), []byte("x")), cfFrag(rawpeer.OpContinuation, true, "fragment2"),
 			cfWantText("fragment1fragment2")}},
 		{name: "5.9 continuation without start, FIN", steps: []confStep{
-			cfFrag(opContinuation, true, "nothing to continue")}, fail: StatusProtocolError},
+			cfFrag(rawpeer.OpContinuation, true, "nothing to continue")}, fail: StatusProtocolError},
 		{name: "5.10 continuation without start, FIN, chopped", chop: true, steps: []confStep{
-			cfFrag(opContinuation, true, "nothing to continue")}, fail: StatusProtocolError},
+			cfFrag(rawpeer.OpContinuation, true, "nothing to continue")}, fail: StatusProtocolError},
 		{name: "5.12 continuation without start, no FIN", steps: []confStep{
-			cfFrag(opContinuation, false, "nothing to continue")}, fail: StatusProtocolError},
+			cfFrag(rawpeer.OpContinuation, false, "nothing to continue")}, fail: StatusProtocolError},
 		{name: "5.15 stray continuation after a finished message", steps: []confStep{
-			cfFrag(opText, false, "fragment1"), cfFrag(opContinuation, true, "fragment2"),
-			cfFrag(opContinuation, false, "fragment3"), cfText("fragment4"),
+			cfFrag(rawpeer.OpText, false, "fragment1"), cfFrag(rawpeer.OpContinuation, true, "fragment2"),
+			cfFrag(rawpeer.OpContinuation, false, "fragment3"), cfText("fragment4"),
 			cfWantText("fragment1fragment2")}, fail: StatusProtocolError},
 		{name: "5.18 new text frame inside a fragmented text", steps: []confStep{
-			cfFrag(opText, false, "fragment1"), cfFrag(opText, true, "fragment2")}, fail: StatusProtocolError},
+			cfFrag(rawpeer.OpText, false, "fragment1"), cfFrag(rawpeer.OpText, true, "fragment2")}, fail: StatusProtocolError},
 		{name: "5.18 new binary frame inside a fragmented text", steps: []confStep{
-			cfFrag(opText, false, "fragment1"), cfFrag(opBinary, false, "fragment2")}, fail: StatusProtocolError},
+			cfFrag(rawpeer.OpText, false, "fragment1"), cfFrag(rawpeer.OpBinary, false, "fragment2")}, fail: StatusProtocolError},
 		{name: "5.19 text in five fragments with pings between", steps: []confStep{
-			cfFrag(opText, false, "f1"), cfFrag(opContinuation, false, "f2"), cfPing("p1"), cfWantPong("p1"),
-			cfFrag(opContinuation, false, "f3"), cfFrag(opContinuation, false, "f4"), cfPing("p2"), cfWantPong("p2"),
-			cfFrag(opContinuation, true, "f5"), cfWantText("f1f2f3f4f5")}},
+			cfFrag(rawpeer.OpText, false, "f1"), cfFrag(rawpeer.OpContinuation, false, "f2"), cfPing("p1"), cfWantPong("p1"),
+			cfFrag(rawpeer.OpContinuation, false, "f3"), cfFrag(rawpeer.OpContinuation, false, "f4"), cfPing("p2"), cfWantPong("p2"),
+			cfFrag(rawpeer.OpContinuation, true, "f5"), cfWantText("f1f2f3f4f5")}},
 		{name: "5.20 text in five fragments with pings between chopped", chop: true, steps: []confStep{
-			cfFrag(opText, false, "f1"), cfFrag(opContinuation, false, "f2"), cfPing("p1"), cfWantPong("p1"),
-			cfFrag(opContinuation, false, "f3"), cfFrag(opContinuation, false, "f4"), cfPing("p2"), cfWantPong("p2"),
-			cfFrag(opContinuation, true, "f5"), cfWantText("f1f2f3f4f5")}},
+			cfFrag(rawpeer.OpText, false, "f1"), cfFrag(rawpeer.OpContinuation, false, "f2"), cfPing("p1"), cfWantPong("p1"),
+			cfFrag(rawpeer.OpContinuation, false, "f3"), cfFrag(rawpeer.OpContinuation, false, "f4"), cfPing("p2"), cfWantPong("p2"),
+			cfFrag(rawpeer.OpContinuation, true, "f5"), cfWantText("f1f2f3f4f5")}},
 		{name: "6.1.2 three empty fragments", steps: []confStep{
-			cfFrag(opText, false, ""), cfFrag(opContinuation, false, ""), cfFrag(opContinuation, true, ""), cfWantText("")}},
+			cfFrag(rawpeer.OpText, false, ""), cfFrag(rawpeer.OpContinuation, false, ""), cfFrag(rawpeer.OpContinuation, true, ""), cfWantText("")}},
 		{name: "6.1.3 empty fragments around a payload", steps: []confStep{
-			cfFrag(opText, false, ""), cfFrag(opContinuation, false, "middle frame payload"), cfFrag(opContinuation, true, ""),
+			cfFrag(rawpeer.OpText, false, ""), cfFrag(rawpeer.OpContinuation, false, "middle frame payload"), cfFrag(rawpeer.OpContinuation, true, ""),
 			cfWantText("middle frame payload")}},
 		{name: "empty binary fragments", steps: []confStep{
-			cfFrag(opBinary, false, ""), cfFrag(opContinuation, true, ""), cfWant(opBinary, nil)}},
+			cfFrag(rawpeer.OpBinary, false, ""), cfFrag(rawpeer.OpContinuation, true, ""), cfWant(rawpeer.OpBinary, nil)}},
 		{name: "close inside a fragmented message", steps: []confStep{
-			cfFrag(opText, false, "fragment1"), cfClose(1000, "mid-message"), cfFrag(opContinuation, true, "fragment2")},
+			cfFrag(rawpeer.OpText, false, "fragment1"), cfClose(1000, "mid-message"), cfFrag(rawpeer.OpContinuation, true, "fragment2")},
 			closed: &CloseError{Code: 1000, Reason: "mid-message"}},
 	})
 }
@@ -350,16 +359,16 @@ func TestConformanceUTF8(t *testing.T) {
 			steps := []confStep{cfText(text), cfWantText(text)}
 			if len(text) > 0 {
 				for i := range len(text) {
-					op := opContinuation
+					op := rawpeer.OpContinuation
 					if i == 0 {
-						op = opText
+						op = rawpeer.OpText
 					}
 					steps = append(steps, cfFrag(op, i == len(text)-1, text[i:i+1]))
 				}
 				steps = append(steps, cfWantText(text))
 			}
 			for i := 1; i < len(text); i++ {
-				steps = append(steps, cfFrag(opText, false, text[:i]), cfFrag(opContinuation, true, text[i:]), cfWantText(text))
+				steps = append(steps, cfFrag(rawpeer.OpText, false, text[:i]), cfFrag(rawpeer.OpContinuation, true, text[i:]), cfWantText(text))
 			}
 			cases = append(cases, confCase{name: tc.name + " valid", steps: steps})
 			continue
@@ -374,9 +383,9 @@ func TestConformanceUTF8(t *testing.T) {
 		// text invalid: the close must come without more fragments.
 		var bytewise []confStep
 		for i := range len(text) {
-			op := opContinuation
+			op := rawpeer.OpContinuation
 			if i == 0 {
-				op = opText
+				op = rawpeer.OpText
 			}
 			bytewise = append(bytewise, cfFrag(op, i == len(text)-1, text[i:i+1]))
 			if i == tc.fail {
@@ -385,10 +394,10 @@ func TestConformanceUTF8(t *testing.T) {
 		}
 		cases = append(cases, confCase{name: tc.name + " byte fragments", steps: bytewise, fail: StatusInvalidFramePayloadData})
 		for i := 1; i < len(text); i++ {
-			steps := []confStep{cfFrag(opText, false, text[:i])}
+			steps := []confStep{cfFrag(rawpeer.OpText, false, text[:i])}
 			name := fmt.Sprintf("%s split %d", tc.name, i)
 			if tc.fail < 0 || tc.fail >= i {
-				steps = append(steps, cfFrag(opContinuation, true, text[i:]))
+				steps = append(steps, cfFrag(rawpeer.OpContinuation, true, text[i:]))
 			} else {
 				name += " fail fast"
 			}
@@ -399,13 +408,13 @@ func TestConformanceUTF8(t *testing.T) {
 		confCase{name: "valid message then invalid one", steps: []confStep{
 			cfText("κόσμε"), cfWantText("κόσμε"), cfText("\xce\xba\xe1\xbd")}, fail: StatusInvalidFramePayloadData},
 		confCase{name: "invalid byte in a later fragment fails before FIN", steps: []confStep{
-			cfFrag(opText, false, "κόσ"), cfFrag(opContinuation, false, "με"), cfFrag(opContinuation, false, "\xed\xa0\x80")},
+			cfFrag(rawpeer.OpText, false, "κόσ"), cfFrag(rawpeer.OpContinuation, false, "με"), cfFrag(rawpeer.OpContinuation, false, "\xed\xa0\x80")},
 			fail: StatusInvalidFramePayloadData},
 		confCase{name: "rune split across fragments with a ping between", steps: []confStep{
-			cfFrag(opText, false, "\xf0\x9f"), cfPing("p"), cfWantPong("p"), cfFrag(opContinuation, true, "\x98\x80"),
+			cfFrag(rawpeer.OpText, false, "\xf0\x9f"), cfPing("p"), cfWantPong("p"), cfFrag(rawpeer.OpContinuation, true, "\x98\x80"),
 			cfWantText("😀")}},
 		confCase{name: "binary messages are not UTF-8 checked", steps: []confStep{
-			cfBinary([]byte("\xed\xa0\x80\xff")), cfWant(opBinary, []byte("\xed\xa0\x80\xff"))}},
+			cfBinary([]byte("\xed\xa0\x80\xff")), cfWant(rawpeer.OpBinary, []byte("\xed\xa0\x80\xff"))}},
 		confCase{name: "ping payloads are not UTF-8 checked", steps: []confStep{
 			cfPing("\xff\xfe"), cfWantPong("\xff\xfe")}},
 	)
@@ -426,14 +435,14 @@ func TestConformanceClose(t *testing.T) {
 		{name: "7.1.4 text after close ignored", steps: []confStep{cfClose(1000, ""), cfText("late")},
 			closed: &CloseError{Code: 1000}},
 		{name: "7.1.5 fragment after close ignored", steps: []confStep{
-			cfFrag(opText, false, "fragment1"), cfClose(1000, ""), cfFrag(opContinuation, true, "fragment2")},
+			cfFrag(rawpeer.OpText, false, "fragment1"), cfClose(1000, ""), cfFrag(rawpeer.OpContinuation, true, "fragment2")},
 			closed: &CloseError{Code: 1000}},
 		{name: "7.1.6 large message then close", steps: []confStep{
-			cfSend(fin|byte(opText), confTextOf(256<<10)), cfClose(1000, ""), cfPing("late"), cfWant(opText, confTextOf(256<<10))},
+			cfSend(fin|byte(rawpeer.OpText), confTextOf(256<<10)), cfClose(1000, ""), cfPing("late"), cfWant(rawpeer.OpText, confTextOf(256<<10))},
 			closed: &CloseError{Code: 1000}},
-		{name: "7.3.1 empty close echoed empty", steps: []confStep{cfSend(fin|byte(opClose), nil)},
+		{name: "7.3.1 empty close echoed empty", steps: []confStep{cfSend(fin|byte(rawpeer.OpClose), nil)},
 			closed: &CloseError{Code: StatusNoStatusReceived}},
-		{name: "7.3.2 one-byte close payload", steps: []confStep{cfSend(fin|byte(opClose), []byte{0x03})},
+		{name: "7.3.2 one-byte close payload", steps: []confStep{cfSend(fin|byte(rawpeer.OpClose), []byte{0x03})},
 			fail: StatusProtocolError},
 		{name: "7.3.3 close 1000 without reason", steps: []confStep{cfClose(1000, "")},
 			closed: &CloseError{Code: 1000}},
@@ -475,9 +484,9 @@ func TestConformanceLimits(t *testing.T) {
 	for _, s := range []size{{1 << 20, []int{0, 64, 1 << 10, 4 << 10}}, {4 << 20, []int{0, 64 << 10, 1 << 20}}} {
 		text, bin := confTextOf(s.n), confBinaryOf(s.n)
 		for _, chunk := range s.chunk {
-			for _, op := range []opcode{opText, opBinary} {
+			for _, op := range []rawpeer.Opcode{rawpeer.OpText, rawpeer.OpBinary} {
 				msg := bin
-				if op == opText {
+				if op == rawpeer.OpText {
 					msg = text
 				}
 				name := fmt.Sprintf("9 %s %d KiB", op, s.n>>10)
@@ -487,7 +496,7 @@ func TestConformanceLimits(t *testing.T) {
 				} else {
 					name += fmt.Sprintf(" in %d-byte fragments", chunk)
 					for i := 0; i < len(msg); i += chunk {
-						b0 := byte(opContinuation)
+						b0 := byte(rawpeer.OpContinuation)
 						if i == 0 {
 							b0 = byte(op)
 						}
@@ -505,31 +514,31 @@ func TestConformanceLimits(t *testing.T) {
 	const limit = 1024
 	cases = append(cases,
 		confCase{name: "limit message of exactly the limit", limit: limit, steps: []confStep{
-			cfSend(fin|byte(opBinary), confBinaryOf(limit)), cfWant(opBinary, confBinaryOf(limit))}},
+			cfSend(fin|byte(rawpeer.OpBinary), confBinaryOf(limit)), cfWant(rawpeer.OpBinary, confBinaryOf(limit))}},
 		confCase{name: "limit fragmented message of exactly the limit", limit: limit, steps: []confStep{
-			cfFrag(opText, false, strings.Repeat("a", 1000)), cfFrag(opContinuation, true, strings.Repeat("b", 24)),
+			cfFrag(rawpeer.OpText, false, strings.Repeat("a", 1000)), cfFrag(rawpeer.OpContinuation, true, strings.Repeat("b", 24)),
 			cfWantText(strings.Repeat("a", 1000) + strings.Repeat("b", 24))}},
 		confCase{name: "limit one frame over", limit: limit, steps: []confStep{
-			cfSend(fin|byte(opText), bytes.Repeat([]byte("a"), limit+1))}, fail: StatusMessageTooBig},
+			cfSend(fin|byte(rawpeer.OpText), bytes.Repeat([]byte("a"), limit+1))}, fail: StatusMessageTooBig},
 		confCase{name: "limit header over, payload never sent", limit: limit, steps: []confStep{
-			{send: &rawFrame{b0: fin | byte(opBinary), declared: limit + 1}}}, fail: StatusMessageTooBig},
+			{send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpBinary), Declared: limit + 1}}}, fail: StatusMessageTooBig},
 		confCase{name: "limit fragments over before FIN", limit: limit, steps: []confStep{
-			cfFrag(opBinary, false, strings.Repeat("a", 600)), cfFrag(opContinuation, false, strings.Repeat("b", 600))},
+			cfFrag(rawpeer.OpBinary, false, strings.Repeat("a", 600)), cfFrag(rawpeer.OpContinuation, false, strings.Repeat("b", 600))},
 			fail: StatusMessageTooBig},
 		confCase{name: "limit control frames do not count", limit: limit, steps: []confStep{
-			cfFrag(opText, false, strings.Repeat("a", 1000)), cfPing(strings.Repeat("p", 125)), cfWantPong(strings.Repeat("p", 125)),
-			cfFrag(opContinuation, true, strings.Repeat("b", 24)),
+			cfFrag(rawpeer.OpText, false, strings.Repeat("a", 1000)), cfPing(strings.Repeat("p", 125)), cfWantPong(strings.Repeat("p", 125)),
+			cfFrag(rawpeer.OpContinuation, true, strings.Repeat("b", 24)),
 			cfWantText(strings.Repeat("a", 1000) + strings.Repeat("b", 24))}},
 		confCase{name: "declared length 2^62", steps: []confStep{
-			{send: &rawFrame{b0: fin | byte(opBinary), declared: 1 << 62}}}, fail: StatusMessageTooBig},
+			{send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpBinary), Declared: 1 << 62}}}, fail: StatusMessageTooBig},
 		confCase{name: "declared length 2^63 (top bit set)", steps: []confStep{
-			{send: &rawFrame{b0: fin | byte(opBinary), declared: 1 << 63}}}, fail: StatusProtocolError},
+			{send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpBinary), Declared: 1 << 63}}}, fail: StatusProtocolError},
 		confCase{name: "declared length 2^64-1", steps: []confStep{
-			{send: &rawFrame{b0: fin | byte(opText), declared: 1<<64 - 1}}}, fail: StatusProtocolError},
+			{send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpText), Declared: 1<<64 - 1}}}, fail: StatusProtocolError},
 		confCase{name: "declared length 1 GiB over the default limit", steps: []confStep{
-			{send: &rawFrame{b0: fin | byte(opBinary), declared: 1 << 30}}}, fail: StatusMessageTooBig},
+			{send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpBinary), Declared: 1 << 30}}}, fail: StatusMessageTooBig},
 		confCase{name: "declared length 2^62 in a continuation", steps: []confStep{
-			cfFrag(opBinary, false, "x"), {send: &rawFrame{b0: fin | byte(opContinuation), declared: 1 << 62}}},
+			cfFrag(rawpeer.OpBinary, false, "x"), {send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpContinuation), Declared: 1 << 62}}},
 			fail: StatusMessageTooBig},
 	)
 	runConfCases(t, cases)
@@ -552,11 +561,11 @@ func TestConformanceDeclaredLengthNoAlloc(t *testing.T) {
 			runtime.ReadMemStats(&before)
 			cp := confConnect(t, ourServer, ConnOptions{ReadLimit: -1, CloseTimeout: confCloseTimeout}, confEcho)
 			p := cp.peer
-			p.queue(rawFrame{b0: fin | byte(opBinary), declared: 1 << 30, payload: confBinaryOf(4096)})
-			p.flush()
+			p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpBinary), Declared: 1 << 30, Payload: confBinaryOf(4096)})
+			p.Flush()
 			time.Sleep(200 * time.Millisecond) // let our side read what came
 			runtime.ReadMemStats(&after)
-			p.conn.Close()
+			p.Conn.Close()
 			err := cp.wait(t)
 			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(budget), "bytes allocated for a 1 GiB header with 4 KiB behind it")
 			require.Error(t, err)
@@ -570,9 +579,9 @@ func TestConformanceDeclaredLengthNoAlloc(t *testing.T) {
 			runtime.ReadMemStats(&before)
 			cp := confConnect(t, ourServer, ConnOptions{CloseTimeout: confCloseTimeout}, confEcho)
 			p := cp.peer
-			p.queue(rawFrame{b0: fin | byte(opText), declared: 1 << 62, payload: []byte("abc")})
-			p.expectCloseCode(StatusMessageTooBig, "2^62-byte header")
-			p.expectTCPClose(confTCPCloseWait, "after 1009")
+			p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpText), Declared: 1 << 62, Payload: []byte("abc")})
+			p.ExpectCloseCode(uint16(StatusMessageTooBig), "2^62-byte header")
+			p.ExpectTCPClose(confTCPCloseWait, "after 1009")
 			confProtocolError(t, cp.wait(t), StatusMessageTooBig)
 			runtime.ReadMemStats(&after)
 			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(budget), "bytes allocated for a 2^62 header")
@@ -587,7 +596,7 @@ func TestConformanceMisc(t *testing.T) {
 	t.Parallel()
 	runConfCases(t, []confCase{
 		{name: "10.1.1 65536-byte text echoed", steps: []confStep{
-			cfSend(fin|byte(opText), confTextOf(65536)), cfWant(opText, confTextOf(65536))}},
+			cfSend(fin|byte(rawpeer.OpText), confTextOf(65536)), cfWant(rawpeer.OpText, confTextOf(65536))}},
 	})
 	for _, ourServer := range []bool{true, false} {
 		role := map[bool]string{true: "server", false: "client"}[ourServer]
@@ -626,30 +635,30 @@ func TestConformanceMisc(t *testing.T) {
 				var got []byte
 				frames := 0
 				for {
-					h, payload, err := p.readFrame()
+					h, payload, err := p.ReadFrame()
 					require.NoError(t, err, "%d-byte writes: fragment %d", chunk, frames)
 					if frames == 0 {
-						require.Equal(t, opText, h.op, "%d-byte writes: first fragment", chunk)
+						require.Equal(t, rawpeer.OpText, h.Op, "%d-byte writes: first fragment", chunk)
 					} else {
-						require.Equal(t, opContinuation, h.op, "%d-byte writes: fragment %d", chunk, frames)
+						require.Equal(t, rawpeer.OpContinuation, h.Op, "%d-byte writes: fragment %d", chunk, frames)
 					}
 					assert.LessOrEqual(t, len(payload), max(chunk, writeBufferSize), "%d-byte writes: fragment %d size", chunk, frames)
 					got = append(got, payload...)
 					frames++
-					if h.fin {
+					if h.Fin {
 						break
 					}
 				}
 				assert.Greater(t, frames, len(msg)/(max(chunk, writeBufferSize)+1), "%d-byte writes: fragments", chunk)
 				assert.True(t, string(msg) == string(got), "%d-byte writes: reassembled message differs", chunk)
 			}
-			p.expect(rawWant{op: opBinary}, "empty message from NextWriter")
-			p.queue(rawFrame{b0: fin | byte(opClose), payload: confClosePayload(1000, "")})
-			p.expectCloseCode(1000, "close echo")
+			p.Expect(rawpeer.OpBinary, nil, "empty message from NextWriter")
+			p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpClose), Payload: rawpeer.ClosePayload(1000, "")})
+			p.ExpectCloseCode(1000, "close echo")
 			if ourServer {
-				p.expectTCPClose(confTCPCloseWait, "our server after the close")
+				p.ExpectTCPClose(confTCPCloseWait, "our server after the close")
 			} else {
-				p.conn.Close()
+				p.Conn.Close()
 			}
 			confCloseError(t, cp.wait(t), 1000, "")
 		})
@@ -690,25 +699,25 @@ func TestConformanceMisc(t *testing.T) {
 			})
 			p := cp.peer
 			var got []byte
-			h, payload, err := p.readFrame()
+			h, payload, err := p.ReadFrame()
 			require.NoError(t, err)
-			require.Equal(t, opBinary, h.op)
-			require.False(t, h.fin, "the message was not finished")
+			require.Equal(t, rawpeer.OpBinary, h.Op)
+			require.False(t, h.Fin, "the message was not finished")
 			got = append(got, payload...)
-			p.queue(rawFrame{b0: fin | byte(opPing), payload: []byte("between")})
-			p.expect(rawWant{op: opPong, payload: []byte("between")}, "pong between fragments")
+			p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpPing), Payload: []byte("between")})
+			p.Expect(rawpeer.OpPong, []byte("between"), "pong between fragments")
 			close(more)
-			for !h.fin {
-				h, payload, err = p.readFrame()
+			for !h.Fin {
+				h, payload, err = p.ReadFrame()
 				require.NoError(t, err)
-				require.Equal(t, opContinuation, h.op)
+				require.Equal(t, rawpeer.OpContinuation, h.Op)
 				got = append(got, payload...)
 			}
 			require.True(t, string(got) == string(part1)+string(part2), "reassembled message differs")
-			p.queue(rawFrame{b0: fin | byte(opClose), payload: confClosePayload(1000, "")})
-			p.expectCloseCode(1000, "close echo")
+			p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpClose), Payload: rawpeer.ClosePayload(1000, "")})
+			p.ExpectCloseCode(1000, "close echo")
 			if !ourServer {
-				p.conn.Close()
+				p.Conn.Close()
 			}
 			confCloseError(t, cp.wait(t), 1000, "")
 		})
@@ -726,12 +735,12 @@ func TestConformanceMisc(t *testing.T) {
 				return confEcho(ctx, c)
 			})
 			p := cp.peer
-			p.expect(rawWant{op: opText, payload: []byte("prepared once")}, "first prepared")
-			p.expect(rawWant{op: opText, payload: []byte("prepared once")}, "second prepared")
-			p.queue(rawFrame{b0: fin | byte(opClose), payload: confClosePayload(1000, "")})
-			p.expectCloseCode(1000, "close echo")
+			p.Expect(rawpeer.OpText, []byte("prepared once"), "first prepared")
+			p.Expect(rawpeer.OpText, []byte("prepared once"), "second prepared")
+			p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpClose), Payload: rawpeer.ClosePayload(1000, "")})
+			p.ExpectCloseCode(1000, "close echo")
 			if !ourServer {
-				p.conn.Close()
+				p.Conn.Close()
 			}
 			confCloseError(t, cp.wait(t), 1000, "")
 		})
@@ -753,26 +762,26 @@ func TestConformanceMisc(t *testing.T) {
 				return confEcho(ctx, c)
 			})
 			p := cp.peer
-			p.expect(rawWant{op: opPing, payload: []byte("are you there")}, "our ping")
-			p.queue(rawFrame{b0: fin | byte(opPong), payload: []byte("are you there")})
-			p.queue(rawFrame{b0: fin | byte(opPing), payload: []byte("and you?")})
-			p.expect(rawWant{op: opPong, payload: []byte("and you?")}, "our pong")
+			p.Expect(rawpeer.OpPing, []byte("are you there"), "our ping")
+			p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpPong), Payload: []byte("are you there")})
+			p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpPing), Payload: []byte("and you?")})
+			p.Expect(rawpeer.OpPong, []byte("and you?"), "our pong")
 			select {
 			case got := <-pongs:
 				assert.Equal(t, "are you there", got, "OnPong")
-			case <-time.After(rawTimeout):
+			case <-time.After(rawpeer.Timeout):
 				t.Error("OnPong not called")
 			}
 			select {
 			case got := <-pings:
 				assert.Equal(t, "and you?", got, "OnPing")
-			case <-time.After(rawTimeout):
+			case <-time.After(rawpeer.Timeout):
 				t.Error("OnPing not called")
 			}
-			p.queue(rawFrame{b0: fin | byte(opClose), payload: confClosePayload(1000, "")})
-			p.expectCloseCode(1000, "close echo")
+			p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpClose), Payload: rawpeer.ClosePayload(1000, "")})
+			p.ExpectCloseCode(1000, "close echo")
 			if !ourServer {
-				p.conn.Close()
+				p.Conn.Close()
 			}
 			confCloseError(t, cp.wait(t), 1000, "")
 		})
@@ -792,27 +801,27 @@ func TestConformanceMisc(t *testing.T) {
 				return err
 			})
 			p := cp.peer
-			payload := p.expectClose("our close")
-			ce, err := parseClosePayload(payload)
+			payload := p.ExpectClose("our close")
+			code, got, err := rawpeer.ParseClose(payload)
 			require.NoError(t, err, "our close frame")
-			assert.Equal(t, StatusGoingAway, ce.Code)
-			assert.True(t, strings.HasPrefix(reason, ce.Reason) && len(ce.Reason) <= 123 && len(ce.Reason) >= 120,
-				"reason cut to %d bytes", len(ce.Reason))
+			assert.Equal(t, StatusGoingAway, StatusCode(code))
+			assert.True(t, strings.HasPrefix(reason, got) && len(got) <= 123 && len(got) >= 120,
+				"reason cut to %d bytes", len(got))
 			// Data still in flight from the peer is dropped, not echoed.
-			p.queue(rawFrame{b0: fin | byte(opText), payload: []byte("in flight")})
-			p.queue(rawFrame{b0: byte(opBinary), payload: []byte("unfinished")})
-			p.queue(rawFrame{b0: fin | byte(opClose), payload: confClosePayload(1001, "")})
-			p.flush()
+			p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpText), Payload: []byte("in flight")})
+			p.Queue(rawpeer.Frame{B0: byte(rawpeer.OpBinary), Payload: []byte("unfinished")})
+			p.Queue(rawpeer.Frame{B0: fin | byte(rawpeer.OpClose), Payload: rawpeer.ClosePayload(1001, "")})
+			p.Flush()
 			if ourServer {
-				p.expectTCPClose(confTCPCloseWait, "our server after its close handshake")
+				p.ExpectTCPClose(confTCPCloseWait, "our server after its close handshake")
 			} else {
 				// The client waits for the server to close TCP first.
-				p.conn.Close()
+				p.Conn.Close()
 			}
 			select {
 			case err := <-closed:
 				assert.NoError(t, err, "Close after a complete handshake")
-			case <-time.After(2 * rawTimeout):
+			case <-time.After(2 * rawpeer.Timeout):
 				t.Fatal("Close did not return")
 			}
 			err = cp.wait(t)

@@ -4,7 +4,6 @@ package websocket
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tornago/tornago/internal/rawpeer"
+
 	"github.com/tornago/tornago/internal/testenv"
 )
 
@@ -28,7 +29,7 @@ import (
 // serverWithRawPeer accepts one connection with opts and returns our
 // server Conn and a scripted client on the other end of a real TCP
 // connection.
-func serverWithRawPeer(t *testing.T, opts *AcceptOptions) (*Conn, *rawPeer) {
+func serverWithRawPeer(t *testing.T, opts *AcceptOptions) (*Conn, *rawpeer.Peer) {
 	t.Helper()
 	conns := make(chan *Conn, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -37,12 +38,12 @@ func serverWithRawPeer(t *testing.T, opts *AcceptOptions) (*Conn, *rawPeer) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	peer := confDialRaw(t, srv.Listener.Addr().String(), nil)
+	peer := rawpeer.Dial(t, srv.Listener.Addr().String(), "/ws", nil)
 	select {
 	case c := <-conns:
 		t.Cleanup(func() { c.CloseNow() })
 		return c, peer
-	case <-time.After(rawTimeout):
+	case <-time.After(rawpeer.Timeout):
 		t.Fatal("no server connection")
 		return nil, nil
 	}
@@ -56,18 +57,6 @@ func unreadBytes(t *testing.T, c *Conn) int {
 		syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
 	}))
 	return int(n)
-}
-
-// readAfterClose reads what the peer gets after our close frame: io.EOF
-// for a FIN, ECONNRESET for a reset.
-func readAfterClose(p *rawPeer) error {
-	p.conn.SetReadDeadline(time.Now().Add(rawTimeout))
-	var b [64]byte
-	n, err := p.br.Read(b[:])
-	if n > 0 {
-		return fmt.Errorf("%d more bytes after the close frame", n)
-	}
-	return err
 }
 
 // TestEndingCloseFrameThenFIN: however a connection ends after our close
@@ -105,21 +94,21 @@ func TestEndingCloseFrameThenFIN(t *testing.T) {
 			c, peer := serverWithRawPeer(t, nil)
 			// Data our side will never read, waiting in its socket.
 			const unread = 64 << 10
-			peer.queue(rawFrame{b0: 0x80 | byte(opBinary), payload: make([]byte, unread)})
-			peer.flush()
-			require.Eventually(t, func() bool { return unreadBytes(t, c) >= unread }, rawTimeout, time.Millisecond)
+			peer.Queue(rawpeer.Frame{B0: rawpeer.FIN | byte(rawpeer.OpBinary), Payload: make([]byte, unread)})
+			peer.Flush()
+			require.Eventually(t, func() bool { return unreadBytes(t, c) >= unread }, rawpeer.Timeout, time.Millisecond)
 
 			tc.end(c)
 			<-c.Done()
 			if tc.code == 0 {
-				peer.expect(rawWant{op: opText, payload: []byte("last words")}, tc.name)
+				peer.Expect(rawpeer.OpText, []byte("last words"), tc.name)
 			} else {
-				payload := peer.expectClose(tc.name)
-				ce, err := parseClosePayload(payload)
+				payload := peer.ExpectClose(tc.name)
+				code, _, err := rawpeer.ParseClose(payload)
 				require.NoError(t, err)
-				assert.Equal(t, tc.code, ce.Code)
+				assert.Equal(t, tc.code, StatusCode(code))
 			}
-			assert.ErrorIs(t, readAfterClose(peer), io.EOF, "the peer must see a FIN after what we wrote, not a reset")
+			assert.ErrorIs(t, peer.ReadEnd(), io.EOF, "the peer must see a FIN after what we wrote, not a reset")
 		})
 	}
 }
@@ -159,7 +148,7 @@ func TestEndingStalledPeerReleasesSocket(t *testing.T) {
 			// the close frame: the handshake, not a write, times out.
 			require.NoError(t, s.NetConn().(*net.TCPConn).SetWriteBuffer(4<<20))
 			require.NoError(t, s.WriteMessage(context.Background(), BinaryMessage, make([]byte, 512<<10)))
-			require.Eventually(t, func() bool { return s.unsentBytes() > 0 }, rawTimeout, time.Millisecond)
+			require.Eventually(t, func() bool { return s.unsentBytes() > 0 }, rawpeer.Timeout, time.Millisecond)
 			s.closeTimeout = 200 * time.Millisecond
 			require.ErrorIs(t, s.Close(StatusGoingAway, "bye"), ErrCloseTimeout)
 		}},
@@ -190,6 +179,6 @@ func writeUntilStuck(t *testing.T, s *Conn, chunk []byte) <-chan error {
 			}
 		}
 	}()
-	require.Eventually(t, func() bool { return s.unsentBytes() > 0 && len(s.frameSem) > 0 }, rawTimeout, time.Millisecond)
+	require.Eventually(t, func() bool { return s.unsentBytes() > 0 && len(s.frameSem) > 0 }, rawpeer.Timeout, time.Millisecond)
 	return stuck
 }

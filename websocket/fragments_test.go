@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tornago/tornago/internal/rawpeer"
 )
 
 // TestReadFragmentLimit: a message may span at most MaxFragments frames
@@ -40,26 +42,26 @@ func TestReadFragmentLimit(t *testing.T) {
 					return err
 				}
 				if typ != TextMessage || string(data) != "ab" {
-					return fmt.Errorf("got %s %q", typ, confShort(data))
+					return fmt.Errorf("got %s %q", typ, rawpeer.Short(data))
 				}
 				return c.Close(StatusNormalClosure, "")
 			})
 			// "a", then empty continuations, then the final "b": all but
 			// two frames carry nothing.
-			cp.peer.queue(rawFrame{b0: byte(opText), payload: []byte("a")})
+			cp.peer.Queue(rawpeer.Frame{B0: byte(rawpeer.OpText), Payload: []byte("a")})
 			for range tc.frames - 2 {
-				cp.peer.queue(rawFrame{b0: byte(opContinuation)})
+				cp.peer.Queue(rawpeer.Frame{B0: byte(rawpeer.OpContinuation)})
 			}
-			cp.peer.queue(rawFrame{b0: bitFin | byte(opContinuation), payload: []byte("b")})
+			cp.peer.Queue(rawpeer.Frame{B0: rawpeer.FIN | byte(rawpeer.OpContinuation), Payload: []byte("b")})
 			if tc.ok {
-				cp.peer.expectCloseCode(StatusNormalClosure, "after the message")
-				cp.peer.queue(rawFrame{b0: bitFin | byte(opClose), payload: confClosePayload(1000, "")})
-				cp.peer.flush()
+				cp.peer.ExpectCloseCode(uint16(StatusNormalClosure), "after the message")
+				cp.peer.Queue(rawpeer.Frame{B0: rawpeer.FIN | byte(rawpeer.OpClose), Payload: rawpeer.ClosePayload(1000, "")})
+				cp.peer.Flush()
 				require.NoError(t, cp.wait(t))
 				return
 			}
-			cp.peer.expectCloseCode(StatusPolicyViolation, "too many fragments")
-			cp.peer.expectTCPClose(rawTimeout, "after the violation")
+			cp.peer.ExpectCloseCode(uint16(StatusPolicyViolation), "too many fragments")
+			cp.peer.ExpectTCPClose(rawpeer.Timeout, "after the violation")
 			var pe *ProtocolError
 			require.ErrorAs(t, cp.wait(t), &pe)
 			assert.Equal(t, StatusPolicyViolation, pe.Code)

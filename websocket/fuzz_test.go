@@ -22,6 +22,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tornago/tornago/internal/rawpeer"
 )
 
 // FuzzClosePayload checks parseClosePayload against RFC 6455 section 5.5.1
@@ -215,12 +217,6 @@ func (r *refResult) String() string {
 	slices.Sort(codes)
 	return fmt.Sprintf("%d messages, %d pings, %d pongs, close %v, codes %v, eof %v",
 		len(r.msgs), len(r.pings), len(r.pongs), r.close, codes, r.eof)
-}
-
-// validCloseCode is RFC 6455 section 7.4 with the IANA registry, written
-// out apart from StatusCode.Valid.
-func validCloseCode(c int) bool {
-	return (1000 <= c && c <= 1003) || (1007 <= c && c <= 1014) || (3000 <= c && c <= 4999)
 }
 
 // refDeflate says whether the reference decoder, and the Conn under test,
@@ -446,7 +442,7 @@ func refDecode(in []byte, server bool, limit int64, deflate refDeflate) *refResu
 				res.close = &CloseError{Code: StatusNoStatusReceived}
 			case len(payload) == 1:
 				res.fail(StatusProtocolError)
-			case !validCloseCode(int(payload[0])<<8|int(payload[1])) || !utf8.Valid(payload[2:]):
+			case !rawpeer.Sendable(uint16(payload[0])<<8|uint16(payload[1])) || !utf8.Valid(payload[2:]):
 				res.fail(StatusProtocolError)
 			default:
 				res.close = &CloseError{
@@ -899,42 +895,6 @@ type handshakeOutcome struct {
 
 var outcome101 = handshakeOutcome{status: http.StatusSwitchingProtocols}
 
-// refEqualFoldASCII compares as RFC 6455 section 4.2.1 asks for Upgrade and
-// Connection ("ASCII case-insensitive"), unlike strings.EqualFold, which
-// folds Unicode.
-func refEqualFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-// listHasToken reports whether the comma-separated lists in values (RFC
-// 9110 section 5.6.1: elements separated by commas and optional SP/HTAB)
-// hold token.
-func listHasToken(values []string, token string) bool {
-	for _, v := range values {
-		for _, el := range strings.Split(v, ",") {
-			if refEqualFoldASCII(strings.Trim(el, " \t"), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // wantHandshake is the reference for Accept: the outcomes allowed for a
 // request, written from RFC 6455 section 4.2.1 and the contract's order
 // and bodies of refusals. Where a request falls between readings of the
@@ -958,11 +918,11 @@ func wantHandshake(s handshakeSeen) map[handshakeOutcome]bool {
 		refuse(http.StatusBadRequest, "WebSocket requires HTTP/1.1")
 		return want
 	}
-	if !listHasToken(s.header["Upgrade"], "websocket") {
+	if !rawpeer.HasToken(s.header["Upgrade"], "websocket") {
 		refuse(http.StatusBadRequest, `Can "Upgrade" only to "WebSocket".`)
 		return want
 	}
-	if !listHasToken(s.header["Connection"], "upgrade") {
+	if !rawpeer.HasToken(s.header["Connection"], "upgrade") {
 		refuse(http.StatusBadRequest, `"Connection" must be "Upgrade".`)
 		return want
 	}
@@ -1023,7 +983,7 @@ func originAllowed(s handshakeSeen) int {
 			return originUnclear
 		}
 	}
-	if refEqualFoldASCII(hostport, s.host) {
+	if rawpeer.EqualFoldASCII(hostport, s.host) {
 		return originOK
 	}
 	return originRefused
@@ -1151,12 +1111,12 @@ func checkHandshake(t *testing.T, raw []byte, seen handshakeSeen, done handshake
 		if !done.conn || done.err != nil {
 			t.Fatalf("101 sent for %q but Accept returned conn %v, %v", raw, done.conn, done.err)
 		}
-		if !listHasToken(resp.Header["Upgrade"], "websocket") || !listHasToken(resp.Header["Connection"], "upgrade") {
+		if !rawpeer.HasToken(resp.Header["Upgrade"], "websocket") || !rawpeer.HasToken(resp.Header["Connection"], "upgrade") {
 			t.Fatalf("101 for %q lacks Upgrade/Connection: %q", raw, resp.Header)
 		}
 		key := seen.header["Sec-Websocket-Key"][0]
-		if a := resp.Header.Values("Sec-Websocket-Accept"); len(a) != 1 || a[0] != confAcceptKey(key) {
-			t.Fatalf("101 for key %q has Sec-WebSocket-Accept %q, want %q", key, a, confAcceptKey(key))
+		if a := resp.Header.Values("Sec-Websocket-Accept"); len(a) != 1 || a[0] != rawpeer.AcceptKey(key) {
+			t.Fatalf("101 for key %q has Sec-WebSocket-Accept %q, want %q", key, a, rawpeer.AcceptKey(key))
 		}
 		var offered []string
 		for _, v := range seen.header["Sec-Websocket-Protocol"] {

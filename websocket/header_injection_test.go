@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tornago/tornago/internal/rawpeer"
 )
 
 // injectionChars are the bytes a header value from user input must not
@@ -70,12 +72,12 @@ func TestAcceptHeaderValuesScrubbed(t *testing.T) {
 				}
 			}))
 			defer srv.Close()
-			conn, err := net.DialTimeout("tcp", srv.Listener.Addr().String(), rawTimeout)
+			conn, err := net.DialTimeout("tcp", srv.Listener.Addr().String(), rawpeer.Timeout)
 			require.NoError(t, err)
 			defer conn.Close()
-			require.NoError(t, conn.SetDeadline(time.Now().Add(rawTimeout)))
+			require.NoError(t, conn.SetDeadline(time.Now().Add(rawpeer.Timeout)))
 			_, err = io.WriteString(conn, "GET /ws HTTP/1.1\r\nHost: "+srv.Listener.Addr().String()+
-				"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "+confNewKey()+
+				"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "+rawpeer.NewKey()+
 				"\r\nSec-WebSocket-Version: 13\r\n\r\n")
 			require.NoError(t, err)
 			lines := readHeaderBlock(t, bufio.NewReader(conn))
@@ -98,7 +100,7 @@ func TestDialHostHeaderScrubbed(t *testing.T) {
 			defer ln.Close()
 			dialed := make(chan error, 1)
 			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
+				ctx, cancel := context.WithTimeout(context.Background(), rawpeer.Timeout)
 				defer cancel()
 				c, _, err := Dial(ctx, "ws://"+ln.Addr().String()+"/ws", &DialOptions{
 					Header: http.Header{"Host": {"example.com" + ic.c + "X-Injected: 1"}},
@@ -108,8 +110,8 @@ func TestDialHostHeaderScrubbed(t *testing.T) {
 				}
 				dialed <- err
 			}()
-			conn := confAcceptRaw(t, ln)
-			require.NoError(t, conn.SetDeadline(time.Now().Add(rawTimeout)))
+			conn := rawpeer.AcceptConn(t, ln)
+			require.NoError(t, conn.SetDeadline(time.Now().Add(rawpeer.Timeout)))
 			lines := readHeaderBlock(t, bufio.NewReader(conn))
 			assert.Equal(t, "GET /ws HTTP/1.1", lines[0])
 			checkHeaderLines(t, lines[1:], "Host", "example.com"+strings.Repeat(" ", len(ic.c))+"X-Injected: 1")

@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tornago/tornago/internal/rawpeer"
 )
 
 // tryPair connects a client to a server Conn over loopback TCP (TLS when
@@ -76,7 +78,7 @@ func readExpect(t *testing.T, c *Conn, typ MessageType, want []byte) {
 	gotTyp, got, err := c.ReadMessage(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, typ, gotTyp)
-	require.True(t, bytes.Equal(want, got), "got %d bytes %q, want %d bytes %q", len(got), confShort(got), len(want), confShort(want))
+	require.True(t, bytes.Equal(want, got), "got %d bytes %q, want %d bytes %q", len(got), rawpeer.Short(got), len(want), rawpeer.Short(want))
 }
 
 func TestTryWriteWholeFrames(t *testing.T) {
@@ -204,7 +206,7 @@ func TestTryWritePartialFrameGoesOutFirst(t *testing.T) {
 	for i, want := range written {
 		_, got, err := c.ReadMessage(ctx)
 		require.NoError(t, err, "message %d", i)
-		require.True(t, bytes.Equal(want, got), "message %d: %q", i, confShort(got))
+		require.True(t, bytes.Equal(want, got), "message %d: %q", i, rawpeer.Short(got))
 		record(fmt.Sprintf("message %d", i))
 	}
 	readExpect(t, c, TextMessage, after)
@@ -236,7 +238,7 @@ func TestTryWritePartialFrameGoesOutFirst(t *testing.T) {
 				return
 			}
 			if !bytes.Equal(msgOf(1), got) {
-				read <- fmt.Errorf("corrupted message: %q", confShort(got))
+				read <- fmt.Errorf("corrupted message: %q", rawpeer.Short(got))
 				return
 			}
 		}
@@ -373,7 +375,7 @@ func TestTryWriteConcurrent(t *testing.T) {
 		require.NoError(t, err, "message %d", n)
 		var g, i int
 		_, err = fmt.Sscanf(string(b[:8]), "%02d %04d", &g, &i)
-		require.NoError(t, err, "message %d: %q", n, confShort(b))
+		require.NoError(t, err, "message %d: %q", n, rawpeer.Short(b))
 		require.Equal(t, next[g], i, "writer %d out of order", g)
 		next[g]++
 		require.True(t, bytes.Equal(payload(g, i), b), "message %d/%d corrupted", g, i)
@@ -432,7 +434,7 @@ func TestTryWritePendingFrameBeforeClose(t *testing.T) {
 			for i := range sent {
 				_, got, err := c.ReadMessage(ctx)
 				require.NoError(t, err, "message %d", i)
-				require.True(t, bytes.Equal(msg, got), "message %d corrupted: %q", i, confShort(got))
+				require.True(t, bytes.Equal(msg, got), "message %d corrupted: %q", i, rawpeer.Short(got))
 			}
 			_, _, err := c.ReadMessage(ctx)
 			var ce *CloseError
