@@ -39,7 +39,7 @@ func TestWSStalledPeerSocketReleased(t *testing.T) {
 	require.ErrorIs(t, err, tornago.ErrSendQueueFull)
 	p.waitCloses(t, 1, 5*time.Second)
 	assert.Eventually(t, func() bool { return !testenv.TCPSocketListed(t, nc.RemoteAddr(), nc.LocalAddr()) },
-		3*time.Second, 5*time.Millisecond, "the server's socket is still held by the kernel")
+		10*time.Second, 5*time.Millisecond, "the server's socket is still held by the kernel")
 
 	// The client, reading at last, gets what arrived and then the reset.
 	require.NoError(t, nc.SetReadDeadline(time.Now().Add(5*time.Second)))

@@ -30,7 +30,7 @@ func (r *readState) takeReadBuf() {
 }
 
 // releaseReadBuf gives the read buffer back when it holds no unread
-// bytes; the caller holds readSem.
+// bytes; the caller holds lockRead.
 func (r *readState) releaseReadBuf() {
 	if r.buf == nil || r.pos != r.end {
 		return
@@ -65,7 +65,7 @@ func (c *Conn) fillFromIdle(n int) error {
 }
 
 // shrinkForWait leaves the reader holding as little as it can while the
-// connection waits in a poller; the caller holds readSem and has found
+// connection waits in a poller; the caller holds lockRead and has found
 // nothing readable buffered. An empty buffer goes back to the pool; the
 // few bytes of a frame header that stalled midway move to a small
 // buffer of their own, so that a peer trickling frames costs neither a

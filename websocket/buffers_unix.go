@@ -13,7 +13,7 @@ const rawReadSupported = true
 
 // idleRead is the state of one readIdle call. It lives in the Conn, and
 // its read method is bound once, so that waiting for bytes allocates
-// nothing; the holder of readSem owns it.
+// nothing; the holder of lockRead owns it.
 type idleRead struct {
 	buf  *[readBufferSize]byte
 	got  int

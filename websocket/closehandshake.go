@@ -104,21 +104,17 @@ var ErrCloseTimeout = errors.New("websocket: peer did not complete the closing h
 // another goroutine is reading: otherwise the read deadline alone bounds
 // the wait.
 func (c *Conn) awaitPeerClose() bool {
-	select {
-	case <-c.doneChan():
+	if c.isClosed() {
 		return c.peerClose.Load() != nil
-	case c.readSem <- struct{}{}:
+	}
+	if c.locks.tryLock(lockRead) {
 		c.readUntilPeerClose(time.Now().Add(c.closeTimeout))
 		return c.peerClose.Load() != nil
-	default:
 	}
 	deadline := time.Now().Add(c.closeTimeout)
 	timer := time.NewTimer(c.closeTimeout)
 	defer timer.Stop()
-	select {
-	case <-c.doneChan():
-	case <-timer.C:
-	case c.readSem <- struct{}{}:
+	if c.locks.lock(lockRead, nil, timer.C, c.doneChan()) == lockTaken {
 		c.readUntilPeerClose(deadline)
 	}
 	return c.peerClose.Load() != nil
@@ -126,9 +122,9 @@ func (c *Conn) awaitPeerClose() bool {
 
 // readUntilPeerClose reads frames, dropping data, until the peer's close
 // frame or an error, with deadline as the read deadline; the caller has
-// taken readSem, which this gives back.
+// taken lockRead, which this gives back.
 func (c *Conn) readUntilPeerClose(deadline time.Time) {
-	defer func() { <-c.readSem }()
+	defer c.locks.unlock(lockRead)
 	c.dlMu.Lock()
 	c.nc.SetReadDeadline(deadline)
 	c.dlMu.Unlock()
@@ -162,10 +158,10 @@ func (c *Conn) waitClosed(d time.Duration) {
 // the usual case, where the lock is free and the socket takes the frame
 // at once.
 func (c *Conn) sendCloseFrame(code StatusCode, reason string, timeout time.Duration) error {
-	if err := c.acquireWithin(c.frameSem, timeout); err != nil {
+	if err := c.acquireWithin(lockFrame, timeout); err != nil {
 		return c.writeAcquireError(err)
 	}
-	defer func() { <-c.frameSem }()
+	defer c.locks.unlock(lockFrame)
 	// A frame that tryWriteMessage left half-written goes out first.
 	if err := c.writableWithin(timeout); err != nil {
 		return err
@@ -191,25 +187,22 @@ func (c *Conn) sendCloseFrame(code StatusCode, reason string, timeout time.Durat
 	return nil
 }
 
-// acquireWithin takes sem, giving up after timeout (with
+// acquireWithin takes lock, giving up after timeout (with
 // context.DeadlineExceeded, as a write under a context would) or when the
-// connection closes. A free sem costs no timer.
-func (c *Conn) acquireWithin(sem chan struct{}, timeout time.Duration) error {
-	select {
-	case sem <- struct{}{}:
+// connection closes. A free lock costs no timer.
+func (c *Conn) acquireWithin(lock uint32, timeout time.Duration) error {
+	if c.locks.tryLock(lock) {
 		return nil
-	default:
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	select {
-	case sem <- struct{}{}:
+	switch c.locks.lock(lock, nil, timer.C, c.doneChan()) {
+	case lockTaken:
 		return nil
-	case <-timer.C:
+	case lockTimedOut:
 		return context.DeadlineExceeded
-	case <-c.doneChan():
-		return ErrClosed
 	}
+	return ErrClosed
 }
 
 // Abort sends a close frame with code and reason, without waiting for the

@@ -16,7 +16,7 @@ type connDeflate struct {
 	writeTakeover bool
 	in            *inflater
 	out           *deflater
-	buf           []byte // compressed payload of the message being written (under msgSem)
+	buf           []byte // compressed payload of the message being written (under lockMessage)
 }
 
 func newConnDeflate(p deflateParams, server bool, opts *CompressionOptions) *connDeflate {
@@ -39,7 +39,7 @@ func newConnDeflate(p deflateParams, server bool, opts *CompressionOptions) *con
 func (d *connDeflate) wants(n int) bool { return n >= d.threshold }
 
 // compress returns the compressed payload of a message; the bytes are
-// valid until the next call. The caller holds msgSem, which keeps the
+// valid until the next call. The caller holds lockMessage, which keeps the
 // compressor's context in the order the messages go out.
 func (d *connDeflate) compress(p []byte) ([]byte, error) {
 	out, err := d.out.compress(d.buf[:0], p)
@@ -62,17 +62,13 @@ func (c *Conn) releaseCompression() {
 	if d == nil {
 		return
 	}
-	select {
-	case c.msgSem <- struct{}{}:
+	if c.locks.tryLock(lockMessage) {
 		d.out.release()
-		<-c.msgSem
-	default:
+		c.locks.unlock(lockMessage)
 	}
-	select {
-	case c.readSem <- struct{}{}:
+	if c.locks.tryLock(lockRead) {
 		d.in.release()
-		<-c.readSem
-	default:
+		c.locks.unlock(lockRead)
 	}
 }
 
@@ -92,16 +88,14 @@ func (c *Conn) releaseIdleCompressor() bool {
 	if d == nil || !d.writeTakeover {
 		return false
 	}
-	select {
-	case c.msgSem <- struct{}{}:
-		held := d.out.fw != nil
-		d.out.release()
-		d.buf = nil
-		<-c.msgSem
-		return held
-	default:
+	if !c.locks.tryLock(lockMessage) {
 		return false
 	}
+	held := d.out.fw != nil
+	d.out.release()
+	d.buf = nil
+	c.locks.unlock(lockMessage)
+	return held
 }
 
 // deflateKey identifies a no-context compressed form of a prepared

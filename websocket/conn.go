@@ -43,18 +43,15 @@ type Conn struct {
 	readLimit    atomic.Int64
 	maxFragments int64 // ConnOptions.maxFragments: 0 follows readLimit
 
-	// readSem is held by the goroutine reading frames: a ReadMessage or
-	// NextReader call, a message reader's Read, or Close draining the
-	// connection to find the peer's close frame. Everything in the read
-	// state below belongs to its holder.
-	readSem chan struct{}
-	rd      readState
-
-	// msgSem is held for a whole data message, frameSem for one frame, so
-	// that control frames can be written between fragments.
-	msgSem   chan struct{}
-	frameSem chan struct{}
-	wr       writeState
+	// locks: lockRead is held by the goroutine reading frames (a
+	// ReadMessage or NextReader call, a message reader's Read, or Close
+	// draining the connection to find the peer's close frame), and
+	// everything in rd belongs to its holder; lockMessage is held for a
+	// whole data message and lockFrame for one frame, so that control
+	// frames can be written between fragments (locks.go).
+	locks connLocks
+	rd    readState
+	wr    writeState
 
 	// deflate is set when permessage-deflate was negotiated.
 	deflate *connDeflate
@@ -68,8 +65,8 @@ type Conn struct {
 	dlMu          sync.Mutex
 	readDeadline  time.Time
 	writeDeadline time.Time
-	readCtx       lazyWatch // for the holder of readSem
-	writeCtx      lazyWatch // for the holder of frameSem
+	readCtx       lazyWatch // for the holder of lockRead
+	writeCtx      lazyWatch // for the holder of lockFrame
 
 	// peerClose is the close frame the peer sent, once read.
 	peerClose atomic.Pointer[CloseError]
@@ -108,9 +105,6 @@ func newConnDeflating(nc net.Conn, buffered []byte, server bool, subprotocol str
 		onPing:       opts.OnPing,
 		onPong:       opts.OnPong,
 		logger:       opts.Logger,
-		readSem:      make(chan struct{}, 1),
-		msgSem:       make(chan struct{}, 1),
-		frameSem:     make(chan struct{}, 1),
 	}
 	c.readLimit.Store(opts.readLimit())
 	c.maxFragments = opts.maxFragments()
@@ -227,7 +221,7 @@ func (c *Conn) PeerClose() *CloseError { return c.peerClose.Load() }
 // memory is released at once (see doc.go, "Ending connections").
 func (c *Conn) CloseNow() error {
 	ending := endGraceful
-	if len(c.frameSem) > 0 { // a write is under way, perhaps stuck
+	if c.locks.isLocked(lockFrame) { // a write is under way, perhaps stuck
 		ending = c.endingIfUnsent()
 	}
 	if c.closeTCP(ending) {
@@ -258,28 +252,25 @@ func (c *Conn) closeTCP(ending tcpEnding) bool {
 // isClosed reports whether the TCP connection was closed.
 func (c *Conn) isClosed() bool { return c.closed.Load() }
 
-// acquire takes sem, giving up when ctx ends or the connection closes.
-func (c *Conn) acquire(ctx context.Context, sem chan struct{}) error {
-	select {
-	case sem <- struct{}{}:
+// acquire takes lock, giving up when ctx ends or the connection closes.
+func (c *Conn) acquire(ctx context.Context, lock uint32) error {
+	if c.locks.tryLock(lock) {
 		return nil
-	default:
 	}
-	select {
-	case sem <- struct{}{}:
+	switch c.locks.lock(lock, ctx.Done(), nil, c.doneChan()) {
+	case lockTaken:
 		return nil
-	case <-ctx.Done():
+	case lockStopped:
 		return ctx.Err()
-	case <-c.doneChan():
-		return ErrClosed
 	}
+	return ErrClosed
 }
 
 // ctxWatch makes a context govern the blocking I/O of one call in one
 // direction: the context's deadline becomes the connection's read or write
 // deadline (unless the user set an earlier one), and its cancellation
 // interrupts the I/O by moving the deadline into the past. A Conn has one
-// per direction, used only by the holder of readSem or frameSem, so arming
+// per direction, used only by the holder of lockRead or lockFrame, so arming
 // it allocates only what context.AfterFunc does, and a context that can
 // never end costs nothing.
 type ctxWatch struct {
@@ -302,7 +293,7 @@ func (w *ctxWatch) init(c *Conn, write bool) {
 // lazyWatch is a ctxWatch made on first use: many connections never see a
 // context that can end (a server loop reading with context.Background),
 // and a watch is a hundred bytes of every idle connection otherwise. Like
-// the watch, it belongs to the holder of readSem or frameSem.
+// the watch, it belongs to the holder of lockRead or lockFrame.
 type lazyWatch struct {
 	w     *ctxWatch
 	c     *Conn

@@ -159,7 +159,7 @@ func TestEndingStalledPeerReleasesSocket(t *testing.T) {
 			require.True(t, testenv.TCPSocketListed(t, s.LocalAddr(), c.LocalAddr()), "the server's socket is listed while open")
 			tc.end(t, s)
 			<-s.Done()
-			assert.Eventually(t, func() bool { return !testenv.TCPSocketListed(t, s.LocalAddr(), c.LocalAddr()) }, rawpeer.Timeout, 5*time.Millisecond,
+			assert.Eventually(t, func() bool { return !testenv.TCPSocketListed(t, s.LocalAddr(), c.LocalAddr()) }, 2*rawpeer.Timeout, 5*time.Millisecond,
 				"the server's socket stays in the kernel with the bytes the peer never read")
 		})
 	}
@@ -179,6 +179,6 @@ func writeUntilStuck(t *testing.T, s *Conn, chunk []byte) <-chan error {
 			}
 		}
 	}()
-	require.Eventually(t, func() bool { return s.unsentBytes() > 0 && len(s.frameSem) > 0 }, rawpeer.Timeout, time.Millisecond)
+	require.Eventually(t, func() bool { return s.unsentBytes() > 0 && s.locks.isLocked(lockFrame) }, rawpeer.Timeout, time.Millisecond)
 	return stuck
 }

@@ -72,20 +72,18 @@ func (p *poller) Wait(c *Conn, resume func()) bool {
 	// Bytes already read into c's buffer would never wake the socket
 	// again. The check needs the read lock; whoever holds it (Close
 	// draining the connection) is reading, so there is no waiting to do.
-	select {
-	case c.readSem <- struct{}{}:
-		// Bytes a read stopped short on (starved) need more from the
-		// socket, so they are no reason not to wait.
-		r := &c.rd
-		buffered := r.err != nil || (r.pos < r.end && !r.starved)
-		if !buffered {
-			r.shrinkForWait()
-		}
-		<-c.readSem
-		if buffered {
-			return false
-		}
-	default:
+	if !c.locks.tryLock(lockRead) {
+		return false
+	}
+	// Bytes a read stopped short on (starved) need more from the socket,
+	// so they are no reason not to wait.
+	r := &c.rd
+	buffered := r.err != nil || (r.pos < r.end && !r.starved)
+	if !buffered {
+		r.shrinkForWait()
+	}
+	c.locks.unlock(lockRead)
+	if buffered {
 		return false
 	}
 

@@ -49,10 +49,10 @@ func (pm *PreparedMessage) Data() []byte { return pm.data }
 // WritePrepared sends a prepared message; see WriteMessage for how ctx and
 // errors behave.
 func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
-	if err := c.acquire(ctx, c.msgSem); err != nil {
+	if err := c.acquire(ctx, lockMessage); err != nil {
 		return c.writeAcquireError(err)
 	}
-	defer func() { <-c.msgSem }()
+	defer c.locks.unlock(lockMessage)
 	frame := pm.frame
 	if d := c.deflate; d != nil && d.wants(len(pm.data)) {
 		shared, err := pm.sharedFrame(d)
@@ -71,10 +71,10 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 	if !c.server {
 		return c.writeFrame(ctx, true, pm.op, false, pm.data)
 	}
-	if err := c.acquire(ctx, c.frameSem); err != nil {
+	if err := c.acquire(ctx, lockFrame); err != nil {
 		return c.writeAcquireError(err)
 	}
-	defer func() { <-c.frameSem }()
+	defer c.locks.unlock(lockFrame)
 	if c.closeSent.Load() {
 		return c.closedWriteError()
 	}
@@ -96,14 +96,14 @@ func (c *Conn) writePreparedBatch(ctx context.Context, pms []*PreparedMessage) e
 		}
 		return nil
 	}
-	if err := c.acquire(ctx, c.msgSem); err != nil {
+	if err := c.acquire(ctx, lockMessage); err != nil {
 		return c.writeAcquireError(err)
 	}
-	defer func() { <-c.msgSem }()
-	if err := c.acquire(ctx, c.frameSem); err != nil {
+	defer c.locks.unlock(lockMessage)
+	if err := c.acquire(ctx, lockFrame); err != nil {
 		return c.writeAcquireError(err)
 	}
-	defer func() { <-c.frameSem }()
+	defer c.locks.unlock(lockFrame)
 	if c.closeSent.Load() {
 		return c.closedWriteError()
 	}
@@ -127,7 +127,7 @@ func (c *Conn) writePreparedBatch(ctx context.Context, pms []*PreparedMessage) e
 	return nil
 }
 
-// writeRawLocked writes encoded frames; the caller holds frameSem.
+// writeRawLocked writes encoded frames; the caller holds lockFrame.
 func (c *Conn) writeRawLocked(b []byte) error {
 	if err := c.writableLocked(); err != nil {
 		return err

@@ -7,7 +7,7 @@ import (
 
 // writeBounded writes b, all of it or failing, taking at most timeout
 // (or less, if the user's write deadline comes first) when the socket
-// cannot take it at once. The caller holds frameSem, or has the
+// cannot take it at once. The caller holds lockFrame, or has the
 // connection to itself (the 101 response).
 //
 // Small writes that the kernel takes whole are the common case (a 101

@@ -86,13 +86,13 @@ func TestCloseWaitsBoundedForTheFrameLock(t *testing.T) {
 	t.Parallel()
 	a, _ := loopbackPair(t)
 	c := newConn(a, nil, true, "", &ConnOptions{CloseTimeout: 150 * time.Millisecond})
-	c.frameSem <- struct{}{}
+	c.locks.lockNow(lockFrame)
 	start := time.Now()
 	err := c.Close(StatusNormalClosure, "")
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond)
 	assert.True(t, c.isClosed(), "TCP is closed")
-	<-c.frameSem
+	c.locks.unlock(lockFrame)
 }
 
 // TestCloseFrameOnTheWire checks the frame Close writes through its own

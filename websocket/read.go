@@ -15,7 +15,7 @@ import (
 // large frame and sends nothing costs at most this much.
 const exactGrowthLimit = 64 << 10
 
-// readState is the reading side of a Conn, owned by the holder of readSem.
+// readState is the reading side of a Conn, owned by the holder of lockRead.
 // Every step that can block (filling the buffer) happens before state
 // changes, so a read interrupted by a deadline or a context resumes where
 // it stopped.
@@ -81,10 +81,10 @@ func (c *Conn) ReadMessageInto(ctx context.Context, buf []byte) (MessageType, []
 }
 
 func (c *Conn) readMessage(ctx context.Context, dst []byte) (MessageType, []byte, error) {
-	if err := c.acquire(ctx, c.readSem); err != nil {
+	if err := c.acquire(ctx, lockRead); err != nil {
 		return 0, nil, c.readAcquireError(err)
 	}
-	defer func() { <-c.readSem }()
+	defer c.locks.unlock(lockRead)
 	if c.readCtx.arm(ctx) {
 		defer c.readCtx.disarm()
 	}
@@ -152,10 +152,10 @@ func growth(have int, want int64, buffered int) int {
 // was left unread. ctx governs the wait for the message's first frame;
 // Reads on the returned reader obey the read deadline.
 func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
-	if err := c.acquire(ctx, c.readSem); err != nil {
+	if err := c.acquire(ctx, lockRead); err != nil {
 		return 0, nil, c.readAcquireError(err)
 	}
-	defer func() { <-c.readSem }()
+	defer c.locks.unlock(lockRead)
 	if c.readCtx.arm(ctx) {
 		defer c.readCtx.disarm()
 	}
@@ -176,15 +176,15 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 
 // readAcquireError maps a failure to get the read lock: a closed
 // connection reports why it closed. The reason is in rd, which belongs to
-// the holder of readSem (Close may still be reading the peer's close
-// frame), so it is read under readSem; on a closed connection any holder
+// the holder of lockRead (Close may still be reading the peer's close
+// frame), so it is read under lockRead; on a closed connection any holder
 // gives it back promptly.
 func (c *Conn) readAcquireError(err error) error {
 	if !errors.Is(err, ErrClosed) {
 		return err
 	}
-	c.readSem <- struct{}{}
-	defer func() { <-c.readSem }()
+	c.locks.lockNow(lockRead)
+	defer c.locks.unlock(lockRead)
 	if c.rd.err != nil {
 		return c.rd.err
 	}
@@ -204,8 +204,8 @@ var errStaleReader = errors.New("websocket: read from a message reader after the
 // Read reads payload bytes of the message, returning io.EOF at its end.
 func (m *messageReader) Read(p []byte) (int, error) {
 	c := m.c
-	c.readSem <- struct{}{}
-	defer func() { <-c.readSem }()
+	c.locks.lockNow(lockRead)
+	defer c.locks.unlock(lockRead)
 	r := &c.rd
 	switch {
 	case r.err != nil:

@@ -66,10 +66,10 @@ type Session struct {
 	flushing      bool // a flusher goroutine is running
 	flushIdle     bool // it waits on flushWake for more to send
 	sendsFlowing  bool // something was queued since the keepalive last looked
-	flushWake     chan struct{}
 	closing       bool // Close was called or the connection ended: no more writes
+	ended         bool // the connection is over; no goroutine may start
+	flushWake     chan struct{}
 	closeReq      *closeRequest
-	ended         bool   // the connection is over; no goroutine may start
 	enqueued      uint64 // items ever queued, and the close frame
 	sent          uint64 // items written (or dropped at the end)
 	sentSignal    chan struct{}

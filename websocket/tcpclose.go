@@ -93,10 +93,10 @@ func (c *Conn) halfClose() bool {
 		// A wrapper's CloseWrite may write (TLS sends close_notify) and
 		// would wait behind a write in flight, perhaps for ever; it is
 		// called only while no write of ours is, and none can start.
-		if !tryAcquire(c.frameSem) {
+		if !c.locks.tryLock(lockFrame) {
 			return false
 		}
-		defer func() { <-c.frameSem }()
+		defer c.locks.unlock(lockFrame)
 	}
 	if c.halfClosed.CompareAndSwap(false, true) {
 		cw.CloseWrite()

@@ -64,10 +64,10 @@ func (c *Conn) tryWritePrepared(pm *PreparedMessage) (pending int, err error) {
 // is pending. If ctx ends first, what is still pending stays pending and
 // the connection stays usable.
 func (c *Conn) flushPending(ctx context.Context) error {
-	if err := c.acquire(ctx, c.frameSem); err != nil {
+	if err := c.acquire(ctx, lockFrame); err != nil {
 		return c.writeAcquireError(err)
 	}
-	defer func() { <-c.frameSem }()
+	defer c.locks.unlock(lockFrame)
 	if len(c.wr.pending) == 0 {
 		return c.wr.err
 	}
@@ -87,30 +87,20 @@ func (c *Conn) canTryWrite(n int) bool {
 	return c.deflate == nil || !c.deflate.wants(n)
 }
 
-// tryAcquire takes sem if it is free.
-func tryAcquire(sem chan struct{}) bool {
-	select {
-	case sem <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}
-
 // tryWrite writes the frame hdr+payload with non-blocking writes. shared
 // says payload may be kept as it is (a prepared frame) rather than copied
 // when part of it is left over.
 func (c *Conn) tryWrite(hdr, payload []byte, shared bool) (int, error) {
 	// The message lock first, as every data write takes it: a message
 	// being streamed with NextWriter must not be cut by this one.
-	if !tryAcquire(c.msgSem) {
+	if !c.locks.tryLock(lockMessage) {
 		return 0, errWouldBlock
 	}
-	defer func() { <-c.msgSem }()
-	if !tryAcquire(c.frameSem) {
+	defer c.locks.unlock(lockMessage)
+	if !c.locks.tryLock(lockFrame) {
 		return 0, errWouldBlock
 	}
-	defer func() { <-c.frameSem }()
+	defer c.locks.unlock(lockFrame)
 	if c.closeSent.Load() {
 		return 0, c.closedWriteError()
 	}
@@ -172,7 +162,7 @@ func (c *Conn) tryWrite(hdr, payload []byte, shared bool) (int, error) {
 // tryFailed handles a failed non-blocking write that left the stream at a
 // frame boundary, or inside a pending tail that is still recorded: a
 // deadline that has passed leaves the connection usable, anything else
-// breaks it. The caller holds frameSem.
+// breaks it. The caller holds lockFrame.
 func (c *Conn) tryFailed(err error) error {
 	err = c.writeFailed(false, err)
 	if c.wr.err != nil {
@@ -184,7 +174,7 @@ func (c *Conn) tryFailed(err error) error {
 // writableLocked returns the error that broke the stream, if one did, and
 // otherwise writes the rest of a frame a tryWrite left partly written, so
 // that the caller's frame starts at a frame boundary. Every frame writer
-// calls it under frameSem before writing. A deadline that passes midway
+// calls it under lockFrame before writing. A deadline that passes midway
 // leaves the unwritten part pending and the connection usable.
 func (c *Conn) writableLocked() error {
 	w := &c.wr

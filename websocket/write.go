@@ -9,7 +9,7 @@ import (
 )
 
 // writeState is the writing side of a Conn, owned by the holder of
-// frameSem (keys too: only frame writers draw them).
+// lockFrame (keys too: only frame writers draw them).
 type writeState struct {
 	buf    []byte      // frame assembly: a pooled buffer while a frame is written
 	bufs   net.Buffers // header and payload for writev
@@ -40,10 +40,10 @@ func (c *Conn) WriteMessage(ctx context.Context, typ MessageType, data []byte) e
 	if typ == TextMessage && !utf8.Valid(data) {
 		return ErrInvalidUTF8
 	}
-	if err := c.acquire(ctx, c.msgSem); err != nil {
+	if err := c.acquire(ctx, lockMessage); err != nil {
 		return c.writeAcquireError(err)
 	}
-	defer func() { <-c.msgSem }()
+	defer c.locks.unlock(lockMessage)
 	if c.deflate != nil && c.deflate.wants(len(data)) {
 		if c.isClosed() {
 			return c.closedWriteError()
@@ -90,13 +90,13 @@ func (c *Conn) closedWriteError() error {
 	return ErrClosed
 }
 
-// writeFrame writes one frame under frameSem, with ctx governing the wait
+// writeFrame writes one frame under lockFrame, with ctx governing the wait
 // for the lock and the write.
 func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, compressed bool, payload []byte) error {
-	if err := c.acquire(ctx, c.frameSem); err != nil {
+	if err := c.acquire(ctx, lockFrame); err != nil {
 		return c.writeAcquireError(err)
 	}
-	defer func() { <-c.frameSem }()
+	defer c.locks.unlock(lockFrame)
 	if op.isData() || op == opContinuation {
 		// Checked under the lock: a close frame written before this one
 		// ends the data stream (RFC 6455 section 5.5.1).
@@ -110,7 +110,7 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, compressed b
 	return ctxError(ctx, c.writeFrameLocked(fin, op, compressed, payload))
 }
 
-// writeFrameLocked encodes and writes a frame; the caller holds frameSem.
+// writeFrameLocked encodes and writes a frame; the caller holds lockFrame.
 // A server writes a small frame with one copy into the write buffer and a
 // large one with writev, never copying the payload; a client must mask,
 // so it copies the payload through the buffer in chunks.
@@ -173,7 +173,7 @@ func (c *Conn) writeFrameLocked(fin bool, op opcode, compressed bool, payload []
 	return nil
 }
 
-// writeFailed handles a failed write; the caller holds frameSem. A
+// writeFailed handles a failed write; the caller holds lockFrame. A
 // deadline that passed before any byte went out leaves the stream intact;
 // anything else breaks it, so the connection is closed: reset, when the
 // write gave up on a deadline (a peer that stopped reading, tcpclose.go).
@@ -206,7 +206,7 @@ func (c *Conn) NextWriter(ctx context.Context, typ MessageType) (*MessageWriter,
 	if !ok {
 		return nil, fmt.Errorf("websocket: invalid message type %d", typ)
 	}
-	if err := c.acquire(ctx, c.msgSem); err != nil {
+	if err := c.acquire(ctx, lockMessage); err != nil {
 		return nil, c.writeAcquireError(err)
 	}
 	return &MessageWriter{c: c, ctx: ctx, op: op}, nil
@@ -275,7 +275,7 @@ func (m *MessageWriter) Close() error {
 		return nil
 	}
 	m.closed = true
-	defer func() { <-m.c.msgSem }()
+	defer m.c.locks.unlock(lockMessage)
 	if m.err != nil {
 		return m.err
 	}
