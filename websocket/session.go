@@ -231,13 +231,20 @@ func (s *Session) Conn() *Conn { return s.conn.Load() }
 // meanwhile). The session installs its own ping and pong handlers on
 // conn, which call SessionEvents.OnPing and OnPong.
 func (s *Session) Start(conn *Conn) {
+	// A quiet connection's reader woken by a control frame alone (the
+	// pong to a keepalive ping, mostly) parks again at once instead of
+	// waiting in the read for the keepalive goroutine to park it a tick
+	// later: with pings on, that wait kept a goroutine and its stack for
+	// a second in every ping interval of every idle connection.
 	conn.onPing = func(p []byte) {
 		s.alive()
 		s.events.OnPing(p)
+		s.parkIfQuiet(time.Now().UnixNano())
 	}
 	conn.onPong = func(p []byte) {
 		s.alive()
 		s.events.OnPong(p)
+		s.parkIfQuiet(time.Now().UnixNano())
 	}
 	s.setupReading(conn)
 	if s.pingInterval > 0 {

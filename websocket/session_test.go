@@ -246,3 +246,27 @@ func TestSessionPingTimeout(t *testing.T) {
 	assert.Equal(t, StatusNormalClosure, ce.Code)
 	assert.Equal(t, "ping timed out", ce.Reason)
 }
+
+// TestQuietReaderParksAfterPong: a quiet connection's reader that a pong
+// (or ping) woke asks to park at once, rather than staying in the read
+// until the keepalive goroutine's next tick: with keepalive pings on, an
+// idle connection would otherwise hold its reader for a tick in every
+// ping interval.
+func TestQuietReaderParksAfterPong(t *testing.T) {
+	f := newSessionFixture(t, SessionOptions{}, nil, 0, false)
+	s := f.s
+	if !s.parkable {
+		t.Skip("no poller on this platform")
+	}
+	state := func() (reading, requested bool) {
+		s.readMu.Lock()
+		defer s.readMu.Unlock()
+		return s.reading, s.parkRequested
+	}
+	require.Eventually(t, func() bool { r, _ := state(); return r }, 5*time.Second, time.Millisecond, "the reader reads at once")
+	_, requested := state()
+	require.False(t, requested, "nothing asked the reader to park yet")
+	s.Conn().onPong(nil) // as the reader does on a pong
+	reading, requested := state()
+	assert.True(t, requested || !reading, "the pong's handler asked the quiet reader to park")
+}
