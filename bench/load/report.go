@@ -168,6 +168,11 @@ func writeReport(w io.Writer, cells map[[2]string][]result) {
 		}
 		return statOf(rs, s.figure, s.lowerWins), true
 	}
+	// measured reports whether any server ran key; tables of scenarios
+	// left out of the run (run.sh's ONLY) are left out too.
+	measured := func(key string) bool {
+		return slices.ContainsFunc(allServers, func(s server) bool { return len(rounds(s.name, key)) > 0 })
+	}
 	maxRounds := 0
 	for _, rs := range cells {
 		maxRounds = max(maxRounds, len(rs))
@@ -181,6 +186,9 @@ func writeReport(w io.Writer, cells map[[2]string][]result) {
 	}
 	fmt.Fprintf(w, "\n| --- |%s\n", strings.Repeat(" ---: |", len(allServers)))
 	for _, s := range scenarios {
+		if !measured(s.key) {
+			continue
+		}
 		fmt.Fprintf(w, "| %s |", s.label)
 		for _, srv := range allServers {
 			if st, ok := figure(srv.name, s); ok {
@@ -232,6 +240,9 @@ func writeReport(w io.Writer, cells map[[2]string][]result) {
 		{"echo-65536", "Echo, 64 KiB, 64 connections", "msgs"},
 		{"broadcast", "Broadcast to 1,000 subscribers, publisher window 16", "deliveries"},
 	} {
+		if !measured(sc.key) {
+			continue
+		}
 		fmt.Fprintf(w, "\n### %s\n\n| server | rounds | %s/s | p50 | p99 | server CPU-s | %s per server CPU-s | spread | errors |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n", sc.title, sc.unit, sc.unit)
 		s := scenarioOf(sc.key)
 		for _, srv := range allServers {
@@ -244,11 +255,13 @@ func writeReport(w io.Writer, cells map[[2]string][]result) {
 		}
 	}
 	idle := scenarioOf("idle")
-	fmt.Fprintf(w, "\n### Idle memory\n\n| server | rounds | connections | RSS before | RSS after | bytes per connection | spread | time to open all |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	for _, srv := range allServers {
-		if r, ok := get(srv.name, "idle"); ok {
-			st, _ := figure(srv.name, idle)
-			fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %s | %s | %.2f s |\n", srv.label, st.n, r.Conns, mib(r.RSSBase), mib(r.RSSAfter), human(r.PerConn), spread(st, human), r.AcceptSec)
+	if measured("idle") {
+		fmt.Fprintf(w, "\n### Idle memory\n\n| server | rounds | connections | RSS before | RSS after | bytes per connection | spread | time to open all |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, srv := range allServers {
+			if r, ok := get(srv.name, "idle"); ok {
+				st, _ := figure(srv.name, idle)
+				fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %s | %s | %.2f s |\n", srv.label, st.n, r.Conns, mib(r.RSSBase), mib(r.RSSAfter), human(r.PerConn), spread(st, human), r.AcceptSec)
+			}
 		}
 	}
 	for _, key := range keysWithPrefix(cells, "idle-") {
