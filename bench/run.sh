@@ -33,6 +33,7 @@ CHAT_CONNS=${CHAT_CONNS:-19000}   # chat room members (tornago -hub and gorilla'
 CHAT_INTERVAL=${CHAT_INTERVAL:-10ms}
 CHAT_DURATION=${CHAT_DURATION:-30s}
 CHAT_WARMUP=${CHAT_WARMUP:-2s}
+CHAT_DRAIN=${CHAT_DRAIN:-60s} # how long the last publish may take to reach every member
 PYTHON=${PYTHON:-/usr/bin/python3}
 
 mkdir -p bin results
@@ -147,8 +148,8 @@ for round in $(seq "$ROUNDS"); do
 		echo "round $round: chat room of $CHAT_CONNS, a publish every $CHAT_INTERVAL for $CHAT_DURATION" | tee -a "$LOG"
 		for s in $SERVERS; do
 			case $s in
-			tornago) TFLAGS=-hub run "$s" -mode chat -conns "$CHAT_CONNS" -interval "$CHAT_INTERVAL" -duration "$CHAT_DURATION" -warmup "$CHAT_WARMUP" ;;
-			gorilla) run "$s" -mode chat -conns "$CHAT_CONNS" -interval "$CHAT_INTERVAL" -duration "$CHAT_DURATION" -warmup "$CHAT_WARMUP" ;;
+			tornago) TFLAGS=-hub run "$s" -mode chat -conns "$CHAT_CONNS" -interval "$CHAT_INTERVAL" -duration "$CHAT_DURATION" -warmup "$CHAT_WARMUP" -drain "$CHAT_DRAIN" ;;
+			gorilla) run "$s" -mode chat -conns "$CHAT_CONNS" -interval "$CHAT_INTERVAL" -duration "$CHAT_DURATION" -warmup "$CHAT_WARMUP" -drain "$CHAT_DRAIN" ;;
 			esac
 		done
 	fi
@@ -175,7 +176,7 @@ echo "$(date -u '+%Y-%m-%d %H:%M UTC'): $ROUNDS round(s) in ${took} s; tornago b
 	echo
 	echo "- machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs; $(uname -sr); $(go version | cut -d' ' -f3-)"
 	echo "- servers pinned to CPU 0, load generator to CPU 1; a fresh server per scenario"
-	echo "- command: \`bench/run.sh\` (ROUNDS=$ROUNDS, HANDSHAKES=$HANDSHAKES, SCALE_CONNS=$SCALE_CONNS, SCALE_PING=$SCALE_PING, SCALE_SETTLE=$SCALE_SETTLE, CHAT_CONNS=$CHAT_CONNS, CHAT_INTERVAL=$CHAT_INTERVAL, CHAT_DURATION=$CHAT_DURATION), then \`KEEP=1 bench/run.sh\` for each further run below"
+	echo "- command: \`bench/run.sh\` (ROUNDS=$ROUNDS, HANDSHAKES=$HANDSHAKES, SCALE_CONNS=$SCALE_CONNS, SCALE_PING=$SCALE_PING, SCALE_SETTLE=$SCALE_SETTLE, CHAT_CONNS=$CHAT_CONNS, CHAT_INTERVAL=$CHAT_INTERVAL, CHAT_DURATION=$CHAT_DURATION, CHAT_DRAIN=$CHAT_DRAIN), then \`KEEP=1 bench/run.sh\` for each further run below"
 	echo "- runs whose measurements are in results/raw.jsonl:"
 	sed 's/^/  - /' "$RUNS"
 	echo

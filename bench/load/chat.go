@@ -22,9 +22,6 @@ const (
 	chatProbe     = 'p' // sent until every member has seen one
 	chatData      = 'd' // measured
 	chatHeaderLen = 1 + 16 + 16
-	// chatDrain bounds the wait, after the last publish, for every member
-	// to receive it.
-	chatDrain = 15 * time.Second
 )
 
 // runChat is the chat room at scale: cfg.conns members join the server's
@@ -32,9 +29,12 @@ const (
 // user would, publishes a text message every cfg.interval, which the
 // server relays to every member (the publisher included). Publish-to-
 // receipt latency is measured on one clock: each message carries its send
-// time. Every delivery of the messages published in the window
-// (cfg.duration after cfg.warmup) counts, however late; the server's CPU
-// is read over the window.
+// time. The latencies are those of every delivery of the messages
+// published in the window (cfg.duration after cfg.warmup), however late
+// (up to cfg.drain after the last publish, when the room has fallen
+// behind); the rates are those of the deliveries that came in the window,
+// over its length and the server's CPU time in it, so that they stay
+// consistent when the room falls behind.
 func runChat(cfg config) (result, error) {
 	ctx := context.Background()
 	n := cfg.conns
@@ -53,17 +53,19 @@ func runChat(cfg config) (result, error) {
 
 	start := time.Now()
 	var (
-		probes   atomic.Int64 // members that have seen the current probe
-		probeSeq atomic.Uint64
-		seqFrom  atomic.Uint64 // the window's publishes: [seqFrom, seqTo)
-		seqTo    atomic.Uint64
-		lastSeq  = make([]atomic.Uint64, n) // per member: the last data message + 1
-		closing  atomic.Bool
-		dropped  atomic.Int64
-		badMsgs  atomic.Int64
-		lat      histogram
-		received atomic.Int64 // deliveries of the window's publishes
-		wg       sync.WaitGroup
+		probes    atomic.Int64 // members that have seen the current probe
+		probeSeq  atomic.Uint64
+		seqFrom   atomic.Uint64 // the window's publishes: [seqFrom, seqTo)
+		seqTo     atomic.Uint64
+		measuring atomic.Bool                // between the window's marks
+		lastSeq   = make([]atomic.Uint64, n) // per member: the last data message + 1
+		closing   atomic.Bool
+		dropped   atomic.Int64
+		badMsgs   atomic.Int64
+		lat       histogram
+		received  atomic.Int64 // deliveries of the window's publishes, whenever they came
+		arrived   atomic.Int64 // deliveries that came in the window, whenever published
+		wg        sync.WaitGroup
 	)
 	seqFrom.Store(1 << 63)
 	seqTo.Store(1 << 63)
@@ -94,6 +96,9 @@ func runChat(cfg config) (result, error) {
 						}
 					default:
 						lastSeq[i].Store(seq + 1)
+						if measuring.Load() {
+							arrived.Add(1)
+						}
 						if seq >= seqFrom.Load() && seq < seqTo.Load() {
 							lat.add(now - sent)
 							received.Add(1)
@@ -136,14 +141,14 @@ func runChat(cfg config) (result, error) {
 	// The publisher marks the window itself, before sending the first
 	// message in it and the first after it, so that a delivery counts
 	// exactly when its message was published in the window.
-	w, err := publishChat(cfg, send, &seqFrom, &seqTo)
+	w, err := publishChat(cfg, send, &seqFrom, &seqTo, &measuring)
 	if err != nil {
 		return result{}, err
 	}
 	window := w.to.Sub(w.from)
 	// Wait for the last publish to reach every member still open.
 	last := seqTo.Load()
-	drainBy := time.Now().Add(chatDrain)
+	drainBy := time.Now().Add(cfg.drain)
 	for time.Now().Before(drainBy) {
 		behind := 0
 		for i := range lastSeq {
@@ -166,14 +171,14 @@ func runChat(cfg config) (result, error) {
 	if published == 0 {
 		return result{}, errors.New("nothing published in the window")
 	}
-	got := received.Load()
+	got, came := received.Load(), arrived.Load()
 	res := result{
 		Scenario:   "chat",
 		Size:       size,
 		Conns:      n,
-		Count:      got,
+		Count:      came,
 		Seconds:    window.Seconds(),
-		PerSecond:  float64(got) / window.Seconds(),
+		PerSecond:  float64(came) / window.Seconds(),
 		CPUSeconds: w.cpu1 - w.cpu0,
 		P50us:      lat.percentile(0.50),
 		P99us:      lat.percentile(0.99),
@@ -184,7 +189,7 @@ func runChat(cfg config) (result, error) {
 		Errors:     badMsgs.Load(),
 	}
 	if res.CPUSeconds > 0 {
-		res.PerCPU = float64(got) / res.CPUSeconds
+		res.PerCPU = float64(came) / res.CPUSeconds
 	}
 	if n != 19000 {
 		res.Scenario = fmt.Sprintf("chat-%d", n)
@@ -203,7 +208,7 @@ type chatWindow struct {
 // them, then those of the window (cfg.duration), whose sequence numbers
 // it stores in [seqFrom, seqTo) before sending them. A tick missed while
 // a send blocks (the server is not reading) is skipped, not made up.
-func publishChat(cfg config, send func(kind byte, seq uint64) error, seqFrom, seqTo *atomic.Uint64) (chatWindow, error) {
+func publishChat(cfg config, send func(kind byte, seq uint64) error, seqFrom, seqTo *atomic.Uint64, measuring *atomic.Bool) (chatWindow, error) {
 	var w chatWindow
 	t := time.NewTicker(cfg.interval)
 	defer t.Stop()
@@ -219,11 +224,13 @@ func publishChat(cfg config, send func(kind byte, seq uint64) error, seqFrom, se
 			}
 			w.from, inWindow = time.Now(), true
 			seqFrom.Store(seq)
+			measuring.Store(true)
 		case inWindow && time.Since(w.from) >= cfg.duration:
 			if w.cpu1, err = cpuSeconds(cfg.pid); err != nil {
 				return w, err
 			}
 			w.to = time.Now()
+			measuring.Store(false)
 			seqTo.Store(seq)
 			return w, nil
 		}

@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 )
 
@@ -37,6 +38,7 @@ type config struct {
 	settle   time.Duration
 	sources  int           // loopback source addresses 127.0.0.1..127.0.0.N
 	interval time.Duration // chat: time between publishes
+	drain    time.Duration // chat: how long the last publish may take to reach every member
 	ping     time.Duration // idle: the server's keepalive ping interval (0: off)
 	pprof    string        // the server's net/http/pprof base URL, for its Go heap ("" if it has none)
 }
@@ -100,8 +102,10 @@ func main() {
 	flag.DurationVar(&cfg.settle, "settle", 3*time.Second, "idle: wait before reading the server's memory")
 	flag.IntVar(&cfg.sources, "sources", 8, "loopback source addresses to spread connections over")
 	flag.DurationVar(&cfg.interval, "interval", 10*time.Millisecond, "chat: time between publishes")
+	flag.DurationVar(&cfg.drain, "drain", 60*time.Second, "chat: how long, after the last publish, the members may take to receive it (deliveries later than that count as missing)")
 	flag.DurationVar(&cfg.ping, "ping", 0, "idle: the server pings every this often; every connection then reads (and so answers), and the scenario is named idle-ping-N")
 	flag.StringVar(&cfg.pprof, "pprof", "", "idle: the server's net/http/pprof URL (http://HOST:PORT/debug/pprof/), to read its Go heap")
+	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile to this file (to check that it is not the limit)")
 	flag.Parse()
 	if cfg.pid == 0 {
 		fmt.Fprintln(os.Stderr, "load: -pid is required")
@@ -109,6 +113,17 @@ func main() {
 	}
 	if cfg.conns == 0 {
 		cfg.conns = map[string]int{"echo": 64, "broadcast": 1000, "idle": 10000, "chat": 19000}[cfg.mode]
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
 	}
 	var res result
 	var err error
@@ -127,6 +142,9 @@ func main() {
 		res, err = runChat(cfg)
 	default:
 		err = fmt.Errorf("unknown mode %q", cfg.mode)
+	}
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "load %s %s: %v\n", cfg.server, cfg.mode, err)
