@@ -316,7 +316,7 @@ func writeReport(w io.Writer, cells map[[2]string][]result) {
 			}
 			if !header {
 				fmt.Fprintf(w, "\n### Chat room: %s members, a publish every %s (%.0f s measured)\n\n", human(float64(r.Conns)), time.Duration(r.IntervalUS)*time.Microsecond, r.Seconds)
-				fmt.Fprintf(w, "One member publishes over its WebSocket; the server relays each message to every member, the publisher included. Latency: publish to receipt, over every delivery of the publishes made in the window, however late (up to the drain time after the last); missing: those deliveries that never came; dropped: members the server closed. Deliveries/s and per server CPU-s: the deliveries that came during the window, whenever published (the room's throughput, also when it falls behind).\n\n")
+				fmt.Fprintf(w, "One member publishes over its WebSocket; the server relays each message to every member, the publisher included. Latency (publish to receipt), deliveries/s and per server CPU-s: the deliveries that came during the window, whenever published (when the room falls behind, the latency says how far). Missing: deliveries of the window's publishes that had not come by the drain time after the last; dropped: members the server closed.\n\n")
 				fmt.Fprintf(w, "| server | rounds | publishes | deliveries/s | p50 | p99 | p99 spread | server CPU-s | server CPU per s | deliveries per server CPU-s | spread | missing | dropped | errors |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 				header = true
 			}
