@@ -232,9 +232,11 @@ func TestLoadGenerator(t *testing.T) {
 
 // TestLoadGeneratorAtScale runs the scenarios at scale in small: the chat
 // room (tornago -hub and gorilla's chat example), 200 members for 1 s,
-// and 200 idle connections with the server's keepalive pings on, which
-// the load generator must answer (a connection closed for a ping left
-// unanswered is an error), with the server's Go heap read over pprof.
+// and 200 idle connections with the server's keepalive pings on (every
+// second, each connection pinged twice; the timeout is as long, so that a
+// busy machine does not fail it), which the load generator must answer (a
+// connection closed for a ping left unanswered is an error), with the
+// server's Go heap read over pprof.
 func TestLoadGeneratorAtScale(t *testing.T) {
 	raw := filepath.Join(t.TempDir(), "raw.jsonl")
 	chat := []string{"-mode", "chat", "-conns", "200", "-interval", "10ms", "-warmup", "100ms", "-duration", "1s"}
@@ -253,7 +255,7 @@ func TestLoadGeneratorAtScale(t *testing.T) {
 		assert.NotZero(t, r["p99_us"], s.name)
 	}
 
-	addr, proc, stderr := startServerLog(t, filepath.Join(bin, "tornago"), "-ping", "100ms", "-pprof", "127.0.0.1:0")
+	addr, proc, stderr := startServerLog(t, filepath.Join(bin, "tornago"), "-ping", "1s", "-pprof", "127.0.0.1:0")
 	var pprofURL string
 	require.Eventually(t, func() bool {
 		m := regexp.MustCompile(`msg=profiles url=(\S+)`).FindStringSubmatch(stderr.String())
@@ -262,7 +264,7 @@ func TestLoadGeneratorAtScale(t *testing.T) {
 		}
 		return m != nil
 	}, 10*time.Second, 10*time.Millisecond, "no profiles line in the server's log")
-	r := runLoad(t, addr, proc, "tornago", raw, "-mode", "idle", "-conns", "200", "-ping", "100ms", "-settle", "1s", "-pprof", pprofURL)
+	r := runLoad(t, addr, proc, "tornago", raw, "-mode", "idle", "-conns", "200", "-ping", "1s", "-settle", "2500ms", "-pprof", pprofURL)
 	assert.Equal(t, "idle-ping-200", r["scenario"])
 	assert.NotZero(t, r["heap_after"])
 
