@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -34,7 +35,8 @@ const (
 // length and the server's CPU time in it: when the room falls behind, the
 // latencies show how far. The publishes made in the window are then
 // awaited (up to cfg.drain after the last), and those of their deliveries
-// that never came are reported as missing.
+// that never came are reported as missing. A publisher the server closes
+// ends the window early and counts as an error.
 func runChat(cfg config) (result, error) {
 	ctx := context.Background()
 	n := cfg.conns
@@ -142,8 +144,16 @@ func runChat(cfg config) (result, error) {
 	// message in it and the first after it, so that a delivery counts
 	// exactly when its message was published in the window.
 	w, err := publishChat(cfg, send, &seqFrom, &seqTo, &measuring)
+	pubLost := int64(0)
 	if err != nil {
-		return result{}, err
+		if w.to.IsZero() {
+			return result{}, err
+		}
+		// The server closed the publisher in the window (a room that
+		// drops members that fall behind may drop it too): the window
+		// ends there, and the run counts an error.
+		fmt.Fprintf(os.Stderr, "load: the window ended early: %v\n", err)
+		pubLost = 1
 	}
 	window := w.to.Sub(w.from)
 	// Wait for the last publish to reach every member still open.
@@ -186,7 +196,7 @@ func runChat(cfg config) (result, error) {
 		Published:  published,
 		Missing:    published*int64(n) - got,
 		Dropped:    dropped.Load(),
-		Errors:     badMsgs.Load(),
+		Errors:     badMsgs.Load() + pubLost,
 	}
 	if res.CPUSeconds > 0 {
 		res.PerCPU = float64(came) / res.CPUSeconds
@@ -234,8 +244,16 @@ func publishChat(cfg config, send func(kind byte, seq uint64) error, seqFrom, se
 			seqTo.Store(seq)
 			return w, nil
 		}
-		if err := send(chatData, seq); err != nil {
-			return w, fmt.Errorf("publishing: %w", err)
+		if sendErr := send(chatData, seq); sendErr != nil {
+			if inWindow {
+				measuring.Store(false)
+				seqTo.Store(seq)
+				w.to = time.Now()
+				if w.cpu1, err = cpuSeconds(cfg.pid); err != nil {
+					return chatWindow{}, err
+				}
+			}
+			return w, fmt.Errorf("publishing: %w", sendErr)
 		}
 	}
 }
