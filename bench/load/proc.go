@@ -120,13 +120,28 @@ func sortDurations(d []time.Duration) {
 }
 
 // goHeap returns the Go heap in use (runtime.MemStats.HeapAlloc) of the
-// server whose net/http/pprof handlers are at base, right after a garbage
-// collection; 0 when base is "".
+// server whose net/http/pprof handlers are at base, after two garbage
+// collections: objects in a sync.Pool outlive the first (in the pool's
+// victim cache), so the second leaves what the connections themselves
+// hold; what the pools keep between uses shows in the RSS. 0 when base
+// is "".
 func goHeap(base string) (int64, error) {
 	if base == "" {
 		return 0, nil
 	}
-	resp, err := http.Get(strings.TrimSuffix(base, "/") + "/heap?gc=1&debug=1")
+	var heap int64
+	for range 2 {
+		var err error
+		if heap, err = heapAlloc(strings.TrimSuffix(base, "/") + "/heap?gc=1&debug=1"); err != nil {
+			return 0, err
+		}
+	}
+	return heap, nil
+}
+
+// heapAlloc reads HeapAlloc from a heap profile in text form (debug=1).
+func heapAlloc(url string) (int64, error) {
+	resp, err := http.Get(url)
 	if err != nil {
 		return 0, fmt.Errorf("reading the server's heap profile: %w", err)
 	}

@@ -270,7 +270,7 @@ func writeReport(w io.Writer, cells map[[2]string][]result) {
 			title = fmt.Sprintf("Idle at scale with keepalive pings on (%s connections)", n)
 		}
 		fmt.Fprintf(w, "\n### %s\n\n", title)
-		fmt.Fprintf(w, "Bytes per connection: the server's RSS growth, its Go heap growth after a GC (servers with a pprof listener), and, machine-wide (both ends of every loopback connection, and whatever else ran), the kernel's TCP buffer pages (/proc/net/sockstat \"mem\") and slab (/proc/meminfo \"Slab\": sockets, files, inodes). Errors: connections that ended before the run closed them.\n\n")
+		fmt.Fprintf(w, "Bytes per connection: the server's RSS growth, its Go heap growth after two GCs (what the connections hold, sync.Pool contents left out; servers with a pprof listener), and, machine-wide (both ends of every loopback connection, and whatever else ran), the kernel's TCP buffer pages (/proc/net/sockstat \"mem\") and slab (/proc/meminfo \"Slab\": sockets, files, inodes). Errors: connections that ended before the run closed them.\n\n")
 		fmt.Fprintf(w, "| server | rounds | RSS before | RSS after | RSS per connection | spread | Go heap per connection | kernel TCP buffers per connection | kernel slab per connection | time to open all | connections per s | errors |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		s := scenarioOf(key)
 		for _, srv := range allServers {
