@@ -270,8 +270,8 @@ func writeReport(w io.Writer, cells map[[2]string][]result) {
 			title = fmt.Sprintf("Idle at scale with keepalive pings on (%s connections)", n)
 		}
 		fmt.Fprintf(w, "\n### %s\n\n", title)
-		fmt.Fprintf(w, "Bytes per connection: the server's RSS growth, its Go heap growth after two GCs (what the connections hold, sync.Pool contents left out; servers with a pprof listener), and, machine-wide (both ends of every loopback connection, and whatever else ran), the kernel's TCP buffer pages (/proc/net/sockstat \"mem\") and slab (/proc/meminfo \"Slab\": sockets, files, inodes). Errors: connections that ended before the run closed them.\n\n")
-		fmt.Fprintf(w, "| server | rounds | RSS before | RSS after | RSS per connection | spread | Go heap per connection | kernel TCP buffers per connection | kernel slab per connection | time to open all | connections per s | errors |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		fmt.Fprintf(w, "Bytes per connection: the server's RSS growth, its Go heap growth after two GCs (what the connections hold, sync.Pool contents left out; servers with a pprof listener), and, machine-wide (both ends of every loopback connection, and whatever else ran), the kernel's TCP buffer pages (/proc/net/sockstat \"mem\") and slab (/proc/meminfo \"Slab\": sockets, files, inodes). Errors: connections that ended before the run closed them. On paper, 1,000,000 connections: the RSS per connection × 10⁶ in the server, and half the slab per connection (the server's end) × 10⁶ in its kernel.\n\n")
+		fmt.Fprintf(w, "| server | rounds | RSS before | RSS after | RSS per connection | spread | Go heap per connection | kernel TCP buffers per connection | kernel slab per connection | time to open all | connections per s | errors | 1,000,000 on paper: server + kernel |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		s := scenarioOf(key)
 		for _, srv := range allServers {
 			r, ok := get(srv.name, key)
@@ -283,7 +283,7 @@ func writeReport(w io.Writer, cells map[[2]string][]result) {
 			if r.HeapBase > 0 {
 				heap = human(r.HeapPer)
 			}
-			fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %.2f s | %s | %d |\n", srv.label, st.n, mib(r.RSSBase), mib(r.RSSAfter), human(r.PerConn), spread(st, human), heap, signed(r.SockPer), signed(r.SlabPer), r.AcceptSec, human(float64(r.Conns)/r.AcceptSec), r.Errors)
+			fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %.2f s | %s | %d | %.1f GB + %.1f GB |\n", srv.label, st.n, mib(r.RSSBase), mib(r.RSSAfter), human(r.PerConn), spread(st, human), heap, signed(r.SockPer), signed(r.SlabPer), r.AcceptSec, human(float64(r.Conns)/r.AcceptSec), r.Errors, r.PerConn*1e6/1e9, r.SlabPer/2*1e6/1e9)
 		}
 	}
 	for _, hs := range []struct{ key, title string }{
