@@ -16,7 +16,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,15 +69,40 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// syncBuffer is a server's standard error, read while it is written.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // startServer runs a server with -addr 127.0.0.1:0 and returns its
 // address and process; the process is killed when the test ends.
 func startServer(t *testing.T, name string, args ...string) (string, *os.Process) {
+	addr, proc, _ := startServerLog(t, name, args...)
+	return addr, proc
+}
+
+// startServerLog is startServer that also returns the server's standard
+// error as it grows.
+func startServerLog(t *testing.T, name string, args ...string) (string, *os.Process, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(name, append(args, "-addr", "127.0.0.1:0")...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	exited := make(chan struct{})
 	addrc := make(chan string, 1)
@@ -98,13 +125,27 @@ func startServer(t *testing.T, name string, args ...string) (string, *os.Process
 	})
 	select {
 	case a := <-addrc:
-		return a, cmd.Process
+		return a, cmd.Process, stderr
 	case <-exited:
 		t.Fatalf("%s exited before listening", name)
 	case <-time.After(20 * time.Second):
 		t.Fatalf("%s did not print its address", name)
 	}
-	return "", nil
+	return "", nil, nil
+}
+
+// runLoad runs the load generator once against the server at addr
+// (process proc), appending its result to raw, and returns the result,
+// which must report no error.
+func runLoad(t *testing.T, addr string, proc *os.Process, server, raw string, args ...string) map[string]any {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "load"), append(args, "-url", "ws://"+addr, "-pid", fmt.Sprint(proc.Pid), "-server", server, "-out", raw)...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%v: %s", args, out)
+	var r map[string]any
+	require.NoError(t, json.Unmarshal(out, &r), "%s", out)
+	assert.EqualValues(t, 0, r["errors"], "%v: %s", args, out)
+	return r
 }
 
 // TestServersEcho starts every server of the benchmarks and echoes one
@@ -132,7 +173,7 @@ func TestServersEcho(t *testing.T) {
 			if s.cmd != nil {
 				argv = s.cmd(t)
 			}
-			addr, _ := startServer(t, argv[0], argv[1:]...)
+			addr, proc := startServer(t, argv[0], argv[1:]...)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if s.name == "tcp" {
@@ -161,6 +202,10 @@ func TestServersEcho(t *testing.T) {
 				assert.Equal(t, m.data, string(got))
 			}
 			assert.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+			// A reconnect storm, in small: every server completes the
+			// closing handshake of a connection closed right after its 101.
+			r := runLoad(t, addr, proc, s.name, filepath.Join(t.TempDir(), "raw.jsonl"), "-mode", "handshake-close", "-count", "20", "-concurrency", "4")
+			assert.EqualValues(t, 20, r["count"])
 		})
 	}
 }
@@ -175,17 +220,58 @@ func TestLoadGenerator(t *testing.T) {
 		{"-mode", "broadcast", "-conns", "8", "-warmup", "50ms", "-duration", "200ms"},
 		{"-mode", "idle", "-conns", "20", "-settle", "50ms"},
 		{"-mode", "handshake", "-count", "20", "-concurrency", "4"},
+		{"-mode", "handshake-close", "-count", "20", "-concurrency", "4"},
 	} {
-		cmd := exec.Command(filepath.Join(bin, "load"), append(args, "-url", "ws://"+addr, "-pid", fmt.Sprint(proc.Pid), "-server", "tornago", "-out", raw)...)
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "%v: %s", args, out)
-		var r map[string]any
-		require.NoError(t, json.Unmarshal(out, &r), "%s", out)
-		assert.EqualValues(t, 0, r["errors"], "%v: %s", args, out)
+		runLoad(t, addr, proc, "tornago", raw, args...)
 	}
 	out, err := exec.Command(filepath.Join(bin, "load"), "report", "-in", raw).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), "### Summary")
+	assert.Contains(t, string(out), "### Handshakes + close on a raw socket")
+}
+
+// TestLoadGeneratorAtScale runs the scenarios at scale in small: the chat
+// room (tornago -hub and gorilla's chat example), 200 members for 1 s,
+// and 200 idle connections with the server's keepalive pings on (every
+// second, each connection pinged twice; the timeout is as long, so that a
+// busy machine does not fail it), which the load generator must answer (a
+// connection closed for a ping left unanswered is an error), with the
+// server's Go heap read over pprof.
+func TestLoadGeneratorAtScale(t *testing.T) {
+	raw := filepath.Join(t.TempDir(), "raw.jsonl")
+	chat := []string{"-mode", "chat", "-conns", "200", "-interval", "10ms", "-warmup", "100ms", "-duration", "1s"}
+	for _, s := range []struct {
+		name string
+		argv []string
+	}{
+		{"tornago", []string{filepath.Join(bin, "tornago"), "-hub"}},
+		{"gorilla", []string{filepath.Join(bin, "gorilla")}},
+	} {
+		addr, proc := startServer(t, s.argv[0], s.argv[1:]...)
+		r := runLoad(t, addr, proc, s.name, raw, chat...)
+		assert.Equal(t, "chat-200", r["scenario"], s.name)
+		assert.Zero(t, r["missing"], "%s: every member gets every publish", s.name)
+		assert.NotZero(t, r["published"], s.name)
+		assert.NotZero(t, r["p99_us"], s.name)
+	}
+
+	addr, proc, stderr := startServerLog(t, filepath.Join(bin, "tornago"), "-ping", "1s", "-pprof", "127.0.0.1:0")
+	var pprofURL string
+	require.Eventually(t, func() bool {
+		m := regexp.MustCompile(`msg=profiles url=(\S+)`).FindStringSubmatch(stderr.String())
+		if m != nil {
+			pprofURL = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 10*time.Millisecond, "no profiles line in the server's log")
+	r := runLoad(t, addr, proc, "tornago", raw, "-mode", "idle", "-conns", "200", "-ping", "1s", "-settle", "2500ms", "-pprof", pprofURL)
+	assert.Equal(t, "idle-ping-200", r["scenario"])
+	assert.NotZero(t, r["heap_after"])
+
+	out, err := exec.Command(filepath.Join(bin, "load"), "report", "-in", raw).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "### Chat room: 200 members")
+	assert.Contains(t, string(out), "### Idle at scale with keepalive pings on (200 connections)")
 }
 
 // BenchmarkAccept measures websocket.Accept (and CloseNow) on its own,

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -114,4 +117,88 @@ func percentile(sorted []time.Duration, p float64) float64 {
 
 func sortDurations(d []time.Duration) {
 	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+}
+
+// goHeap returns the Go heap in use (runtime.MemStats.HeapAlloc) of the
+// server whose net/http/pprof handlers are at base, after two garbage
+// collections: objects in a sync.Pool outlive the first (in the pool's
+// victim cache), so the second leaves what the connections themselves
+// hold; what the pools keep between uses shows in the RSS. 0 when base
+// is "".
+func goHeap(base string) (int64, error) {
+	if base == "" {
+		return 0, nil
+	}
+	var heap int64
+	for range 2 {
+		var err error
+		if heap, err = heapAlloc(strings.TrimSuffix(base, "/") + "/heap?gc=1&debug=1"); err != nil {
+			return 0, err
+		}
+	}
+	return heap, nil
+}
+
+// heapAlloc reads HeapAlloc from a heap profile in text form (debug=1).
+func heapAlloc(url string) (int64, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, fmt.Errorf("reading the server's heap profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("reading the server's heap profile: %s", resp.Status)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "# HeapAlloc = "); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, errors.New("no HeapAlloc in the server's heap profile")
+}
+
+// tcpSocketMemory returns the memory the kernel holds in TCP socket
+// buffers, machine-wide (the "mem" pages of the TCP line of
+// /proc/net/sockstat). A loopback connection has both its ends on this
+// machine, so the load generator's sockets count as well as the server's.
+func tcpSocketMemory() (int64, error) {
+	b, err := os.ReadFile("/proc/net/sockstat")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		rest, ok := strings.CutPrefix(line, "TCP:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		for i := 0; i+1 < len(f); i += 2 {
+			if f[i] == "mem" {
+				pages, err := strconv.ParseInt(f[i+1], 10, 64)
+				return pages * int64(os.Getpagesize()), err
+			}
+		}
+	}
+	return 0, errors.New("no TCP mem in /proc/net/sockstat")
+}
+
+// kernelSlab returns the kernel's slab memory, machine-wide (Slab in
+// /proc/meminfo): where the sockets' own structures (TCP control blocks,
+// files, inodes) live, beside the buffer pages tcpSocketMemory counts.
+func kernelSlab() (int64, error) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "Slab:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no Slab in /proc/meminfo")
 }

@@ -4,6 +4,7 @@
 //	GET /echo                          each message sent back with its type
 //	GET /echo?close=CODE&reason=TEXT   closed with CODE and TEXT right after the handshake
 //	GET /broadcast                     each message sent to every /broadcast client, sender included
+//	GET /room                          with -hub: a chat room on the hub, each message to every member
 //
 // It listens on -addr, else $ADDR, else 127.0.0.1:8888, and prints
 // "listening on HOST:PORT" on standard output once it accepts connections
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&addr, "addr", addr, "listen address (default: $ADDR, else "+defaultAddr+")")
 	deflate := fs.Bool("deflate", false, "negotiate permessage-deflate when the client offers it (server without context takeover)")
 	core := fs.Bool("core", false, "serve with the bare websocket core (websocket.Accept) instead of tornago.WebSocketHandler")
+	withHub := fs.Bool("hub", false, "also serve GET /room, a chat room on tornago's hub (handler variant; for the chat benchmark)")
+	ping := fs.Duration("ping", 0, "ping every WebSocket peer this often (Settings.WebSocketPingInterval; handler variant, as with -hub; 0: no pings)")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof's profiles on this address (off by default), to profile the server under load")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "least level logged: DEBUG, INFO (an access line per request), WARN or ERROR")
@@ -73,7 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cfg.compression = &websocket.CompressionOptions{ServerNoContextTakeover: true}
 	}
 
-	v, err := newVariant(*core, cfg)
+	v, err := newVariant(*core, *withHub || *ping > 0, *ping, cfg)
 	if err != nil {
 		log.Error("setup", "err", err)
 		return 1
@@ -141,10 +144,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // newVariant picks the implementation of the WebSocket endpoints:
 // tornago.WebSocketHandler by default, the bare core with -core, so that
-// the benchmarks show what the handler model costs.
-func newVariant(core bool, cfg config) (variant, error) {
-	if core {
+// the benchmarks show what the handler model costs; withHub (-hub or
+// -ping) is the handler variant with keepalive pings and the /room chat
+// room (hub.go).
+func newVariant(core, withHub bool, ping time.Duration, cfg config) (variant, error) {
+	switch {
+	case core && withHub:
+		return nil, errors.New("-hub and -ping serve the handler variant: leave -core out")
+	case core:
 		return newCoreVariant(cfg), nil
+	case withHub:
+		return newHubVariant(cfg, ping)
 	}
 	return newFrameworkVariant(cfg)
 }

@@ -3,7 +3,8 @@
 // Upgrader with default buffers and origin check, ReadMessage/WriteMessage
 // for /echo, and for /broadcast a hub that prepares each message once
 // (websocket.PreparedMessage) and hands it to one writer goroutine per
-// client through a bounded channel.
+// client through a bounded channel. GET /room is gorilla's own chat
+// example, for the chat benchmark at scale (room.go).
 package main
 
 import (
@@ -35,6 +36,9 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/echo", echo)
 	mux.HandleFunc("/broadcast", h.serve)
+	chat := newRoom()
+	go chat.run()
+	mux.HandleFunc("/room", chat.serve)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
