@@ -161,9 +161,13 @@ for round in $(seq "$ROUNDS"); do
 			tcp) run "$s" -mode idle -conns "$SCALE_CONNS" ;;
 			esac
 		done
-		if [ "$SCALE_PING" != 0 ] && [[ " $SERVERS " == *" tornago "* ]]; then
+		if [ "$SCALE_PING" != 0 ]; then
 			echo "round $round: idle at scale with pings every $SCALE_PING" | tee -a "$LOG"
-			TFLAGS="-ping $SCALE_PING -pprof 127.0.0.1:0" run tornago -mode idle -conns "$SCALE_CONNS" -ping "$SCALE_PING" -settle "$SCALE_SETTLE"
+			for s in $SERVERS; do
+				case $s in
+				tornago | tornago-core) TFLAGS="-ping $SCALE_PING -pprof 127.0.0.1:0" run "$s" -mode idle -conns "$SCALE_CONNS" -ping "$SCALE_PING" -settle "$SCALE_SETTLE" ;;
+				esac
+			done
 		fi
 	fi
 done

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tornago/tornago/websocket"
 )
@@ -33,6 +34,8 @@ type config struct {
 	logger      *slog.Logger
 	// compression, when set, enables permessage-deflate (-deflate).
 	compression *websocket.CompressionOptions
+	// ping is how often every peer is pinged (-ping); 0 sends no pings.
+	ping time.Duration
 }
 
 // sendQueueBytes bounds what a /broadcast client may lag behind. The
@@ -47,6 +50,7 @@ const sendQueueBytes = 4 << 20
 type coreVariant struct {
 	log   *slog.Logger
 	opts  websocket.AcceptOptions
+	ping  time.Duration
 	group websocket.Group
 
 	members atomic.Pointer[[]*websocket.Session] // /broadcast clients, copy-on-write
@@ -55,7 +59,7 @@ type coreVariant struct {
 
 // newCoreVariant returns the bare-core variant.
 func newCoreVariant(cfg config) *coreVariant {
-	v := &coreVariant{log: cfg.logger}
+	v := &coreVariant{log: cfg.logger, ping: cfg.ping}
 	v.members.Store(&[]*websocket.Session{})
 	v.opts.CheckOrigin = checkOrigin(cfg.allowOrigin)
 	v.opts.Compression = cfg.compression
@@ -85,6 +89,7 @@ func (v *coreVariant) shutdown(ctx context.Context) error { return v.group.Shutd
 // written) or the server is stopping (503).
 func (v *coreVariant) serve(w http.ResponseWriter, r *http.Request, e *events, opts websocket.SessionOptions) bool {
 	opts.Logger = v.log
+	opts.PingInterval = v.ping
 	s, err := v.group.NewSession(e, opts)
 	if err != nil {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)

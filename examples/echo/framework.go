@@ -25,16 +25,18 @@ type frameworkVariant struct {
 	mu      sync.Mutex                         // serializes changes to members
 }
 
-func newFrameworkVariant(cfg config) (*frameworkVariant, error) {
+// newFrameworkVariant returns the handler variant, serving more routes on
+// top of /echo and /broadcast (the hub variant's /room).
+func newFrameworkVariant(cfg config, more ...tornago.Route) (*frameworkVariant, error) {
 	v := &frameworkVariant{allow: cfg.allowOrigin}
 	v.members.Store(&[]*broadcastSocket{})
 	// The access log goes to Debug: a line per handshake would be the
 	// largest cost of the handshake benchmark.
 	logger := slog.New(&levelShift{Handler: cfg.logger.Handler()})
-	app, err := tornago.NewApplication([]tornago.Route{
+	app, err := tornago.NewApplication(append([]tornago.Route{
 		{Pattern: `/echo`, Handler: func() tornago.Handler { return &echoSocket{v: v} }},
 		{Pattern: `/broadcast`, Handler: func() tornago.Handler { return &broadcastSocket{v: v} }},
-	}, tornago.Settings{Logger: logger, WebSocketCompression: cfg.compression})
+	}, more...), tornago.Settings{Logger: logger, WebSocketCompression: cfg.compression, WebSocketPingInterval: cfg.ping})
 	if err != nil {
 		return nil, err
 	}

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/tornago/tornago"
 	"github.com/tornago/tornago/hub"
@@ -15,33 +13,25 @@ import (
 const roomName = "room"
 
 // hubVariant is the handler variant (framework.go's handlers for /echo
-// and /broadcast) with what the benchmarks at scale need on top: keepalive
-// pings (-ping, Settings.WebSocketPingInterval) and GET /room, a chat room
-// built the way examples/chat builds one: a tornago.WebSocketHandler per
-// member that joins a hub room in Open, publishes every message it gets
-// to the room in OnMessage and leaves in OnClose. The room relays each
-// message unchanged, with its type, to every member, the sender included,
-// the frame encoded once per publish. main selects it with -hub or -ping.
+// and /broadcast) with GET /room on top, for the chat benchmark: a chat
+// room built the way examples/chat builds one, a tornago.WebSocketHandler
+// per member that joins a hub room in Open, publishes every message it
+// gets to the room in OnMessage and leaves in OnClose. The room relays
+// each message unchanged, with its type, to every member, the sender
+// included, the frame encoded once per publish. main selects it with -hub.
 type hubVariant struct {
 	*frameworkVariant
 	rooms *hub.Hub
 }
 
-func newHubVariant(cfg config, ping time.Duration) (*hubVariant, error) {
-	fw := &frameworkVariant{allow: cfg.allowOrigin}
-	fw.members.Store(&[]*broadcastSocket{})
-	v := &hubVariant{frameworkVariant: fw, rooms: hub.New()}
-	// The access log goes to Debug, as in the handler variant.
-	logger := slog.New(&levelShift{Handler: cfg.logger.Handler()})
-	app, err := tornago.NewApplication([]tornago.Route{
-		{Pattern: `/echo`, Handler: func() tornago.Handler { return &echoSocket{v: fw} }},
-		{Pattern: `/broadcast`, Handler: func() tornago.Handler { return &broadcastSocket{v: fw} }},
-		{Pattern: `/room`, Handler: func() tornago.Handler { return &roomSocket{v: v} }},
-	}, tornago.Settings{Logger: logger, WebSocketCompression: cfg.compression, WebSocketPingInterval: ping})
+func newHubVariant(cfg config) (*hubVariant, error) {
+	v := &hubVariant{rooms: hub.New()}
+	fw, err := newFrameworkVariant(cfg, tornago.Route{Pattern: `/room`, Handler: func() tornago.Handler { return &roomSocket{v: v} }})
 	if err != nil {
+		v.rooms.Close()
 		return nil, err
 	}
-	fw.app = app
+	v.frameworkVariant = fw
 	return v, nil
 }
 

@@ -41,35 +41,40 @@ func TestHubRoom(t *testing.T) {
 	}
 }
 
-// -ping turns keepalive on for every endpoint (the idle benchmark at
-// scale runs /echo with it): the server's pings reach a client that reads.
+// -ping turns keepalive on for every endpoint, in both variants (the
+// idle benchmark at scale runs /echo with it): the server's pings reach a
+// client that reads.
 func TestPingFlag(t *testing.T) {
-	s := startServer(t, nil, "-ping", "20ms")
-	pinged := make(chan struct{}, 1)
-	c := dial(t, s, "/echo", &websocket.DialOptions{ConnOptions: websocket.ConnOptions{OnPing: func([]byte) {
-		select {
-		case pinged <- struct{}{}:
-		default:
-		}
-	}}})
-	read := make(chan error, 1)
-	ctx := readCtx(t)
-	go func() {
-		_, _, err := c.ReadMessage(ctx)
-		read <- err
-	}()
-	select {
-	case <-pinged:
-	case err := <-read:
-		t.Fatalf("the read ended before a ping: %v", err)
+	for _, variant := range [][]string{nil, {"-core"}} {
+		t.Run(fmt.Sprint(variant), func(t *testing.T) {
+			s := startServer(t, nil, append(variant, "-ping", "20ms")...)
+			pinged := make(chan struct{}, 1)
+			c := dial(t, s, "/echo", &websocket.DialOptions{ConnOptions: websocket.ConnOptions{OnPing: func([]byte) {
+				select {
+				case pinged <- struct{}{}:
+				default:
+				}
+			}}})
+			read := make(chan error, 1)
+			ctx := readCtx(t)
+			go func() {
+				_, _, err := c.ReadMessage(ctx)
+				read <- err
+			}()
+			select {
+			case <-pinged:
+			case err := <-read:
+				t.Fatalf("the read ended before a ping: %v", err)
+			}
+			c.CloseNow()
+			<-read
+		})
 	}
-	c.CloseNow()
-	<-read
 }
 
-// -ping and -hub select the handler variant: with -core they are refused.
+// -hub serves the handler variant: with -core it is refused.
 func TestHubFlagsRefuseCore(t *testing.T) {
-	for _, flags := range [][]string{{"-core", "-hub"}, {"-core", "-ping", "1s"}} {
+	for _, flags := range [][]string{{"-core", "-hub"}} {
 		t.Run(fmt.Sprint(flags), func(t *testing.T) {
 			var stdout, stderr strings.Builder
 			status := run(t.Context(), append(flags, "-addr", "127.0.0.1:0"), func(string) string { return "" }, &stdout, &stderr)

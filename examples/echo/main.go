@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	deflate := fs.Bool("deflate", false, "negotiate permessage-deflate when the client offers it (server without context takeover)")
 	core := fs.Bool("core", false, "serve with the bare websocket core (websocket.Accept) instead of tornago.WebSocketHandler")
 	withHub := fs.Bool("hub", false, "also serve GET /room, a chat room on tornago's hub (handler variant; for the chat benchmark)")
-	ping := fs.Duration("ping", 0, "ping every WebSocket peer this often (Settings.WebSocketPingInterval; handler variant, as with -hub; 0: no pings)")
+	ping := fs.Duration("ping", 0, "ping every WebSocket peer this often (Settings.WebSocketPingInterval, or the session's PingInterval with -core; 0: no pings)")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof's profiles on this address (off by default), to profile the server under load")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "least level logged: DEBUG, INFO (an access line per request), WARN or ERROR")
@@ -69,14 +69,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cfg := config{allowOrigin: getenv("ALLOW_ORIGIN"), logger: log}
+	cfg := config{allowOrigin: getenv("ALLOW_ORIGIN"), logger: log, ping: *ping}
 	if *deflate {
 		// Without server context takeover a connection keeps no compressor
 		// between messages, and a broadcast is compressed once for all.
 		cfg.compression = &websocket.CompressionOptions{ServerNoContextTakeover: true}
 	}
 
-	v, err := newVariant(*core, *withHub || *ping > 0, *ping, cfg)
+	v, err := newVariant(*core, *withHub, cfg)
 	if err != nil {
 		log.Error("setup", "err", err)
 		return 1
@@ -144,17 +144,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // newVariant picks the implementation of the WebSocket endpoints:
 // tornago.WebSocketHandler by default, the bare core with -core, so that
-// the benchmarks show what the handler model costs; withHub (-hub or
-// -ping) is the handler variant with keepalive pings and the /room chat
-// room (hub.go).
-func newVariant(core, withHub bool, ping time.Duration, cfg config) (variant, error) {
+// the benchmarks show what the handler model costs; withHub (-hub) is the
+// handler variant with the /room chat room on top (hub.go).
+func newVariant(core, withHub bool, cfg config) (variant, error) {
 	switch {
 	case core && withHub:
-		return nil, errors.New("-hub and -ping serve the handler variant: leave -core out")
+		return nil, errors.New("-hub serves the handler variant: leave -core out")
 	case core:
 		return newCoreVariant(cfg), nil
 	case withHub:
-		return newHubVariant(cfg, ping)
+		return newHubVariant(cfg)
 	}
 	return newFrameworkVariant(cfg)
 }
