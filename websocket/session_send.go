@@ -84,6 +84,7 @@ func (s *Session) write(typ MessageType, data []byte) error {
 				// makes sure it does even if nothing follows.
 				s.queue = append(s.queue, pendingItem)
 				s.queued += pending
+				s.markFlowingLocked()
 				s.startFlusherLocked()
 			}
 			s.mu.Unlock()
@@ -139,6 +140,7 @@ func (s *Session) enqueue(it sendItem, size int) error {
 	s.queue = append(s.queue, it)
 	s.queued += size
 	s.enqueued++
+	s.markFlowingLocked()
 	s.startFlusherLocked()
 	return nil
 }
@@ -200,7 +202,6 @@ func (s *Session) startFlusherLocked() {
 	if len(s.queue) == 0 && s.closeReq == nil {
 		return
 	}
-	s.sendsFlowing = true
 	if s.flushing {
 		if s.flushIdle {
 			s.lastSend.Store(time.Now().UnixNano()) // the send timeout counts from here
@@ -221,6 +222,17 @@ func (s *Session) startFlusherLocked() {
 // path every time), as the dispatcher found (session_dispatch.go). The
 // keepalive goroutine lets it go once nothing has been queued for a
 // tick (flusherQuiet); without that goroutine it does not linger.
+// Messages flow when one is queued while a flusher still runs; a lone
+// message, or a keepalive ping, goes out and its flusher exits, so that
+// idle connections keep no goroutine between pings.
+
+// markFlowingLocked records a message queued: sends are flowing if a
+// flusher is still at work on, or lingering after, an earlier one.
+func (s *Session) markFlowingLocked() {
+	if s.flushing {
+		s.sendsFlowing = true
+	}
+}
 
 // lingerLocked waits, with mu held (and released while waiting), for more
 // to send, and reports whether the flusher should look at the queue

@@ -202,13 +202,15 @@ func flusherGoroutines() int {
 	return bytes.Count(buf, []byte("websocket.(*Session).flushLoop("))
 }
 
-// TestFlusherLingersWhileSendsFlow: once the queue is empty, a flusher
-// waits for the next prepared message instead of exiting while messages
-// keep coming (one goroutine for a whole broadcast, not one per burst),
-// sends it when it comes, exits after a keepalive tick without sends, and
-// does not hold up the end of the session when it lingers then.
+// TestFlusherLingersWhileSendsFlow: a lone message's flusher exits once
+// it is written (an idle connection keeps no goroutine between pings);
+// once messages flow (one queued while a flusher still writes), the
+// flusher waits for the next prepared message instead of exiting (one
+// goroutine for a whole broadcast, not one per burst), sends it when it
+// comes, exits after a keepalive tick without sends, and does not hold
+// up the end of the session when it lingers then.
 func TestFlusherLingersWhileSendsFlow(t *testing.T) {
-	f := newSessionFixture(t, SessionOptions{}, nil, 0, false)
+	f := newSessionFixture(t, SessionOptions{}, nil, 16384, false)
 	f.s.mu.Lock()
 	require.True(t, f.s.canLinger, "the fixture's session has a keepalive goroutine (poller or pings)")
 	f.s.mu.Unlock()
@@ -217,24 +219,43 @@ func TestFlusherLingersWhileSendsFlow(t *testing.T) {
 		defer f.s.mu.Unlock()
 		return f.s.flushing && f.s.flushIdle
 	}
-	for i := range 3 {
-		pm, err := NewPreparedMessage(BinaryMessage, numbered(i, 100))
+	send := func(i, size int) {
+		t.Helper()
+		pm, err := NewPreparedMessage(BinaryMessage, numbered(i, size))
 		require.NoError(t, err)
 		require.NoError(t, f.s.SendPrepared(pm))
-		assert.Equal(t, numbered(i, 100), f.read(t))
+	}
+	noFlusher := func() bool { return flusherGoroutines() == 0 }
+
+	send(0, 100)
+	assert.Equal(t, numbered(0, 100), f.read(t))
+	require.Eventually(t, noFlusher, 5*time.Second, time.Millisecond, "a lone message's flusher exits")
+
+	// The client is not reading: the first message fills the socket and
+	// holds its flusher in the write while the second is queued.
+	send(1, 1<<20)
+	send(2, 100)
+	assert.Equal(t, numbered(1, 1<<20), f.read(t))
+	assert.Equal(t, numbered(2, 100), f.read(t))
+	for i := 3; i < 6; i++ {
 		require.Eventually(t, idle, 5*time.Second, time.Millisecond, "the flusher exited although sends flow")
-		require.Equal(t, 1, flusherGoroutines(), "one flusher for every message")
+		require.Equal(t, 1, flusherGoroutines())
+		send(i, 100)
+		assert.Equal(t, numbered(i, 100), f.read(t))
 	}
 
-	f.s.flusherQuiet() // a tick that saw the sends
-	require.True(t, idle(), "the first quiet tick keeps the flusher")
-	f.s.flusherQuiet() // a tick with none
-	require.Eventually(t, func() bool { return flusherGoroutines() == 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, idle, 5*time.Second, time.Millisecond)
+	// Two keepalive ticks: the first sees the sends and keeps the
+	// flusher (the goroutine's own ticks may come in between, so this
+	// is not asserted), the second finds none and lets it go.
+	f.s.flusherQuiet()
+	f.s.flusherQuiet()
+	require.Eventually(t, noFlusher, 5*time.Second, time.Millisecond)
 
-	pm, err := NewPreparedMessage(BinaryMessage, numbered(9, 100))
-	require.NoError(t, err)
-	require.NoError(t, f.s.SendPrepared(pm))
-	assert.Equal(t, numbered(9, 100), f.read(t), "a new flusher starts after one exited")
+	send(7, 1<<20)
+	send(8, 100)
+	assert.Equal(t, numbered(7, 1<<20), f.read(t))
+	assert.Equal(t, numbered(8, 100), f.read(t))
 	require.Eventually(t, idle, 5*time.Second, time.Millisecond)
 	f.client.CloseNow()
 	f.ev.waitClosed(t, 10*time.Second) // OnClose waits for the lingering flusher, which the end wakes
