@@ -374,8 +374,16 @@ func (h *WebSocketHandler) sessionOptions() websocket.SessionOptions {
 // acceptOptions builds the core's options once Open has run.
 func (h *WebSocketHandler) acceptOptions(hooks webSocketHooks, checkOrigin func(*http.Request) bool) *websocket.AcceptOptions {
 	st := &h.app.settings
-	header := h.header.Clone()
-	header.Del("Content-Type")
+	var header http.Header // what the handler set for the 101: cookies, mostly
+	for k, v := range h.header {
+		if k == "Content-Type" { // clear's default, meaningless on a 101
+			continue
+		}
+		if header == nil {
+			header = make(http.Header, len(h.header))
+		}
+		header[k] = slices.Clone(v)
+	}
 	protocol := h.subprotocol
 	readLimit := h.conf.maxMessageSize
 	if readLimit == 0 {

@@ -39,6 +39,7 @@ type Conn struct {
 	closeTimeout time.Duration
 	onPing       func([]byte)
 	onPong       func([]byte)
+	session      *Session // serving the connection: its handlers replace onPing and onPong
 	logger       *slog.Logger
 	readLimit    atomic.Int64
 	maxFragments int64 // ConnOptions.maxFragments: 0 follows readLimit

@@ -499,11 +499,15 @@ func (c *Conn) handleControl(op opcode, payload []byte) error {
 				return c.readFailed(err)
 			}
 		}
-		if c.onPing != nil {
+		if c.session != nil {
+			c.session.pinged(payload)
+		} else if c.onPing != nil {
 			c.onPing(payload)
 		}
 	case opPong:
-		if c.onPong != nil {
+		if c.session != nil {
+			c.session.ponged(payload)
+		} else if c.onPong != nil {
 			c.onPong(payload)
 		}
 	case opClose:

@@ -231,21 +231,7 @@ func (s *Session) Conn() *Conn { return s.conn.Load() }
 // meanwhile). The session installs its own ping and pong handlers on
 // conn, which call SessionEvents.OnPing and OnPong.
 func (s *Session) Start(conn *Conn) {
-	// A quiet connection's reader woken by a control frame alone (the
-	// pong to a keepalive ping, mostly) parks again at once instead of
-	// waiting in the read for the keepalive goroutine to park it a tick
-	// later: with pings on, that wait kept a goroutine and its stack for
-	// a second in every ping interval of every idle connection.
-	conn.onPing = func(p []byte) {
-		s.alive()
-		s.events.OnPing(p)
-		s.parkIfQuiet(time.Now().UnixNano())
-	}
-	conn.onPong = func(p []byte) {
-		s.alive()
-		s.events.OnPong(p)
-		s.parkIfQuiet(time.Now().UnixNano())
-	}
+	conn.session = s // its ping and pong handlers: pinged and ponged
 	s.setupReading(conn)
 	if s.pingInterval > 0 {
 		s.nextPing.Store(time.Now().Add(s.pingInterval).UnixNano())
@@ -331,6 +317,26 @@ func (s *Session) callOnClose() {
 		}
 	}()
 	s.events.OnClose()
+}
+
+// pinged and ponged handle the peer's pings and pongs for the session's
+// connection, on its reading goroutine (instead of ConnOptions.OnPing and
+// OnPong, at no allocation per connection). A quiet connection's reader
+// woken by a control frame alone (the pong to a keepalive ping, mostly)
+// parks again at once instead of waiting in the read for the keepalive
+// goroutine to park it a tick later: with pings on, that wait kept a
+// goroutine and its stack for a second in every ping interval of every
+// idle connection.
+func (s *Session) pinged(p []byte) {
+	s.alive()
+	s.events.OnPing(p)
+	s.parkIfQuiet(time.Now().UnixNano())
+}
+
+func (s *Session) ponged(p []byte) {
+	s.alive()
+	s.events.OnPong(p)
+	s.parkIfQuiet(time.Now().UnixNano())
 }
 
 // alive records that the peer showed signs of life (a pong, a ping or a

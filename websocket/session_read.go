@@ -75,6 +75,10 @@ func (s *Session) readLoop() {
 				}
 				continue
 			}
+			if buf != nil {
+				// The connection is over: nothing will resume into it.
+				s.group.putMessageBuffer(buf, *buf)
+			}
 			s.logEnd(err)
 			break
 		}
