@@ -173,8 +173,9 @@
 // (Linux) and a reader starts again on a new goroutine when bytes arrive
 // or the connection closes. An idle session then costs its Conn, socket
 // and Session, a few KiB in all (BENCHMARKS.md). Parking and waking cost
-// a few microseconds, so a session keeps reading a busy connection and
-// parks it once it goes quiet. tornago.WebSocketHandler is an adapter of
+// a few microseconds, so a session keeps reading a busy connection (and a
+// new one) and parks it once it goes quiet, or at once when only a pong or
+// ping woke it. tornago.WebSocketHandler is an adapter of
 // a Session to Tornado's hooks.
 //
 // # Compression

@@ -27,8 +27,9 @@ import (
 // connection is quiet (session_read.go); a dispatcher runs OnMessage
 // while the inbox is not empty and lingers while messages flow
 // (session_dispatch.go); writes go to the socket on the writer's
-// goroutine when nothing is queued, and a flusher goroutine exists only
-// while something is (session_send.go); the group's one keepalive
+// goroutine when nothing is queued, and a flusher goroutine exists while
+// something is, lingering while messages flow (session_send.go); the
+// group's one keepalive
 // goroutine serves every session's timers (session_keepalive.go). So an
 // idle session costs no goroutine where the platform has a poller.
 //
