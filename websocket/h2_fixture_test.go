@@ -116,7 +116,8 @@ func (s *h2Server) rawStream(t testing.TB) *rawPeer {
 	require.NoError(t, err)
 	req.Header[protocolPseudoHeader] = []string{"websocket"}
 	req.Header.Set("Sec-WebSocket-Version", "13")
-	resp, err := s.transport.RoundTrip(req)
+	var rt http.RoundTripper = s.transport
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		cancel()
 		t.Fatalf("extended CONNECT: %v", err)
