@@ -121,4 +121,3 @@ func requestRemoteAddr(r *http.Request) net.Addr {
 	}
 	return streamAddr(r.RemoteAddr)
 }
-
