@@ -81,6 +81,9 @@ func NewApplication(routes []Route, settings Settings) (*Application, error) {
 	if code, _ := s.shutdownClose(); !code.Valid() {
 		return nil, fmt.Errorf("%w: WebSocketShutdownCode %d may not be sent in a close frame (use 1001, 1012, or 4000–4999)", errSettings, int(code))
 	}
+	if s.HTTP2 && !websocket.ExtendedConnectEnabled() {
+		return nil, fmt.Errorf("%w: HTTP2 serves WebSockets over HTTP/2 only in a process started with GODEBUG=http2xconnect=1 (net/http reads it at start-up); set it in the environment, or leave HTTP2 off", errSettings)
+	}
 	var rules []routing.Rule
 	if s.StaticPath != "" {
 		static := StaticFiles(s.StaticPath)

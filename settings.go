@@ -208,6 +208,28 @@ type Settings struct {
 	// a compressor of several hundred KiB once it has sent a compressed
 	// message; set ServerNoContextTakeover for many connections.
 	WebSocketCompression *websocket.CompressionOptions
+	// HTTP2 makes ListenAndServeTLS and ServeTLS offer HTTP/2 (ALPN "h2")
+	// beside HTTP/1.1, with WebSockets over HTTP/2 (RFC 8441): a browser
+	// then opens each WebSocket as a stream of the page's own connection,
+	// with no TCP and TLS handshake of its own. WebSocket handlers work
+	// the same over either protocol (over HTTP/2 the handshake answers 200
+	// instead of 101, and closing a socket ends its stream, not the
+	// connection). net/http offers the extended CONNECT this takes only in
+	// a process started with GODEBUG=http2xconnect=1: it reads the variable
+	// once, at start-up, and nothing can turn it on later (neither
+	// os.Setenv nor a //go:debug line reaches it). Without it browsers
+	// would quietly fall back to one HTTP/1.1 connection per WebSocket, so
+	// NewApplication refuses HTTP2 in such a process.
+	//
+	// Off by default, for three reasons: it needs that variable; an
+	// HTTP/2 WebSocket costs more server memory than a hijacked HTTP/1.1
+	// one (net/http ends a stream when its handler returns, so each socket
+	// keeps a goroutine and the stream's buffers; see BENCHMARKS.md); and
+	// net/http lets a connection carry at most 250 streams at once by
+	// default (http.HTTP2Config.MaxConcurrentStreams), pages included.
+	// Behind a proxy that terminates TLS, set it only if the proxy speaks
+	// RFC 8441 to the application (see docs/deploy.md).
+	HTTP2 bool
 }
 
 // Defaults of Settings fields, applied by WithDefaults.

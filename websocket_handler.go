@@ -321,6 +321,9 @@ func (h *WebSocketHandler) serveWebSocket() {
 		return
 	}
 	rh.status = http.StatusSwitchingProtocols
+	if rh.r.ProtoMajor >= 2 {
+		rh.status = http.StatusOK // RFC 8441's answer
+	}
 	rh.finished = true
 	rh.headersWritten = true
 	rh.logAccess()
@@ -335,6 +338,12 @@ func (h *WebSocketHandler) serveWebSocket() {
 	rh.w = hijackedWriter{}
 	handedOff = true
 	s.Start(conn)
+	if rh.r.ProtoMajor >= 2 {
+		// Over HTTP/2 the connection is a stream of net/http's, which
+		// ends when this handler returns: the request goroutine stays
+		// until the session has closed it.
+		<-conn.Done()
+	}
 }
 
 // sessionEvents hands the session's events to the handler's hooks, and

@@ -1,0 +1,172 @@
+package tornago_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/http2"
+
+	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/internal/testenv"
+	"github.com/tornago/tornago/websocket"
+)
+
+// h2Socket is a WebSocket handler that reports what it saw: the request
+// as Open got it, its pongs and its OnClose calls.
+type h2Socket struct {
+	tornago.WebSocketHandler
+	rec *h2Record
+}
+
+type h2Record struct {
+	mu      sync.Mutex
+	opened  []string // "HTTP/2.0 CONNECT" per Open
+	closed  map[string]int
+	pong    chan struct{}
+	onClose chan string
+}
+
+func (h *h2Socket) Open(args ...string) error {
+	name, _ := h.GetArgument("name", tornago.Default("anon"))
+	h.rec.mu.Lock()
+	h.rec.opened = append(h.rec.opened, h.Request().Proto+" "+h.Request().Method)
+	h.rec.mu.Unlock()
+	if name == "denied" {
+		return tornago.HTTPError{Code: http.StatusForbidden, Message: "no entry"}
+	}
+	if err := h.SetSecureCookie("session", name); err != nil {
+		return err
+	}
+	if err := h.SetHeader("X-Socket", name); err != nil {
+		return err
+	}
+	return h.WriteText("hello " + name)
+}
+
+func (h *h2Socket) OnMessage(m tornago.Message) error { return h.WriteMessage(m.Data, m.Binary) }
+
+func (h *h2Socket) OnPong([]byte) {
+	select {
+	case h.rec.pong <- struct{}{}:
+	default:
+	}
+}
+
+func (h *h2Socket) OnClose() {
+	name, _ := h.GetArgument("name", tornago.Default("anon"))
+	h.rec.mu.Lock()
+	h.rec.closed[name]++
+	h.rec.mu.Unlock()
+	h.rec.onClose <- name
+}
+
+// TestWebSocketHandlerOverHTTP2 serves a WebSocketHandler through
+// ListenAndServeTLS's code path with Settings.HTTP2 and opens sockets as
+// RFC 8441 streams of one HTTP/2 connection: Open runs before the 200,
+// which carries its cookie and header; an error from Open is the HTTP
+// status the client reads; the keepalive pings; Shutdown closes with
+// 1001; OnClose runs exactly once for each.
+func TestWebSocketHandlerOverHTTP2(t *testing.T) {
+	t.Parallel()
+	rec := &h2Record{closed: map[string]int{}, pong: make(chan struct{}, 1), onClose: make(chan string, 10)}
+	app, err := tornago.NewApplication([]tornago.Route{
+		{Pattern: `/ws`, Handler: func() tornago.Handler { return &h2Socket{rec: rec} }},
+		{Pattern: `/who`, Handler: func() tornago.Handler { return &whoAmI{} }},
+	}, tornago.Settings{
+		HTTP2:                 true,
+		CookieSecret:          "secret",
+		WebSocketPingInterval: 20 * time.Millisecond,
+		WebSocketPingTimeout:  10 * time.Second,
+		Logger:                slog.New(slog.DiscardHandler),
+	})
+	require.NoError(t, err)
+	tc := testenv.NewCert(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- app.ServeTLS(l, &tls.Config{Certificates: []tls.Certificate{tc.TLS}}) }()
+	addr := l.Addr().String()
+	transport := &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: tc.Roots}}
+	defer transport.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	resp, err := (&http.Client{Transport: transport}).Get("https://" + addr + "/who")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, "HTTP/2.0", resp.Proto, "pages are served over HTTP/2")
+
+	opts := &websocket.DialOptions{HTTP2Transport: transport}
+	c, resp, err := websocket.Dial(ctx, "wss://"+addr+"/ws?name=ada", opts)
+	require.NoError(t, err)
+	defer c.CloseNow()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "ada", resp.Header.Get("X-Socket"), "Open's header rides on the 200")
+	var cookie *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "session" {
+			cookie = ck
+		}
+	}
+	require.NotNil(t, cookie, "Open's secure cookie rides on the 200")
+	_, msg, err := c.ReadMessage(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "hello ada", string(msg), "what Open wrote comes first")
+	require.NoError(t, c.WriteMessage(ctx, websocket.TextMessage, []byte("echo me")))
+	// The client answers the server's pings while it reads.
+	_, msg, err = c.ReadMessage(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "echo me", string(msg))
+	readDone := make(chan error, 1)
+	go func() {
+		_, _, err := c.ReadMessage(ctx)
+		readDone <- err
+	}()
+	select {
+	case <-rec.pong:
+	case <-ctx.Done():
+		t.Fatal("no pong: the keepalive does not ping over HTTP/2")
+	}
+
+	_, resp, err = websocket.Dial(ctx, "wss://"+addr+"/ws?name=denied", opts)
+	var de *websocket.DialError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "Open's error is a status the client sees")
+	assert.Equal(t, "denied", <-rec.onClose)
+
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer shutCancel()
+	require.NoError(t, app.Shutdown(shutCtx))
+	require.NoError(t, <-served)
+	err = <-readDone
+	var ce *websocket.CloseError
+	require.True(t, errors.As(err, &ce), "Shutdown closes with a close frame: %v", err)
+	assert.Equal(t, websocket.StatusGoingAway, ce.Code)
+	assert.Equal(t, "ada", <-rec.onClose)
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	assert.Equal(t, []string{"HTTP/2.0 CONNECT", "HTTP/2.0 CONNECT"}, rec.opened)
+	assert.Equal(t, map[string]int{"ada": 1, "denied": 1}, rec.closed, "OnClose exactly once each")
+}
+
+// TestSettingsHTTP2NeedsExtendedConnect: NewApplication refuses HTTP2 in
+// a process whose net/http cannot serve WebSockets over it, rather than
+// serve every browser WebSocket on a connection of its own unawares.
+func TestSettingsHTTP2NeedsExtendedConnect(t *testing.T) {
+	t.Setenv("GODEBUG", "")
+	_, err := tornago.NewApplication(nil, tornago.Settings{HTTP2: true})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "GODEBUG=http2xconnect=1")
+	_, err = tornago.NewApplication(nil, tornago.Settings{})
+	require.NoError(t, err, "HTTP/1.1 only needs nothing")
+}
