@@ -1,6 +1,7 @@
 package tornago
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -37,9 +38,29 @@ func (a *Application) ListenAndServeTLS(addr, certFile, keyFile string) error {
 // WebSockets come as extended CONNECT streams on it. Other protocols
 // stay, such as autocert's "acme-tls/1".
 func (a *Application) ServeTLS(l net.Listener, cfg *tls.Config) error {
+	tl, err := a.tlsListener(l, cfg)
+	if err != nil {
+		return err
+	}
+	return a.Serve(tl)
+}
+
+// RunListenerTLS is RunListener over TLS: ServeTLS's protocols and
+// limits, Run's lifetime (it serves until ctx ends, then shuts down).
+func (a *Application) RunListenerTLS(ctx context.Context, l net.Listener, cfg *tls.Config) error {
+	tl, err := a.tlsListener(l, cfg)
+	if err != nil {
+		return err
+	}
+	return a.RunListener(ctx, tl)
+}
+
+// tlsListener wraps l in TLS with cfg, offering the protocols ServeTLS
+// describes; on error it closes l.
+func (a *Application) tlsListener(l net.Listener, cfg *tls.Config) (net.Listener, error) {
 	if cfg == nil || len(cfg.Certificates) == 0 && cfg.GetCertificate == nil && cfg.GetConfigForClient == nil {
 		_ = l.Close()
-		return errors.New("tornago: ServeTLS needs a tls.Config with a certificate")
+		return nil, errors.New("tornago: ServeTLS needs a tls.Config with a certificate")
 	}
 	cfg = cfg.Clone()
 	protos := []string{"http/1.1"}
@@ -52,5 +73,5 @@ func (a *Application) ServeTLS(l net.Listener, cfg *tls.Config) error {
 		}
 	}
 	cfg.NextProtos = protos
-	return a.Serve(tls.NewListener(l, cfg))
+	return tls.NewListener(l, cfg), nil
 }

@@ -89,14 +89,7 @@ func TestWebSocketHandlerOverHTTP2(t *testing.T) {
 		Logger:                slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
-	tc := testenv.NewCert(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- app.ServeTLS(l, &tls.Config{Certificates: []tls.Certificate{tc.TLS}}) }()
-	addr := l.Addr().String()
-	transport := &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: tc.Roots}}
-	defer transport.CloseIdleConnections()
+	addr, transport, served := serveH2(t, app)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
@@ -169,4 +162,57 @@ func TestSettingsHTTP2NeedsExtendedConnect(t *testing.T) {
 	assert.Contains(t, err.Error(), "GODEBUG=http2xconnect=1")
 	_, err = tornago.NewApplication(nil, tornago.Settings{})
 	require.NoError(t, err, "HTTP/1.1 only needs nothing")
+}
+
+// serveH2 runs app.ServeTLS (with Settings.HTTP2) on a loopback port and
+// returns its address, an HTTP/2 client transport trusting its
+// certificate, and the channel ServeTLS's result comes on once the test
+// shuts the app down.
+func serveH2(t *testing.T, app *tornago.Application) (string, *http2.Transport, <-chan error) {
+	t.Helper()
+	tc := testenv.NewCert(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- app.ServeTLS(l, &tls.Config{Certificates: []tls.Certificate{tc.TLS}}) }()
+	transport := &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: tc.Roots}}
+	t.Cleanup(transport.CloseIdleConnections)
+	return l.Addr().String(), transport, served
+}
+
+// TestWebSocketGuardsOverHTTP2: the per-method rules treat an extended
+// CONNECT as the GET of an HTTP/1.1 handshake: the XSRF check lets it
+// through (as it does a GET; the origin check guards WebSockets), and
+// Authenticated(f, "GET") still keeps an anonymous client out.
+func TestWebSocketGuardsOverHTTP2(t *testing.T) {
+	t.Parallel()
+	rec := &h2Record{closed: map[string]int{}, pong: make(chan struct{}, 1), onClose: make(chan string, 10)}
+	socket := func() tornago.Handler { return &h2Socket{rec: rec} }
+	app, err := tornago.NewApplication([]tornago.Route{
+		{Pattern: `/ws`, Handler: socket},
+		{Pattern: `/members`, Handler: tornago.Authenticated(socket, http.MethodGet)},
+	}, tornago.Settings{
+		HTTP2:        true,
+		CookieSecret: "secret",
+		XSRFCookies:  true,
+		LoginURL:     "/login",
+		Logger:       slog.New(slog.DiscardHandler),
+	})
+	require.NoError(t, err)
+	addr, transport, served := serveH2(t, app)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	opts := &websocket.DialOptions{HTTP2Transport: transport}
+
+	c, _, err := websocket.Dial(ctx, "wss://"+addr+"/ws?name=xsrf", opts)
+	require.NoError(t, err, "the XSRF check does not apply to a WebSocket handshake over HTTP/2 either")
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+
+	_, resp, err := websocket.Dial(ctx, "wss://"+addr+"/members?name=anon", opts)
+	require.Error(t, err, "an anonymous client opened an Authenticated socket over HTTP/2")
+	require.NotNil(t, resp)
+	assert.Equal(t, http.StatusFound, resp.StatusCode, "redirected to log in, as the GET handshake is")
+
+	require.NoError(t, app.Shutdown(ctx))
+	require.NoError(t, <-served)
 }
