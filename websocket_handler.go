@@ -50,7 +50,8 @@ var ErrSendQueueFull = websocket.ErrSendQueueFull
 //  3. Open runs before the 101 response is written: cookies and headers it
 //     sets go out with the 101, an error it returns becomes the HTTP
 //     status (an HTTPError's code, else 500), and messages it writes follow
-//     the 101.
+//     the 101. Over HTTP/2 (Settings.HTTP2, RFC 8441) the same holds for
+//     the 200 that answers the browser's extended CONNECT.
 //  4. Messages are read on one goroutine and OnMessage is called for each,
 //     in order, on another, so pings are answered while OnMessage works.
 //     An error or panic from OnMessage closes the connection with 1011;

@@ -73,8 +73,10 @@ func TestChatHTTP2(t *testing.T) {
 	// HTTP/2: Chromium puts a WebSocket on an HTTP/2 connection only if
 	// it already has one to the server, and a reconnecting page may not.)
 	require.NoError(t, first.Cmd.Process.Signal(syscall.SIGTERM))
+	stopping := time.Now()
 	select {
 	case <-first.Exited:
+		t.Logf("chat exited %v after SIGTERM", time.Since(stopping))
 	case <-time.After(actionTimeout):
 		t.Fatal("chat still running after SIGTERM")
 	}

@@ -25,6 +25,11 @@
 //
 // Dial connects to a ws:// or wss:// URL and returns the same *Conn.
 //
+// Over HTTP/2 both take RFC 8441's extended CONNECT instead of the
+// HTTP/1.1 upgrade: Accept on a request that came over HTTP/2 (the
+// handler must then stay until the Conn is closed, as the stream ends with
+// it), Dial with DialOptions.HTTP2Transport. See Accept and h2.go.
+//
 // # Origins
 //
 // A browser sends the page's origin with every WebSocket handshake, and
