@@ -45,13 +45,19 @@ type streamConn struct {
 	closeWrite func() error
 	finish     func()
 
-	// Reading: one goroutine reads the body and hands over what it read.
+	// Reading: one goroutine (pump) reads the body and hands over what it
+	// read; taken tells it the reader is done with that chunk's buffer.
 	startPump sync.Once
 	chunks    chan streamChunk
+	taken     chan struct{}
 	rest      []byte // the unread part of the last chunk
-	restBuf   *[readBufferSize]byte
 	readErr   error
 	readDL    deadline
+	// The pump's buffers: an idle stream waits in small, so that it holds
+	// no 8 KiB buffer; big, from the pool, after a read that filled the
+	// buffer (a large message arriving), until one does not.
+	small [smallStreamRead]byte
+	big   *[readBufferSize]byte
 
 	// Writing: wmu is held through each write, so that Close can wait for
 	// one in flight (after breaking it) before the stream is released.
@@ -63,11 +69,14 @@ type streamConn struct {
 	once     sync.Once
 }
 
+// smallStreamRead is the buffer an idle stream's pump waits in: enough
+// for a typical chat message, small enough to cost little per socket.
+const smallStreamRead = 512
+
 // streamChunk is one read of the stream's body.
 type streamChunk struct {
-	buf *[readBufferSize]byte
-	n   int
-	err error
+	data []byte
+	err  error
 }
 
 // errStreamTimeout is what an expired deadline makes a stream read or
@@ -80,23 +89,45 @@ func newStreamConn(body io.ReadCloser, out io.Writer) *streamConn {
 		body:   body,
 		out:    out,
 		chunks: make(chan streamChunk),
+		taken:  make(chan struct{}, 1),
 		closed: make(chan struct{}),
 		readDL: makeDeadline(),
 	}
 }
 
-// pump reads the body until it ends or the stream is closed.
+// pump reads the body until it ends or the stream is closed. A buffer
+// handed over is not read into again before the reader is done with it.
+// (On close a big buffer the reader may still be copying from is left to
+// the garbage collector rather than put back in the pool.)
 func (s *streamConn) pump() {
+	bulk := false
 	for {
-		buf := readBufPool.Get().(*[readBufferSize]byte)
-		n, err := s.body.Read(buf[:])
+		var p []byte
+		if bulk {
+			if s.big == nil {
+				s.big = readBufPool.Get().(*[readBufferSize]byte)
+			}
+			p = s.big[:]
+		} else {
+			if s.big != nil {
+				readBufPool.Put(s.big)
+				s.big = nil
+			}
+			p = s.small[:]
+		}
+		n, err := s.body.Read(p)
+		bulk = n == len(p)
 		select {
-		case s.chunks <- streamChunk{buf, n, err}:
+		case s.chunks <- streamChunk{p[:n], err}:
 		case <-s.closed:
-			readBufPool.Put(buf)
 			return
 		}
 		if err != nil {
+			return
+		}
+		select {
+		case <-s.taken:
+		case <-s.closed:
 			return
 		}
 	}
@@ -105,48 +136,55 @@ func (s *streamConn) pump() {
 // Read reads the stream; only one goroutine reads at a time (the Conn's
 // readSem holder).
 func (s *streamConn) Read(p []byte) (int, error) {
-	if len(s.rest) > 0 {
-		return s.takeRest(p), nil
-	}
-	if s.readErr != nil {
-		return 0, s.readErr
-	}
-	if s.isClosed.Load() {
-		return 0, net.ErrClosed
-	}
-	if s.readDL.expired() {
-		return 0, errStreamTimeout
-	}
-	s.startPump.Do(func() { go s.pump() })
-	select {
-	case ch := <-s.chunks:
-		if ch.err != nil {
-			if errors.Is(ch.err, io.EOF) {
-				s.readErr = io.EOF
-			} else {
-				s.readErr = fmt.Errorf("websocket: HTTP/2 stream: %w", ch.err)
-			}
+	for {
+		if len(s.rest) > 0 {
+			return s.takeRest(p), nil
 		}
-		if ch.n == 0 {
-			readBufPool.Put(ch.buf)
+		if s.readErr != nil {
 			return 0, s.readErr
 		}
-		s.restBuf, s.rest = ch.buf, ch.buf[:ch.n]
-		return s.takeRest(p), nil
-	case <-s.readDL.wait():
-		return 0, errStreamTimeout
-	case <-s.closed:
-		return 0, net.ErrClosed
+		if s.isClosed.Load() {
+			return 0, net.ErrClosed
+		}
+		if s.readDL.expired() {
+			return 0, errStreamTimeout
+		}
+		s.startPump.Do(func() { go s.pump() })
+		select {
+		case ch := <-s.chunks:
+			if ch.err != nil {
+				if errors.Is(ch.err, io.EOF) {
+					s.readErr = io.EOF
+				} else {
+					s.readErr = fmt.Errorf("websocket: HTTP/2 stream: %w", ch.err)
+				}
+				s.rest = ch.data // the pump has stopped: no taken owed
+				continue
+			}
+			if len(ch.data) == 0 {
+				s.taken <- struct{}{}
+				continue
+			}
+			s.rest = ch.data
+			return s.takeRest(p), nil
+		case <-s.readDL.wait():
+			return 0, errStreamTimeout
+		case <-s.closed:
+			return 0, net.ErrClosed
+		}
 	}
 }
 
-// takeRest copies what is left of the last chunk into p.
+// takeRest copies what is left of the last chunk into p, and hands its
+// buffer back to the pump once it is all read.
 func (s *streamConn) takeRest(p []byte) int {
 	n := copy(p, s.rest)
 	s.rest = s.rest[n:]
 	if len(s.rest) == 0 {
-		readBufPool.Put(s.restBuf)
-		s.restBuf, s.rest = nil, nil
+		s.rest = nil
+		if s.readErr == nil {
+			s.taken <- struct{}{}
+		}
 	}
 	return n
 }
