@@ -382,6 +382,7 @@ func (a *Application) Serve(l net.Listener) error {
 		IdleTimeout:       serverIdleTimeout,
 		MaxHeaderBytes:    serverMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: a.settings.HTTP2MaxConcurrentStreams},
 	}
 	a.mu.Lock()
 	if a.closed {

@@ -225,29 +225,37 @@ type Settings struct {
 	// HTTP/2 WebSocket costs more server memory than a hijacked HTTP/1.1
 	// one (net/http ends a stream when its handler returns, so each socket
 	// keeps a goroutine and the stream's buffers; see BENCHMARKS.md); and
-	// net/http lets a connection carry at most 250 streams at once by
-	// default (http.HTTP2Config.MaxConcurrentStreams), pages included.
+	// a connection carries at most HTTP2MaxConcurrentStreams sockets and
+	// requests at once.
 	// Behind a proxy that terminates TLS, set it only if the proxy speaks
 	// RFC 8441 to the application (see docs/deploy.md).
 	HTTP2 bool
+	// HTTP2MaxConcurrentStreams bounds the streams one HTTP/2 connection
+	// may have open at once, each WebSocket on it one of them for its
+	// whole life: a browser that needs more opens another connection.
+	// Default 250, net/http's own (http.HTTP2Config.MaxConcurrentStreams);
+	// raise it for a page, or a proxy speaking RFC 8441 to the
+	// application, that holds more sockets on one connection.
+	HTTP2MaxConcurrentStreams int
 }
 
 // Defaults of Settings fields, applied by WithDefaults.
 const (
-	DefaultStaticURLPrefix         = "/static/"
-	DefaultMaxBodySize             = 100 << 20
-	DefaultMaxFormMemory           = 10 << 20
-	DefaultMaxArguments            = 10000
-	DefaultMaxJSONElements         = 10000
-	DefaultMaxFieldErrors          = 100
-	DefaultBodyStallTimeout        = 60 * time.Second
-	DefaultWriteStallTimeout       = 60 * time.Second
-	DefaultWebSocketMaxMessageSize = 10 << 20
-	DefaultWebSocketSendQueueSize  = 16 << 20
-	DefaultWebSocketSendTimeout    = 30 * time.Second
-	DefaultWebSocketInboxSize      = 64 << 10
-	DefaultWebSocketCloseTimeout   = 5 * time.Second
-	DefaultShutdownTimeout         = 10 * time.Second
+	DefaultStaticURLPrefix           = "/static/"
+	DefaultMaxBodySize               = 100 << 20
+	DefaultMaxFormMemory             = 10 << 20
+	DefaultMaxArguments              = 10000
+	DefaultMaxJSONElements           = 10000
+	DefaultMaxFieldErrors            = 100
+	DefaultBodyStallTimeout          = 60 * time.Second
+	DefaultWriteStallTimeout         = 60 * time.Second
+	DefaultWebSocketMaxMessageSize   = 10 << 20
+	DefaultWebSocketSendQueueSize    = 16 << 20
+	DefaultWebSocketSendTimeout      = 30 * time.Second
+	DefaultWebSocketInboxSize        = 64 << 10
+	DefaultWebSocketCloseTimeout     = 5 * time.Second
+	DefaultHTTP2MaxConcurrentStreams = 250
+	DefaultShutdownTimeout           = 10 * time.Second
 )
 
 // WithDefaults returns a copy of s with every zero field that has a default
@@ -274,6 +282,7 @@ func (s Settings) WithDefaults() Settings {
 		s.WebSocketPingTimeout = s.WebSocketPingInterval
 	}
 	positiveOr(&s.WebSocketMaxMessageSize, DefaultWebSocketMaxMessageSize)
+	positiveOr(&s.HTTP2MaxConcurrentStreams, DefaultHTTP2MaxConcurrentStreams)
 	if s.WebSocketSendQueueSize <= 0 {
 		s.WebSocketSendQueueSize = int(max(DefaultWebSocketSendQueueSize, 2*s.WebSocketMaxMessageSize))
 	}

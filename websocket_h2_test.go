@@ -216,3 +216,40 @@ func TestWebSocketGuardsOverHTTP2(t *testing.T) {
 	require.NoError(t, app.Shutdown(ctx))
 	require.NoError(t, <-served)
 }
+
+// TestHTTP2MaxConcurrentStreams: Settings.HTTP2MaxConcurrentStreams is
+// the server's stream limit per connection, so a client holding more
+// sockets than it allows spreads them over more TCP connections.
+func TestHTTP2MaxConcurrentStreams(t *testing.T) {
+	t.Parallel()
+	rec := &h2Record{closed: map[string]int{}, pong: make(chan struct{}, 1), onClose: make(chan string, 10)}
+	app, err := tornago.NewApplication([]tornago.Route{
+		{Pattern: `/ws`, Handler: func() tornago.Handler { return &h2Socket{rec: rec} }},
+	}, tornago.Settings{
+		HTTP2:                     true,
+		HTTP2MaxConcurrentStreams: 2,
+		CookieSecret:              "secret",
+		Logger:                    slog.New(slog.DiscardHandler),
+	})
+	require.NoError(t, err)
+	addr, transport, served := serveH2(t, app)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	local := map[string]bool{}
+	var conns []*websocket.Conn
+	for range 4 {
+		c, _, err := websocket.Dial(ctx, "wss://"+addr+"/ws", &websocket.DialOptions{HTTP2Transport: transport})
+		require.NoError(t, err)
+		defer c.CloseNow()
+		conns = append(conns, c)
+		local[c.LocalAddr().String()] = true // the TCP connection's
+	}
+	assert.Len(t, local, 2, "4 sockets at 2 streams per connection")
+	for _, c := range conns {
+		_, _, err := c.ReadMessage(ctx) // Open's greeting
+		require.NoError(t, err)
+		require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+	}
+	require.NoError(t, app.Shutdown(ctx))
+	require.NoError(t, <-served)
+}
