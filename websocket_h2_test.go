@@ -1,5 +1,7 @@
 package tornago_test
 
+//lint:file-ignore SA1019 x/net's http2.Transport is deprecated in favour of net/http's, which cannot send an RFC 8441 extended CONNECT as of Go 1.26 (it rejects :protocol)
+
 import (
 	"context"
 	"crypto/tls"

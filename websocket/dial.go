@@ -46,8 +46,8 @@ type DialOptions struct {
 	// upgrade on a connection of its own: every WebSocket dialled through
 	// one transport to one server shares its connection, as a browser's
 	// share the page's. As of Go 1.26 net/http's own Transport cannot
-	// send one (it rejects the :protocol pseudo-header) and is refused;
-	// golang.org/x/net/http2's Transport can:
+	// send one (it rejects the :protocol pseudo-header; the dial fails
+	// with an error saying so); golang.org/x/net/http2's Transport can:
 	//
 	//	opts.HTTP2Transport = &http2.Transport{TLSClientConfig: cfg}
 	//

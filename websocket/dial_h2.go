@@ -20,9 +20,6 @@ import (
 // whose request body carries our frames and whose response body the
 // server's.
 func dialExtendedConnect(ctx context.Context, u *url.URL, opts *DialOptions) (*Conn, *http.Response, error) {
-	if _, ok := opts.HTTP2Transport.(*http.Transport); ok {
-		return nil, nil, errStdlibTransport
-	}
 	timeout := opts.HandshakeTimeout
 	if timeout <= 0 {
 		timeout = DefaultHandshakeTimeout
@@ -59,8 +56,11 @@ func dialExtendedConnect(ctx context.Context, u *url.URL, opts *DialOptions) (*C
 	if err != nil {
 		endStream()
 		pw.Close()
-		if hctx.Err() != nil {
+		switch {
+		case hctx.Err() != nil:
 			err = fmt.Errorf("%w (%w)", hctx.Err(), err)
+		case strings.Contains(err.Error(), `":protocol"`):
+			err = fmt.Errorf("%w: %w", errStdlibTransport, err)
 		}
 		return nil, nil, fmt.Errorf("websocket: HTTP/2 extended CONNECT: %w", err)
 	}
@@ -173,8 +173,8 @@ func orStreamAddr(a net.Addr) net.Addr {
 	return a
 }
 
-// errStdlibTransport refuses net/http's own Transport, which cannot carry
-// an extended CONNECT as of Go 1.26: its RoundTrip rejects the :protocol
-// pseudo-header as an invalid header name before its HTTP/2 code (which
-// would send it) sees the request.
-var errStdlibTransport = errors.New("websocket: net/http's Transport cannot send an RFC 8441 extended CONNECT (it rejects the :protocol pseudo-header); use golang.org/x/net/http2's Transport as DialOptions.HTTP2Transport")
+// errStdlibTransport explains the error of a transport that refused the
+// :protocol pseudo-header: net/http's own, as of Go 1.26, whose RoundTrip
+// rejects it as an invalid header name before its HTTP/2 code (which would
+// send it) sees the request.
+var errStdlibTransport = errors.New("websocket: this transport cannot send an RFC 8441 extended CONNECT (net/http's rejects the :protocol pseudo-header as of Go 1.26); use golang.org/x/net/http2's Transport as DialOptions.HTTP2Transport")

@@ -245,8 +245,9 @@ func (s *streamConn) Close() error {
 		if s.writing.Load() && s.breakWrite != nil {
 			s.breakWrite()
 		}
-		s.wmu.Lock() // wait for a write in flight
-		s.wmu.Unlock()
+		// A write in flight ends first; none starts after (isClosed).
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
 		s.readDL.stop()
 		if s.finish != nil {
 			s.finish()

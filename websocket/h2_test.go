@@ -309,3 +309,20 @@ func TestH2HostileInput(t *testing.T) {
 		})
 	}
 }
+
+// TestH2DialStdlibTransportExplains: net/http's own Transport cannot send
+// an extended CONNECT in Go 1.26; the dial says why and what to use
+// instead, rather than only "invalid header field name".
+func TestH2DialStdlibTransportExplains(t *testing.T) {
+	t.Parallel()
+	s := h2EchoServer(t, nil)
+	var p http.Protocols
+	p.SetHTTP2(true)
+	tr := &http.Transport{TLSClientConfig: s.srv.Client().Transport.(*http.Transport).TLSClientConfig, Protocols: &p}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _, err := Dial(ctx, s.url, &DialOptions{HTTP2Transport: tr})
+	require.ErrorIs(t, err, errStdlibTransport)
+	assert.Contains(t, err.Error(), "golang.org/x/net/http2")
+}
