@@ -52,9 +52,9 @@ type DialOptions struct {
 	//	opts.HTTP2Transport = &http2.Transport{TLSClientConfig: cfg}
 	//
 	// A server that does not speak HTTP/2 or does not advertise extended
-	// CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL) fails the dial. TLSConfig and NetDialContext are not used
-	// then (the transport's own settings are); HandshakeTimeout and ctx
-	// still bound the handshake.
+	// CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL) fails the dial.
+	// TLSConfig and NetDialContext are not used then (the transport's own
+	// settings are); HandshakeTimeout and ctx still bound the handshake.
 	HTTP2Transport http.RoundTripper
 }
 
