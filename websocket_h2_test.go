@@ -33,6 +33,7 @@ type h2Record struct {
 	mu      sync.Mutex
 	opened  []string // "HTTP/2.0 CONNECT" per Open
 	closed  map[string]int
+	codes   map[string]int // CloseCode in OnClose
 	pong    chan struct{}
 	onClose chan string
 }
@@ -67,6 +68,9 @@ func (h *h2Socket) OnClose() {
 	name, _ := h.GetArgument("name", tornago.Default("anon"))
 	h.rec.mu.Lock()
 	h.rec.closed[name]++
+	if h.rec.codes != nil {
+		h.rec.codes[name] = h.CloseCode()
+	}
 	h.rec.mu.Unlock()
 	h.rec.onClose <- name
 }
@@ -79,7 +83,7 @@ func (h *h2Socket) OnClose() {
 // 1001; OnClose runs exactly once for each.
 func TestWebSocketHandlerOverHTTP2(t *testing.T) {
 	t.Parallel()
-	rec := &h2Record{closed: map[string]int{}, pong: make(chan struct{}, 1), onClose: make(chan string, 10)}
+	rec := &h2Record{closed: map[string]int{}, codes: map[string]int{}, pong: make(chan struct{}, 1), onClose: make(chan string, 10)}
 	app, err := tornago.NewApplication([]tornago.Route{
 		{Pattern: `/ws`, Handler: func() tornago.Handler { return &h2Socket{rec: rec} }},
 		{Pattern: `/who`, Handler: func() tornago.Handler { return &whoAmI{} }},
@@ -138,6 +142,16 @@ func TestWebSocketHandlerOverHTTP2(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "Open's error is a status the client sees")
 	assert.Equal(t, "denied", <-rec.onClose)
 
+	// A socket whose stream the client resets (a tab closed) is a dropped
+	// connection: OnClose runs once, with no close code; the others on the
+	// connection go on.
+	gone, _, err := websocket.Dial(ctx, "wss://"+addr+"/ws?name=gone", opts)
+	require.NoError(t, err)
+	_, _, err = gone.ReadMessage(ctx)
+	require.NoError(t, err)
+	require.NoError(t, gone.CloseNow())
+	assert.Equal(t, "gone", <-rec.onClose)
+
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer shutCancel()
 	require.NoError(t, app.Shutdown(shutCtx))
@@ -150,8 +164,9 @@ func TestWebSocketHandlerOverHTTP2(t *testing.T) {
 
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	assert.Equal(t, []string{"HTTP/2.0 CONNECT", "HTTP/2.0 CONNECT"}, rec.opened)
-	assert.Equal(t, map[string]int{"ada": 1, "denied": 1}, rec.closed, "OnClose exactly once each")
+	assert.Equal(t, []string{"HTTP/2.0 CONNECT", "HTTP/2.0 CONNECT", "HTTP/2.0 CONNECT"}, rec.opened)
+	assert.Equal(t, map[string]int{"ada": 1, "denied": 1, "gone": 1}, rec.closed, "OnClose exactly once each")
+	assert.Equal(t, 0, rec.codes["gone"], "a reset stream has no close code (1006)")
 }
 
 // TestSettingsHTTP2NeedsExtendedConnect: NewApplication refuses HTTP2 in
