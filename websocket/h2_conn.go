@@ -60,8 +60,12 @@ type streamConn struct {
 	big   *[readBufferSize]byte
 
 	// Writing: wmu is held through each write, so that Close can wait for
-	// one in flight (after breaking it) before the stream is released.
+	// one in flight (after breaking it) before the stream is released;
+	// ctlMu through each setWriteDeadline, for the same reason (on the
+	// server both reach net/http's ResponseWriter, which must not be
+	// touched once the handler has returned).
 	wmu      sync.Mutex
+	ctlMu    sync.Mutex
 	writing  atomic.Bool
 	writeDL  atomic.Int64 // UnixNano; 0: none
 	closed   chan struct{}
@@ -197,8 +201,15 @@ func (s *streamConn) Write(p []byte) (int, error) {
 	if s.isClosed.Load() {
 		return 0, net.ErrClosed
 	}
-	s.writing.Store(true) // before the check: a deadline timer looks at it
+	// writing is set before isClosed is checked again, as Close sets
+	// isClosed before it checks writing: either this write sees the close,
+	// or Close sees the write and breaks it. (A deadline timer of the
+	// client's looks at writing too.)
+	s.writing.Store(true)
 	defer s.writing.Store(false)
+	if s.isClosed.Load() {
+		return 0, net.ErrClosed
+	}
 	if s.writeExpired() {
 		return 0, errStreamTimeout
 	}
@@ -245,9 +256,12 @@ func (s *streamConn) Close() error {
 		if s.writing.Load() && s.breakWrite != nil {
 			s.breakWrite()
 		}
-		// A write in flight ends first; none starts after (isClosed).
+		// A write or deadline change in flight ends first; none starts
+		// after (isClosed).
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
+		s.ctlMu.Lock()
+		defer s.ctlMu.Unlock()
 		s.readDL.stop()
 		if s.finish != nil {
 			s.finish()
@@ -278,6 +292,8 @@ func (s *streamConn) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline bounds writes. It takes effect on a write already
 // blocked, whose expiry ends the stream.
 func (s *streamConn) SetWriteDeadline(t time.Time) error {
+	s.ctlMu.Lock()
+	defer s.ctlMu.Unlock()
 	if s.isClosed.Load() {
 		return net.ErrClosed
 	}
