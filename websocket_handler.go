@@ -333,9 +333,9 @@ func (h *WebSocketHandler) serveWebSocket() {
 	rh.header, rh.buf = http.Header{}, nil
 
 	// The connection is ours now. The session serves it on goroutines of
-	// its own, which lets net/http's handler return: that frees the
-	// request goroutine's deep stack and the server's per-connection
-	// buffers for as long as the WebSocket lives.
+	// its own, which lets net/http's handler return (over HTTP/1.1): that
+	// frees the request goroutine's deep stack and the server's
+	// per-connection buffers for as long as the WebSocket lives.
 	rh.w = hijackedWriter{}
 	handedOff = true
 	s.Start(conn)
