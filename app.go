@@ -59,7 +59,8 @@ type Application struct {
 	servers []*http.Server
 	closed  bool
 
-	sockets websocket.Group // open WebSocket sessions
+	sockets  websocket.Group // open WebSocket sessions
+	newConns newConns        // connections without a request yet (spareconns.go)
 }
 
 // NewApplication compiles routes (first match wins) and returns the
@@ -383,6 +384,7 @@ func (a *Application) Serve(l net.Listener) error {
 		MaxHeaderBytes:    serverMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: a.settings.HTTP2MaxConcurrentStreams},
+		ConnState:         a.newConns.track,
 	}
 	a.mu.Lock()
 	if a.closed {
@@ -404,7 +406,9 @@ func (a *Application) Serve(l net.Listener) error {
 // track: every WebSocket gets 1001 (or Settings.WebSocketShutdownCode)
 // after what is already queued for it,
 // and Shutdown waits for each one's OnClose (a handler still in Open
-// finishes it and is closed right after its 101). ctx bounds the wait;
+// finishes it and is closed right after its 101). A connection that has
+// sent nothing for 5 s (a browser's spare) is closed, over HTTP/2 too
+// (spareconns.go). ctx bounds the wait;
 // its error is returned if it expires, and the WebSockets left are dropped.
 // Call it also when serving the Application from your own server.
 func (a *Application) Shutdown(ctx context.Context) error {
@@ -425,7 +429,14 @@ func (a *Application) Shutdown(ctx context.Context) error {
 	}
 	code, reason := a.settings.shutdownClose()
 	wg.Go(func() { errs[len(servers)] = a.sockets.ShutdownWith(ctx, code, reason) })
+	serversDone, spareDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(spareDone)
+		a.newConns.closeSpare(serversDone)
+	}()
 	wg.Wait()
+	close(serversDone)
+	<-spareDone
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("tornago: shutdown: %w", err)
 	}

@@ -270,3 +270,29 @@ func TestHTTP2MaxConcurrentStreams(t *testing.T) {
 	require.NoError(t, app.Shutdown(ctx))
 	require.NoError(t, <-served)
 }
+
+// TestShutdownClosesSpareHTTP2Connection: a browser opens spare
+// connections ahead of need; one that negotiated HTTP/2 and never sent
+// its preface is marked active by net/http at once, and its HTTP/2 server
+// waits 10 s for the preface, as long as the default ShutdownTimeout, so
+// http.Server.Shutdown waited that long for it (Chromium made examples/chat
+// exit 1 this way). Shutdown closes such a connection as net/http closes
+// an HTTP/1.1 one that never sent a request: once it has been new for 5 s.
+func TestShutdownClosesSpareHTTP2Connection(t *testing.T) {
+	t.Parallel()
+	app, err := tornago.NewApplication([]tornago.Route{
+		{Pattern: `/who`, Handler: func() tornago.Handler { return &whoAmI{} }},
+	}, tornago.Settings{HTTP2: true, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	addr, transport, served := serveH2(t, app)
+	spare, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: transport.TLSClientConfig.RootCAs, NextProtos: []string{"h2"}})
+	require.NoError(t, err)
+	defer spare.Close()
+	require.Equal(t, "h2", spare.ConnectionState().NegotiatedProtocol)
+
+	// Well under the 10 s the HTTP/2 server would wait for the preface.
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	require.NoError(t, app.Shutdown(ctx), "Shutdown waited for a connection that never sent anything")
+	require.NoError(t, <-served)
+}
