@@ -73,6 +73,8 @@ func TestChatHTTP2(t *testing.T) {
 	// HTTP/2: Chromium puts a WebSocket on an HTTP/2 connection only if
 	// it already has one to the server, and a reconnecting page may not.)
 	require.NoError(t, first.Cmd.Process.Signal(syscall.SIGTERM))
+	// The server exits 0 (exampletest checks) once its shutdown is done,
+	// spare connections of the browser's included.
 	stopping := time.Now()
 	select {
 	case <-first.Exited:
