@@ -114,6 +114,12 @@
 // The kernel's count of those bytes is read on Linux; elsewhere only a
 // write that gave up shows a stalled peer.
 //
+// Over HTTP/2 (RFC 8441) a connection is one stream of a TCP connection
+// that other streams share, so none of this applies: ending it ends the
+// stream (END_STREAM behind our last frame when the server's handler
+// returns, a reset when the client closes early), and a write blocked on a
+// peer that stopped reading is broken by resetting that stream alone.
+//
 // # Contexts and deadlines
 //
 // ReadMessage, NextReader, WriteMessage, NextWriter, WritePrepared and Ping
@@ -122,7 +128,9 @@
 // (except inside a compressed message, where the inflater cannot resume and
 // the connection is closed). A write that the context interrupts before any
 // byte went out leaves the connection usable; one interrupted midway closes
-// it, since the peer could no longer find the frame boundaries.
+// it, since the peer could no longer find the frame boundaries. (Over
+// HTTP/2 an interrupted write ends the stream either way: net/http resets
+// a stream whose write deadline passes.)
 // context.Background costs nothing; a cancellable context costs two small
 // allocations per call.
 //
@@ -135,7 +143,8 @@
 // copied through them: reads go straight into the message, and a server
 // writes header and payload with one writev call. A client masks through
 // the write buffer in 4 KiB chunks. PreparedMessage encodes a frame once
-// for any number of server connections (a broadcast).
+// for any number of server connections (a broadcast). An idle HTTP/2
+// stream waits in a 512-byte buffer of its own (h2_conn.go).
 //
 // # Sessions: the server's runtime
 //
