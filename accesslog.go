@@ -9,7 +9,10 @@ import (
 // logAccess writes Tornado's access log line, "200 GET /path?q=1 (127.0.0.1)
 // 1.23ms", once per request: at Info below 400, Warn below 500, Error above.
 // The same values are attached as attributes (status, method, uri, remote_ip,
-// duration) for structured handlers.
+// duration) for structured handlers, with two Tornado's line lacks: proto
+// (HTTP/1.1, HTTP/2.0: which protocol a WebSocket came over) and peer, the
+// TCP peer's address with its port (the connection, which several HTTP/2
+// requests and WebSockets share).
 func (h *RequestHandler) logAccess() {
 	if h.logged || h.app == nil {
 		return
@@ -33,7 +36,9 @@ func (h *RequestHandler) logAccess() {
 		slog.String("method", h.r.Method),
 		slog.String("uri", h.requestURI()),
 		slog.String("remote_ip", h.RemoteIP()),
-		slog.Duration("duration", d))
+		slog.Duration("duration", d),
+		slog.String("proto", h.r.Proto),
+		slog.String("peer", h.r.RemoteAddr))
 }
 
 // summary is Tornado's _request_summary: "GET /path?q=1 (127.0.0.1)".

@@ -59,7 +59,8 @@ type Application struct {
 	servers []*http.Server
 	closed  bool
 
-	sockets websocket.Group // open WebSocket sessions
+	sockets  websocket.Group // open WebSocket sessions
+	newConns newConns        // connections without a request yet (spareconns.go)
 }
 
 // NewApplication compiles routes (first match wins) and returns the
@@ -80,6 +81,9 @@ func NewApplication(routes []Route, settings Settings) (*Application, error) {
 	}
 	if code, _ := s.shutdownClose(); !code.Valid() {
 		return nil, fmt.Errorf("%w: WebSocketShutdownCode %d may not be sent in a close frame (use 1001, 1012, or 4000–4999)", errSettings, int(code))
+	}
+	if s.HTTP2 && !websocket.ExtendedConnectEnabled() {
+		return nil, fmt.Errorf("%w: HTTP2 serves WebSockets over HTTP/2 only in a process started with GODEBUG=http2xconnect=1 (net/http reads it at start-up); set it in the environment, or leave HTTP2 off", errSettings)
 	}
 	var rules []routing.Rule
 	if s.StaticPath != "" {
@@ -379,6 +383,8 @@ func (a *Application) Serve(l net.Listener) error {
 		IdleTimeout:       serverIdleTimeout,
 		MaxHeaderBytes:    serverMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: a.settings.HTTP2MaxConcurrentStreams},
+		ConnState:         a.newConns.track,
 	}
 	a.mu.Lock()
 	if a.closed {
@@ -400,7 +406,9 @@ func (a *Application) Serve(l net.Listener) error {
 // track: every WebSocket gets 1001 (or Settings.WebSocketShutdownCode)
 // after what is already queued for it,
 // and Shutdown waits for each one's OnClose (a handler still in Open
-// finishes it and is closed right after its 101). ctx bounds the wait;
+// finishes it and is closed right after its 101). A connection that has
+// sent nothing for 5 s (a browser's spare) is closed, over HTTP/2 too
+// (spareconns.go). ctx bounds the wait;
 // its error is returned if it expires, and the WebSockets left are dropped.
 // Call it also when serving the Application from your own server.
 func (a *Application) Shutdown(ctx context.Context) error {
@@ -421,7 +429,14 @@ func (a *Application) Shutdown(ctx context.Context) error {
 	}
 	code, reason := a.settings.shutdownClose()
 	wg.Go(func() { errs[len(servers)] = a.sockets.ShutdownWith(ctx, code, reason) })
+	serversDone, spareDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(spareDone)
+		a.newConns.closeSpare(serversDone)
+	}()
 	wg.Wait()
+	close(serversDone)
+	<-spareDone
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("tornago: shutdown: %w", err)
 	}

@@ -95,7 +95,7 @@ func (h *RequestHandler) userRequired() bool {
 	if !h.requireUser || h.requireUserFor == nil {
 		return h.requireUser
 	}
-	m := h.r.Method
+	m := h.method()
 	if slices.Contains(h.requireUserFor, m) {
 		return true
 	}
@@ -112,7 +112,7 @@ func (h *RequestHandler) authenticate() error {
 	if !IsNobody(u) {
 		return nil
 	}
-	if h.r.Method != http.MethodGet && h.r.Method != http.MethodHead {
+	if m := h.method(); m != http.MethodGet && m != http.MethodHead {
 		return HTTPError{Code: http.StatusForbidden}
 	}
 	login := h.handler().(loginURLGetter).GetLoginURL()

@@ -248,7 +248,7 @@ func (h *RequestHandler) runPrepare() error {
 	if err := h.parseArguments(); err != nil {
 		return err
 	}
-	if h.app.settings.XSRFCookies && !safeMethod(h.r.Method) {
+	if h.app.settings.XSRFCookies && !safeMethod(h.method()) {
 		if err := h.handler().(xsrfChecker).CheckXSRFCookie(); err != nil {
 			return err
 		}
@@ -262,6 +262,18 @@ func (h *RequestHandler) runPrepare() error {
 		return nil
 	}
 	return h.authenticate()
+}
+
+// method is the request's method as Tornado's per-method rules (the XSRF
+// check, Authenticated) see it: an RFC 8441 extended CONNECT, which opens
+// a WebSocket over HTTP/2, is the GET that opens one over HTTP/1.1, so a
+// WebSocket handler is guarded the same whichever protocol the browser
+// chose (a socket that Authenticated(f, "GET") protects stays protected).
+func (h *RequestHandler) method() string {
+	if h.r.Method == http.MethodConnect && h.r.Header.Get(":protocol") != "" {
+		return http.MethodGet
+	}
+	return h.r.Method
 }
 
 // safeMethod reports whether method is exempt from the XSRF check.

@@ -208,24 +208,54 @@ type Settings struct {
 	// a compressor of several hundred KiB once it has sent a compressed
 	// message; set ServerNoContextTakeover for many connections.
 	WebSocketCompression *websocket.CompressionOptions
+	// HTTP2 makes ListenAndServeTLS and ServeTLS offer HTTP/2 (ALPN "h2")
+	// beside HTTP/1.1, with WebSockets over HTTP/2 (RFC 8441): a browser
+	// then opens each WebSocket as a stream of the page's own connection,
+	// with no TCP and TLS handshake of its own. WebSocket handlers work
+	// the same over either protocol (over HTTP/2 the handshake answers 200
+	// instead of 101, and closing a socket ends its stream, not the
+	// connection). net/http offers the extended CONNECT this takes only in
+	// a process started with GODEBUG=http2xconnect=1: it reads the variable
+	// once, at start-up, and nothing can turn it on later (neither
+	// os.Setenv nor a //go:debug line reaches it). Without it browsers
+	// would quietly fall back to one HTTP/1.1 connection per WebSocket, so
+	// NewApplication refuses HTTP2 in such a process.
+	//
+	// Off by default, for three reasons: it needs that variable; an
+	// HTTP/2 WebSocket costs more server memory than a hijacked HTTP/1.1
+	// one (net/http ends a stream when its handler returns, so each socket
+	// keeps a goroutine and the stream's buffers; see BENCHMARKS.md); and
+	// a connection carries at most HTTP2MaxConcurrentStreams sockets and
+	// requests at once.
+	// Behind a proxy that terminates TLS, set it only if the proxy speaks
+	// RFC 8441 to the application (see docs/deploy.md).
+	HTTP2 bool
+	// HTTP2MaxConcurrentStreams bounds the streams one HTTP/2 connection
+	// may have open at once, each WebSocket on it one of them for its
+	// whole life: a browser that needs more opens another connection.
+	// Default 250, net/http's own (http.HTTP2Config.MaxConcurrentStreams);
+	// raise it for a page, or a proxy speaking RFC 8441 to the
+	// application, that holds more sockets on one connection.
+	HTTP2MaxConcurrentStreams int
 }
 
 // Defaults of Settings fields, applied by WithDefaults.
 const (
-	DefaultStaticURLPrefix         = "/static/"
-	DefaultMaxBodySize             = 100 << 20
-	DefaultMaxFormMemory           = 10 << 20
-	DefaultMaxArguments            = 10000
-	DefaultMaxJSONElements         = 10000
-	DefaultMaxFieldErrors          = 100
-	DefaultBodyStallTimeout        = 60 * time.Second
-	DefaultWriteStallTimeout       = 60 * time.Second
-	DefaultWebSocketMaxMessageSize = 10 << 20
-	DefaultWebSocketSendQueueSize  = 16 << 20
-	DefaultWebSocketSendTimeout    = 30 * time.Second
-	DefaultWebSocketInboxSize      = 64 << 10
-	DefaultWebSocketCloseTimeout   = 5 * time.Second
-	DefaultShutdownTimeout         = 10 * time.Second
+	DefaultStaticURLPrefix           = "/static/"
+	DefaultMaxBodySize               = 100 << 20
+	DefaultMaxFormMemory             = 10 << 20
+	DefaultMaxArguments              = 10000
+	DefaultMaxJSONElements           = 10000
+	DefaultMaxFieldErrors            = 100
+	DefaultBodyStallTimeout          = 60 * time.Second
+	DefaultWriteStallTimeout         = 60 * time.Second
+	DefaultWebSocketMaxMessageSize   = 10 << 20
+	DefaultWebSocketSendQueueSize    = 16 << 20
+	DefaultWebSocketSendTimeout      = 30 * time.Second
+	DefaultWebSocketInboxSize        = 64 << 10
+	DefaultWebSocketCloseTimeout     = 5 * time.Second
+	DefaultHTTP2MaxConcurrentStreams = 250
+	DefaultShutdownTimeout           = 10 * time.Second
 )
 
 // WithDefaults returns a copy of s with every zero field that has a default
@@ -252,6 +282,7 @@ func (s Settings) WithDefaults() Settings {
 		s.WebSocketPingTimeout = s.WebSocketPingInterval
 	}
 	positiveOr(&s.WebSocketMaxMessageSize, DefaultWebSocketMaxMessageSize)
+	positiveOr(&s.HTTP2MaxConcurrentStreams, DefaultHTTP2MaxConcurrentStreams)
 	if s.WebSocketSendQueueSize <= 0 {
 		s.WebSocketSendQueueSize = int(max(DefaultWebSocketSendQueueSize, 2*s.WebSocketMaxMessageSize))
 	}

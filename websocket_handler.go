@@ -50,7 +50,8 @@ var ErrSendQueueFull = websocket.ErrSendQueueFull
 //  3. Open runs before the 101 response is written: cookies and headers it
 //     sets go out with the 101, an error it returns becomes the HTTP
 //     status (an HTTPError's code, else 500), and messages it writes follow
-//     the 101.
+//     the 101. Over HTTP/2 (Settings.HTTP2, RFC 8441) the same holds for
+//     the 200 that answers the browser's extended CONNECT.
 //  4. Messages are read on one goroutine and OnMessage is called for each,
 //     in order, on another, so pings are answered while OnMessage works.
 //     An error or panic from OnMessage closes the connection with 1011;
@@ -321,6 +322,9 @@ func (h *WebSocketHandler) serveWebSocket() {
 		return
 	}
 	rh.status = http.StatusSwitchingProtocols
+	if rh.r.ProtoMajor >= 2 {
+		rh.status = http.StatusOK // RFC 8441's answer
+	}
 	rh.finished = true
 	rh.headersWritten = true
 	rh.logAccess()
@@ -329,12 +333,18 @@ func (h *WebSocketHandler) serveWebSocket() {
 	rh.header, rh.buf = http.Header{}, nil
 
 	// The connection is ours now. The session serves it on goroutines of
-	// its own, which lets net/http's handler return: that frees the
-	// request goroutine's deep stack and the server's per-connection
-	// buffers for as long as the WebSocket lives.
+	// its own, which lets net/http's handler return (over HTTP/1.1): that
+	// frees the request goroutine's deep stack and the server's
+	// per-connection buffers for as long as the WebSocket lives.
 	rh.w = hijackedWriter{}
 	handedOff = true
 	s.Start(conn)
+	if rh.r.ProtoMajor >= 2 {
+		// Over HTTP/2 the connection is a stream of net/http's, which
+		// ends when this handler returns: the request goroutine stays
+		// until the session has closed it.
+		<-conn.Done()
+	}
 }
 
 // sessionEvents hands the session's events to the handler's hooks, and

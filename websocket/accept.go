@@ -73,6 +73,15 @@ const handshakeWriteTimeout = 10 * time.Second
 // Accept works behind middleware that wraps the ResponseWriter as long as
 // the wrapper unwraps. Bytes the client sent right after its request are
 // kept. Deadlines the http.Server set are cleared.
+//
+// Over HTTP/2 Accept takes an RFC 8441 extended CONNECT instead (see
+// h2.go): CONNECT with :protocol websocket, checked for the origin (403)
+// and the version (426) as above, with no Upgrade, Connection or key;
+// the answer is 200 and the stream is the connection. Any other HTTP/2
+// request is refused (405 for other methods, 400 for GET). The stream
+// lives as long as the handler: a handler that accepted over HTTP/2 must
+// not return before the connection is closed (wait for <-c.Done()), and
+// closing it ends only that stream, not the TCP connection under it.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &AcceptOptions{}
@@ -88,6 +97,9 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		if p, answer, ok := acceptDeflate(r.Header.Values(hdrExtensions), opts.Compression); ok {
 			deflate, extensions = &p, answer
 		}
+	}
+	if isHTTP2(r) {
+		return acceptExtendedConnect(w, r, opts, protocol, extensions, deflate)
 	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -150,6 +162,9 @@ func CheckRequest(r *http.Request, opts *AcceptOptions) error {
 
 // checkUpgradeRequest validates r as an opening handshake.
 func checkUpgradeRequest(r *http.Request, opts *AcceptOptions) *HandshakeError {
+	if isHTTP2(r) {
+		return checkExtendedConnect(r, opts)
+	}
 	switch {
 	case r.Method != http.MethodGet:
 		return &HandshakeError{Status: http.StatusMethodNotAllowed, Message: msgMethod}
@@ -160,6 +175,20 @@ func checkUpgradeRequest(r *http.Request, opts *AcceptOptions) *HandshakeError {
 	case !headerHasToken(r.Header, "Connection", "upgrade"):
 		return &HandshakeError{Status: http.StatusBadRequest, Message: msgConnection}
 	}
+	if herr := checkOrigin(r, opts); herr != nil {
+		return herr
+	}
+	if herr := checkVersion(r); herr != nil {
+		return herr
+	}
+	if ks := r.Header.Values(hdrKey); len(ks) != 1 || !validKey(ks[0]) {
+		return &HandshakeError{Status: http.StatusBadRequest, Message: msgKey}
+	}
+	return nil
+}
+
+// checkOrigin applies opts.CheckOrigin (or DefaultCheckOrigin).
+func checkOrigin(r *http.Request, opts *AcceptOptions) *HandshakeError {
 	check := opts.CheckOrigin
 	if check == nil {
 		check = DefaultCheckOrigin
@@ -167,11 +196,13 @@ func checkUpgradeRequest(r *http.Request, opts *AcceptOptions) *HandshakeError {
 	if !check(r) {
 		return &HandshakeError{Status: http.StatusForbidden, Message: msgOrigin}
 	}
+	return nil
+}
+
+// checkVersion requires Sec-WebSocket-Version 13, the only one we speak.
+func checkVersion(r *http.Request) *HandshakeError {
 	if vs := r.Header.Values(hdrVersion); len(vs) != 1 || trimOWS(vs[0]) != "13" {
 		return &HandshakeError{Status: http.StatusUpgradeRequired, Message: msgVersion}
-	}
-	if ks := r.Header.Values(hdrKey); len(ks) != 1 || !validKey(ks[0]) {
-		return &HandshakeError{Status: http.StatusBadRequest, Message: msgKey}
 	}
 	return nil
 }

@@ -131,7 +131,18 @@ func runConfCases(t *testing.T, cases []confCase) {
 // closing: the close code on the wire, who closes TCP, and the error our
 // side's read returned.
 func runConfCase(t *testing.T, tc confCase, ourServer bool) {
-	cp := confConnect(t, ourServer, ConnOptions{ReadLimit: tc.limit, CloseTimeout: confCloseTimeout}, confEcho)
+	cp := confConnect(t, ourServer, tc.connOptions(), confEcho)
+	playConfCase(t, tc, cp, ourServer)
+}
+
+// connOptions are our side's options for tc.
+func (tc confCase) connOptions() ConnOptions {
+	return ConnOptions{ReadLimit: tc.limit, CloseTimeout: confCloseTimeout}
+}
+
+// playConfCase plays tc on a connection made for it (our server's if
+// ourServer).
+func playConfCase(t *testing.T, tc confCase, cp *confPair, ourServer bool) {
 	p := cp.peer
 	p.Chop = tc.chop
 	for i, s := range tc.steps {

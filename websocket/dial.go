@@ -40,6 +40,22 @@ type DialOptions struct {
 	TLSConfig *tls.Config
 	// NetDialContext makes the TCP connection; nil means a net.Dialer.
 	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// HTTP2Transport, when set, makes Dial open the WebSocket as an RFC
+	// 8441 extended CONNECT stream on an HTTP/2 connection of this
+	// transport (wss:// and https:// URLs only), instead of an HTTP/1.1
+	// upgrade on a connection of its own: every WebSocket dialled through
+	// one transport to one server shares its connection, as a browser's
+	// share the page's. As of Go 1.26 net/http's own Transport cannot
+	// send one (it rejects the :protocol pseudo-header; the dial fails
+	// with an error saying so); golang.org/x/net/http2's Transport can:
+	//
+	//	opts.HTTP2Transport = &http2.Transport{TLSClientConfig: cfg}
+	//
+	// A server that does not speak HTTP/2 or does not advertise extended
+	// CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL) fails the dial.
+	// TLSConfig and NetDialContext are not used then (the transport's own
+	// settings are); HandshakeTimeout and ctx still bound the handshake.
+	HTTP2Transport http.RoundTripper
 }
 
 // DialError is returned by Dial when the server answered the handshake with
@@ -89,6 +105,12 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	}
 	if u.User != nil {
 		return nil, nil, errors.New("websocket: user info in URL is not supported; set an Authorization header")
+	}
+	if opts.HTTP2Transport != nil {
+		if !secure {
+			return nil, nil, fmt.Errorf("websocket: HTTP/2 extended CONNECT needs a wss:// or https:// URL, not %s://", u.Scheme)
+		}
+		return dialExtendedConnect(ctx, u, opts)
 	}
 	addr := u.Host
 	if u.Port() == "" {
@@ -216,9 +238,25 @@ func buildRequest(u *url.URL, key string, opts *DialOptions) ([]byte, error) {
 		b = append(b, offerDeflate(opts.Compression)...)
 		b = append(b, "\r\n"...)
 	}
-	for name, values := range opts.Header {
+	err := eachExtraHeader(opts.Header, func(name, v string) {
+		b = append(b, name...)
+		b = append(b, ": "...)
+		b = append(b, v...)
+		b = append(b, "\r\n"...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(b, "\r\n"...), nil
+}
+
+// eachExtraHeader calls f with each of the user's extra request headers
+// that the handshake does not write itself, after checking that names
+// are tokens and values hold no line breaks or NULs.
+func eachExtraHeader(h http.Header, f func(name, value string)) error {
+	for name, values := range h {
 		if !isToken(name) {
-			return nil, fmt.Errorf("websocket: invalid header name %q", name)
+			return fmt.Errorf("websocket: invalid header name %q", name)
 		}
 		switch http.CanonicalHeaderKey(name) {
 		case "Host", "Upgrade", "Connection", "Sec-Websocket-Version", "Sec-Websocket-Key", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions":
@@ -226,15 +264,14 @@ func buildRequest(u *url.URL, key string, opts *DialOptions) ([]byte, error) {
 		}
 		for _, v := range values {
 			if strings.ContainsAny(v, "\r\n\x00") {
-				return nil, fmt.Errorf("websocket: invalid value for header %s", name)
+				return fmt.Errorf("websocket: invalid value for header %s", name)
 			}
-			b = append(b, name...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			b = append(b, "\r\n"...)
+		}
+		for _, v := range values {
+			f(name, v)
 		}
 	}
-	return append(b, "\r\n"...), nil
+	return nil
 }
 
 // checkUpgradeResponse validates a 101 response (RFC 6455 section 4.1,
@@ -248,7 +285,14 @@ func checkUpgradeResponse(resp *http.Response, key string, opts *DialOptions) st
 		return "response Connection header lacks upgrade"
 	case resp.Header.Get(hdrAccept) != string(appendAcceptKey(want[:0], key)):
 		return "wrong Sec-WebSocket-Accept"
-	case opts.Compression == nil && len(resp.Header.Values(hdrExtensions)) > 0:
+	}
+	return checkNegotiation(resp, opts)
+}
+
+// checkNegotiation validates the server's choice of extensions and
+// subprotocol against the offer, and returns why it fails, or "".
+func checkNegotiation(resp *http.Response, opts *DialOptions) string {
+	if opts.Compression == nil && len(resp.Header.Values(hdrExtensions)) > 0 {
 		return "server chose an extension that was not offered"
 	}
 	if ps := resp.Header.Values(hdrProtocol); len(ps) > 0 {

@@ -25,6 +25,11 @@
 //
 // Dial connects to a ws:// or wss:// URL and returns the same *Conn.
 //
+// Over HTTP/2 both take RFC 8441's extended CONNECT instead of the
+// HTTP/1.1 upgrade: Accept on a request that came over HTTP/2 (the
+// handler must then stay until the Conn is closed, as the stream ends with
+// it), Dial with DialOptions.HTTP2Transport. See Accept and h2.go.
+//
 // # Origins
 //
 // A browser sends the page's origin with every WebSocket handshake, and
@@ -109,6 +114,12 @@
 // The kernel's count of those bytes is read on Linux; elsewhere only a
 // write that gave up shows a stalled peer.
 //
+// Over HTTP/2 (RFC 8441) a connection is one stream of a TCP connection
+// that other streams share, so none of this applies: ending it ends the
+// stream (END_STREAM behind our last frame when the server's handler
+// returns, a reset when the client closes early), and a write blocked on a
+// peer that stopped reading is broken by resetting that stream alone.
+//
 // # Contexts and deadlines
 //
 // ReadMessage, NextReader, WriteMessage, NextWriter, WritePrepared and Ping
@@ -117,7 +128,9 @@
 // (except inside a compressed message, where the inflater cannot resume and
 // the connection is closed). A write that the context interrupts before any
 // byte went out leaves the connection usable; one interrupted midway closes
-// it, since the peer could no longer find the frame boundaries.
+// it, since the peer could no longer find the frame boundaries. (Over
+// HTTP/2 an interrupted write ends the stream either way: net/http resets
+// a stream whose write deadline passes.)
 // context.Background costs nothing; a cancellable context costs two small
 // allocations per call.
 //
@@ -130,7 +143,8 @@
 // copied through them: reads go straight into the message, and a server
 // writes header and payload with one writev call. A client masks through
 // the write buffer in 4 KiB chunks. PreparedMessage encodes a frame once
-// for any number of server connections (a broadcast).
+// for any number of server connections (a broadcast). An idle HTTP/2
+// stream waits in a 512-byte buffer of its own (h2_conn.go).
 //
 // # Sessions: the server's runtime
 //

@@ -20,6 +20,7 @@ package chatserver
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -71,6 +72,9 @@ func (cmd Command) Run(ctx context.Context, args []string, getenv func(string) s
 	deflate := fs.Bool("deflate", false, "negotiate permessage-deflate with clients that offer it (browsers do), as the Tornado demo does")
 	dir := fs.String("dir", DefaultDir(), "directory holding templates/ and static/")
 	ping := fs.Duration("ping", 0, "ping every WebSocket peer this often, to keep idle sockets open through proxies (0: no pings)")
+	certFile := fs.String("tls-cert", "", "serve https (and wss) with this PEM certificate (chain) file; needs -tls-key")
+	keyFile := fs.String("tls-key", "", "the PEM private key of -tls-cert")
+	http2 := fs.Bool("http2", false, "with -tls-cert, serve HTTP/2 and WebSockets over it (RFC 8441); needs GODEBUG=http2xconnect=1 in the environment")
 	if cmd.Flags != nil {
 		cmd.Flags(fs)
 	}
@@ -79,6 +83,10 @@ func (cmd Command) Run(ctx context.Context, args []string, getenv func(string) s
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", cmd.Name, fs.Args())
+		return 2
+	}
+	if (*certFile == "") != (*keyFile == "") || *http2 && *certFile == "" {
+		fmt.Fprintf(stderr, "%s: -tls-cert and -tls-key go together, and -http2 needs them\n", cmd.Name)
 		return 2
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
@@ -100,6 +108,7 @@ func (cmd Command) Run(ctx context.Context, args []string, getenv func(string) s
 		Logger:                  logger,
 		WebSocketMaxMessageSize: MaxMessageSize,
 		WebSocketPingInterval:   *ping,
+		HTTP2:                   *http2,
 	}
 	if *deflate {
 		// Without server context takeover a connection keeps no
@@ -113,19 +122,32 @@ func (cmd Command) Run(ctx context.Context, args []string, getenv func(string) s
 		return 1
 	}
 
+	var cert tls.Certificate
+	if *certFile != "" {
+		if cert, err = tls.LoadX509KeyPair(*certFile, *keyFile); err != nil {
+			logger.Error("chat: TLS certificate", "error", err)
+			return 1
+		}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		logger.Error("chat: listen", "addr", addr, "error", err)
 		return 1
 	}
-	logger.Info("chat: serving", "addr", ln.Addr().String(), "deflate", *deflate)
+	logger.Info("chat: serving", "addr", ln.Addr().String(), "deflate", *deflate, "tls", *certFile != "", "http2", *http2)
 	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
 
 	context.AfterFunc(ctx, func() { logger.Info("chat: stopping") })
 	// RunListener serves until ctx ends, then stops the HTTP server and,
 	// meanwhile, closes every WebSocket with 1001 and waits for their
 	// OnClose, within Settings.ShutdownTimeout (10 s).
-	if err := app.RunListener(ctx, ln); err != nil {
+	run := app.RunListener
+	if *certFile != "" {
+		run = func(ctx context.Context, l net.Listener) error {
+			return app.RunListenerTLS(ctx, l, &tls.Config{Certificates: []tls.Certificate{cert}})
+		}
+	}
+	if err := run(ctx, ln); err != nil {
 		logger.Error("chat: shutdown", "error", err)
 		return 1
 	}
