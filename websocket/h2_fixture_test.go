@@ -3,7 +3,6 @@ package websocket
 //lint:file-ignore SA1019 x/net's http2.Transport is deprecated in favour of net/http's, which cannot send an RFC 8441 extended CONNECT as of Go 1.26 (it rejects :protocol)
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
+
+	"github.com/tornago/tornago/internal/rawpeer"
 )
 
 // h2Server is an HTTPS test server speaking HTTP/2 with RFC 8441, and
@@ -110,7 +111,7 @@ func h2EchoServer(t testing.TB, opts *AcceptOptions) *h2Server {
 
 // rawStream opens an extended CONNECT stream by hand and returns a
 // scripted client peer on it, for frames our client would never send.
-func (s *h2Server) rawStream(t testing.TB) *rawPeer {
+func (s *h2Server) rawStream(t testing.TB) *rawpeer.Peer {
 	t.Helper()
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -127,7 +128,7 @@ func (s *h2Server) rawStream(t testing.TB) *rawPeer {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	conn := newClientStream(resp.Body, pw, cancel)
 	t.Cleanup(func() { conn.Close() })
-	return &rawPeer{t: t, conn: conn, br: bufio.NewReader(conn), client: true}
+	return rawpeer.New(t, conn, true)
 }
 
 // confConnectH2Server is confConnectServer over HTTP/2: our server

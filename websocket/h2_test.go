@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tornago/tornago/internal/rawpeer"
 )
 
 // TestH2EchoSizes echoes messages of every length encoding's boundary
@@ -281,14 +283,14 @@ func TestH2HostileInput(t *testing.T) {
 		{name: "text after close ignored", steps: []confStep{cfClose(1000, ""), cfText("late")},
 			closed: &CloseError{Code: 1000}},
 		{name: "fragment after close ignored", steps: []confStep{
-			cfFrag(opText, false, "fragment1"), cfClose(1000, ""), cfFrag(opContinuation, true, "fragment2")},
+			cfFrag(rawpeer.OpText, false, "fragment1"), cfClose(1000, ""), cfFrag(rawpeer.OpContinuation, true, "fragment2")},
 			closed: &CloseError{Code: 1000}},
-		{name: "oversize message", limit: 1000, steps: []confStep{cfSend(fin|byte(opBinary), confTextOf(1001))},
+		{name: "oversize message", limit: 1000, steps: []confStep{cfSend(fin|byte(rawpeer.OpBinary), confTextOf(1001))},
 			fail: StatusMessageTooBig},
-		{name: "oversize declared length", limit: 1 << 20, steps: []confStep{{send: &rawFrame{b0: fin | byte(opBinary), declared: 1 << 40}}},
+		{name: "oversize declared length", limit: 1 << 20, steps: []confStep{{send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpBinary), Declared: 1 << 40}}},
 			fail: StatusMessageTooBig},
 		{name: "invalid UTF-8", steps: []confStep{cfText("caf\xc3")}, fail: StatusInvalidFramePayloadData},
-		{name: "unmasked frame", steps: []confStep{{send: &rawFrame{b0: fin | byte(opText), payload: []byte("x"), badMask: true}}},
+		{name: "unmasked frame", steps: []confStep{{send: &rawpeer.Frame{B0: fin | byte(rawpeer.OpText), Payload: []byte("x"), BadMask: true}}},
 			fail: StatusProtocolError},
 		{name: "invalid close code", steps: []confStep{cfClose(1005, "")}, fail: StatusProtocolError},
 		{name: "ping after close not answered", steps: []confStep{cfClose(1000, ""), cfPing("late")},
