@@ -228,6 +228,10 @@ func TestFlusherLingersWhileSendsFlow(t *testing.T) {
 	noFlusher := func() bool { return flusherGoroutines() == 0 }
 
 	send(0, 100)
+	f.s.mu.Lock()
+	flowing := f.s.sendsFlowing
+	f.s.mu.Unlock()
+	assert.False(t, flowing, "one message queued with no flusher at work is not a flow")
 	assert.Equal(t, numbered(0, 100), f.read(t))
 	require.Eventually(t, noFlusher, 5*time.Second, time.Millisecond, "a lone message's flusher exits")
 
