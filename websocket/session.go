@@ -66,7 +66,7 @@ type Session struct {
 	queued        int  // bytes in queue and in the batch being written
 	flushing      bool // a flusher goroutine is running
 	flushIdle     bool // it waits on flushWake for more to send
-	sendsFlowing  bool // something was queued since the keepalive last looked
+	sendsCounted  uint8 // messages queued since the keepalive last looked, up to 255
 	closing       bool // Close was called or the connection ended: no more writes
 	ended         bool // the connection is over; no goroutine may start
 	flushWake     chan struct{}

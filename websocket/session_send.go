@@ -222,23 +222,26 @@ func (s *Session) startFlusherLocked() {
 // path every time), as the dispatcher found (session_dispatch.go). The
 // keepalive goroutine lets it go once nothing has been queued for a
 // tick (flusherQuiet); without that goroutine it does not linger.
-// Messages flow when one is queued while a flusher still runs; a lone
-// message, or a keepalive ping, goes out and its flusher exits, so that
-// idle connections keep no goroutine between pings.
+// Messages flow when a second one is queued within a tick (a burst, or a
+// chat room's steady stream); a lone message, such as a notification,
+// goes out and its flusher exits, and so does a keepalive ping (not
+// counted), so that idle connections keep no goroutine between pings.
 
-// markFlowingLocked records a message queued: sends are flowing if a
-// flusher is still at work on, or lingering after, an earlier one.
+// markFlowingLocked counts a message queued.
 func (s *Session) markFlowingLocked() {
-	if s.flushing {
-		s.sendsFlowing = true
+	if s.sendsCounted < 255 {
+		s.sendsCounted++
 	}
 }
+
+// sendsFlowing reports whether messages are flowing; the caller holds mu.
+func (s *Session) sendsFlowing() bool { return s.sendsCounted >= 2 }
 
 // lingerLocked waits, with mu held (and released while waiting), for more
 // to send, and reports whether the flusher should look at the queue
 // again; false means it is time to exit.
 func (s *Session) lingerLocked() bool {
-	if !s.canLinger || !s.sendsFlowing || s.closing || s.ended {
+	if !s.canLinger || !s.sendsFlowing() || s.closing || s.ended {
 		return false
 	}
 	if s.flushWake == nil {
@@ -263,16 +266,17 @@ func (s *Session) wakeFlusherLocked() {
 	}
 }
 
-// flusherQuiet lets a lingering flusher go when nothing was queued since
-// the last call; the keepalive goroutine calls it every tick.
+// flusherQuiet starts a new count of the messages queued, and lets a
+// lingering flusher go when they did not flow since the last call; the
+// keepalive goroutine calls it every tick.
 func (s *Session) flusherQuiet() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.sendsFlowing {
-		s.sendsFlowing = false
-		return
+	flowing := s.sendsFlowing()
+	s.sendsCounted = 0
+	if !flowing {
+		s.wakeFlusherLocked()
 	}
-	s.wakeFlusherLocked()
 }
 
 // maxWriteChunk bounds the frames the flusher hands the socket in one

@@ -204,7 +204,7 @@ func flusherGoroutines() int {
 
 // TestFlusherLingersWhileSendsFlow: a lone message's flusher exits once
 // it is written (an idle connection keeps no goroutine between pings);
-// once messages flow (one queued while a flusher still writes), the
+// once messages flow (a second one queued within a keepalive tick), the
 // flusher waits for the next prepared message instead of exiting (one
 // goroutine for a whole broadcast, not one per burst), sends it when it
 // comes, exits after a keepalive tick without sends, and does not hold
@@ -229,9 +229,9 @@ func TestFlusherLingersWhileSendsFlow(t *testing.T) {
 
 	send(0, 100)
 	f.s.mu.Lock()
-	flowing := f.s.sendsFlowing
+	flowing := f.s.sendsFlowing()
 	f.s.mu.Unlock()
-	assert.False(t, flowing, "one message queued with no flusher at work is not a flow")
+	assert.False(t, flowing, "one message queued is not a flow")
 	assert.Equal(t, numbered(0, 100), f.read(t))
 	require.Eventually(t, noFlusher, 5*time.Second, time.Millisecond, "a lone message's flusher exits")
 
