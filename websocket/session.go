@@ -63,12 +63,12 @@ type Session struct {
 	sendQueueSize int
 	queue         []sendItem
 	spare         []sendItem
-	queued        int  // bytes in queue and in the batch being written
-	flushing      bool // a flusher goroutine is running
-	flushIdle     bool // it waits on flushWake for more to send
+	queued        int   // bytes in queue and in the batch being written
+	flushing      bool  // a flusher goroutine is running
+	flushIdle     bool  // it waits on flushWake for more to send
 	sendsCounted  uint8 // messages queued since the keepalive last looked, up to 255
-	closing       bool // Close was called or the connection ended: no more writes
-	ended         bool // the connection is over; no goroutine may start
+	closing       bool  // Close was called or the connection ended: no more writes
+	ended         bool  // the connection is over; no goroutine may start
 	flushWake     chan struct{}
 	closeReq      *closeRequest
 	enqueued      uint64 // items ever queued, and the close frame
