@@ -14,7 +14,7 @@ import (
 // delivers synchronously, inside Publish.
 type MemoryBroker struct {
 	bus     *memoryBus
-	deliver func(topic string, m Message)
+	deliver Deliverer
 }
 
 // memoryBus is what connected memory brokers share: for each topic, the
@@ -29,7 +29,7 @@ type memoryBus struct {
 // memorySub is one subscribed broker and its hub's deliver callback.
 type memorySub struct {
 	b       *MemoryBroker
-	deliver func(topic string, m Message)
+	deliver Deliverer
 }
 
 // NewMemoryBroker returns a broker for a hub alone in its process.
@@ -47,7 +47,7 @@ func NewMemoryBrokers(n int) []*MemoryBroker {
 }
 
 // Start implements Broker.
-func (b *MemoryBroker) Start(deliver func(topic string, m Message)) {
+func (b *MemoryBroker) Start(deliver Deliverer) {
 	b.bus.mu.Lock()
 	b.deliver = deliver
 	b.bus.mu.Unlock()
@@ -83,7 +83,7 @@ func (b *MemoryBroker) Publish(ctx context.Context, topic string, m Message) err
 	b.bus.mu.RUnlock()
 	for _, s := range subs {
 		if s.b != b {
-			s.deliver(topic, m)
+			s.deliver.Deliver(topic, Publication{Message: m})
 		}
 	}
 	return nil

@@ -74,7 +74,7 @@ type Broker struct {
 	wake   chan struct{} // a topic was added or removed
 
 	mu      sync.Mutex
-	deliver func(topic string, m hub.Message)
+	deliver hub.Deliverer
 	topics  map[string]struct{} // the channels the hub needs, without prefix
 	pending map[string]bool     // changes since the syncer last looked: true to subscribe
 	ps      *redis.PubSub       // the current session's subscription connection
@@ -134,13 +134,13 @@ func New(client redis.UniversalClient, opts ...Option) *Broker {
 
 // Start implements hub.Broker: it connects in the background. It panics
 // if called twice, since a broker serves one hub.
-func (b *Broker) Start(deliver func(topic string, m hub.Message)) {
+func (b *Broker) Start(d hub.Deliverer) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.deliver != nil {
 		panic("redisbroker: Start called twice; a Broker serves one hub")
 	}
-	b.deliver = deliver
+	b.deliver = d
 	go b.run()
 }
 
@@ -378,7 +378,7 @@ func (b *Broker) handle(m *redis.Message) {
 	if node == b.node {
 		return // ours: the hub delivered it locally already
 	}
-	b.deliver(topic, msg)
+	b.deliver.Deliver(topic, hub.Publication{Message: msg})
 }
 
 func (b *Broker) setUp() {
