@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 )
 
 // MemoryBroker is the broker of a hub that runs in one process, the
@@ -12,6 +13,11 @@ import (
 // in one process, as if each were a node, which serves tests and programs
 // that run several Applications. It has no goroutines, is always up, and
 // delivers synchronously, inside Publish.
+//
+// It is a HistoryBroker (a bounded ring per topic, in memory: a restart
+// loses it, and the streams start new epochs) and a PresenceBroker (the
+// entries of every connected hub, expiring as in Redis), shared by the
+// brokers of one NewMemoryBrokers call as Redis is by nodes.
 type MemoryBroker struct {
 	bus     *memoryBus
 	deliver Deliverer
@@ -22,8 +28,11 @@ type MemoryBroker struct {
 // Publish can deliver after dropping the lock (a deliver callback takes the
 // hub's locks, and the hub holds them while it calls Subscribe).
 type memoryBus struct {
-	mu   sync.RWMutex
-	subs map[string][]memorySub
+	mu       sync.RWMutex
+	subs     map[string][]memorySub
+	presence memoryPresence
+	streams  memoryStreams
+	clock    func() time.Time // time.Now; tests move it
 }
 
 // memorySub is one subscribed broker and its hub's deliver callback.
@@ -38,7 +47,12 @@ func NewMemoryBroker() *MemoryBroker { return NewMemoryBrokers(1)[0] }
 // NewMemoryBrokers returns n brokers connected to each other: give each to
 // its own hub, and a publish on one hub reaches the members of all.
 func NewMemoryBrokers(n int) []*MemoryBroker {
-	bus := &memoryBus{subs: map[string][]memorySub{}}
+	bus := &memoryBus{
+		subs:     map[string][]memorySub{},
+		presence: memoryPresence{topics: map[string]map[string]presenceEntry{}},
+		streams:  memoryStreams{streams: map[string]*memoryStream{}},
+		clock:    time.Now,
+	}
 	bs := make([]*MemoryBroker, n)
 	for i := range bs {
 		bs[i] = &MemoryBroker{bus: bus}
@@ -96,3 +110,9 @@ func (b *MemoryBroker) Health() Health { return Health{Up: true} }
 
 // Close implements Broker; it has nothing to stop.
 func (b *MemoryBroker) Close() error { return nil }
+
+// A MemoryBroker serves every part of the broker contract.
+var (
+	_ HistoryBroker  = (*MemoryBroker)(nil)
+	_ PresenceBroker = (*MemoryBroker)(nil)
+)
