@@ -63,7 +63,7 @@ func New(opts ...Option) *Hub {
 		h.topics[i].topics = map[string]*topic{}
 		h.members[i].rooms = map[Member][]string{}
 	}
-	h.broker.Start(h.deliver)
+	h.broker.Start(deliverer{h})
 	return h
 }
 
@@ -118,14 +118,20 @@ func (h *Hub) publish(ctx context.Context, topic string, data []byte, binary boo
 	return nil
 }
 
-// deliver takes a message published on another node.
-func (h *Hub) deliver(topic string, m Message) {
-	pm, err := prepare(m.Data, m.Binary)
+// deliverer is the Deliverer the hub gives its broker.
+type deliverer struct{ h *Hub }
+
+// Deliver takes a publication made on another node.
+func (d deliverer) Deliver(topic string, p Publication) {
+	pm, err := prepare(p.Data, p.Binary)
 	if err != nil {
 		return // the publishing hub checked it; nothing to send
 	}
-	h.fanout(topic, pm)
+	d.h.fanout(topic, pm)
 }
+
+// DeliverPresence takes a join or leave announced on another node.
+func (d deliverer) DeliverPresence(topic string, e PresenceEvent) {}
 
 // Health reports the broker's state and how many publishes reached only
 // this node.

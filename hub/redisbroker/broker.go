@@ -100,7 +100,7 @@ type Broker struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	deliver func(topic string, m hub.Message)
+	deliver hub.Deliverer
 	topics  map[string]struct{} // the topics the hub needs
 	closed  bool
 	health  hub.Health
@@ -183,13 +183,13 @@ func New(client redis.UniversalClient, opts ...Option) *Broker {
 
 // Start implements hub.Broker: it connects in the background. It panics
 // if called twice, since a broker serves one hub.
-func (b *Broker) Start(deliver func(topic string, m hub.Message)) {
+func (b *Broker) Start(d hub.Deliverer) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.deliver != nil {
 		panic("redisbroker: Start called twice; a Broker serves one hub")
 	}
-	b.deliver = deliver
+	b.deliver = d
 	if b.closed {
 		return
 	}

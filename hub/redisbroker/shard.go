@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tornago/tornago/hub"
 )
 
 // A shard is one subscription connection and the topics it carries: the
@@ -337,7 +339,7 @@ func (s *shard) handle(m *redis.Message) {
 	if node == s.b.node {
 		return // ours: the hub delivered it locally already
 	}
-	s.b.deliver(topic, msg)
+	s.b.deliver.Deliver(topic, hub.Publication{Message: msg})
 }
 
 func isTimeout(err error) bool {
