@@ -67,7 +67,6 @@ import (
 	"context"
 	crand "crypto/rand"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -215,15 +214,21 @@ func (b *Broker) Unsubscribe(topic string) {
 	b.mu.Lock()
 	delete(b.topics, topic)
 	s.pending[topic] = false
+	delete(s.confirmed, topic) // a new Subscribe waits for a new confirmation
+	s.notifyLocked()
 	b.mu.Unlock()
 	s.signal()
 }
 
-// Publish implements hub.Broker with one PUBLISH (SPUBLISH on a cluster).
-// While the broker knows the topic's Redis node to be unreachable it fails
-// at once with ErrUnavailable; a publish in flight when the broker notices
-// the loss stops waiting then.
+// Publish implements hub.Broker with one PUBLISH (SPUBLISH on a cluster),
+// sent once (see noRetry). While the broker knows the topic's Redis node
+// to be unreachable it fails at once with ErrUnavailable; a publish in
+// flight when the broker notices the loss stops waiting then.
 func (b *Broker) Publish(ctx context.Context, topic string, m hub.Message) error {
+	return b.publish(ctx, topic, encode(b.node, m))
+}
+
+func (b *Broker) publish(ctx context.Context, topic string, payload []byte) error {
 	s := b.shardOf(topic)
 	live, err := s.liveContext()
 	if err != nil {
@@ -231,19 +236,15 @@ func (b *Broker) Publish(ctx context.Context, topic string, m hub.Message) error
 	}
 	ctx, cancel := b.publishContext(ctx, live)
 	defer cancel()
-	channel := s.channel(topic)
+	cmd := "publish"
 	if b.cluster {
-		err = b.client.SPublish(ctx, channel, encode(b.node, m)).Err()
-	} else {
-		err = b.client.Publish(ctx, channel, encode(b.node, m)).Err()
+		cmd = "spublish"
 	}
-	if err == nil {
-		return nil
+	c := redis.NewCmd(ctx, cmd, s.channel(topic), payload)
+	if err = b.client.Process(ctx, noRetry{c}); err != nil {
+		return s.failed(live, "PUBLISH", err)
 	}
-	if live.Err() != nil {
-		return fmt.Errorf("%w: lost during PUBLISH: %w", ErrUnavailable, context.Cause(live))
-	}
-	return fmt.Errorf("redisbroker: PUBLISH: %w", err)
+	return nil
 }
 
 // publishContext is ctx bounded by the publish timeout and ended when live

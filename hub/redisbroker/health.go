@@ -14,6 +14,7 @@ func (b *Broker) setUp(s *shard) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s.up, s.err = true, nil
+	s.notifyLocked()
 	if b.down--; b.down > 0 {
 		return
 	}
@@ -40,10 +41,11 @@ func (b *Broker) setDown(s *shard, err error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s.err = err
+	s.err, s.tried = err, true
 	if s.up {
 		s.up = false
 		b.down++
+		s.notifyLocked()
 	}
 	b.health.Err = err
 	if !b.health.Up {

@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/tornago/tornago/hub"
 )
 
 // A shard is one subscription connection and the topics it carries: the
@@ -31,11 +29,14 @@ type shard struct {
 	live atomic.Pointer[liveContext]
 
 	// Guarded by b.mu.
-	pending map[string]bool // changes since the syncer last looked: true to subscribe
-	leaving map[string]int  // unsubscribes sent and not yet confirmed
-	ps      *redis.PubSub   // the current session's connection
-	up      bool
-	err     error // why the shard is down
+	pending   map[string]bool     // changes since the syncer last looked: true to subscribe
+	leaving   map[string]int      // unsubscribes sent and not yet confirmed
+	confirmed map[string]struct{} // topics Redis confirmed on this session's connection
+	changed   chan struct{}       // closed and replaced when up or confirmed change
+	ps        *redis.PubSub       // the current session's connection
+	up        bool
+	tried     bool  // a connection attempt failed or a connection was lost
+	err       error // why the shard is down
 }
 
 type liveContext struct {
@@ -45,7 +46,8 @@ type liveContext struct {
 
 func newShard(b *Broker, i int) *shard {
 	s := &shard{b: b, names: b.prefix, wake: make(chan struct{}, 1),
-		pending: map[string]bool{}, leaving: map[string]int{}, err: errors.New("not connected yet")}
+		pending: map[string]bool{}, leaving: map[string]int{}, confirmed: map[string]struct{}{},
+		changed: make(chan struct{}), err: errors.New("not connected yet")}
 	if b.cluster {
 		s.names += "{" + strconv.Itoa(i) + "}"
 	}
@@ -74,15 +76,32 @@ func (s *shard) signal() {
 }
 
 // liveContext returns the context of the shard's current connection, or
-// ErrUnavailable when it has none.
+// ErrUnavailable when it lost it. While the shard is still making its
+// first connection, commands are tried (the client connects on its own):
+// it returns the broker's context then.
 func (s *shard) liveContext() (context.Context, error) {
 	if l := s.live.Load(); l != nil {
 		return l.ctx, nil
 	}
 	s.b.mu.Lock()
-	cause := s.err
-	s.b.mu.Unlock()
-	return nil, fmt.Errorf("%w: %w", ErrUnavailable, cause)
+	defer s.b.mu.Unlock()
+	if !s.tried {
+		return s.b.ctx, nil
+	}
+	return nil, fmt.Errorf("%w: %w", ErrUnavailable, s.err)
+}
+
+// failed wraps the error of a command sent on the shard's behalf: in
+// ErrUnavailable when live ended (the shard lost its connection) or the
+// shard has no connection yet.
+func (s *shard) failed(live context.Context, what string, err error) error {
+	if live.Err() != nil {
+		return fmt.Errorf("%w: lost during %s: %w", ErrUnavailable, what, context.Cause(live))
+	}
+	if s.live.Load() == nil {
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, what, err)
+	}
+	return fmt.Errorf("redisbroker: %s: %w", what, err)
 }
 
 // run connects, serves the subscription until the connection fails, and
@@ -139,6 +158,8 @@ func (s *shard) session() (connected bool, err error) {
 		b.mu.Lock()
 		s.ps = nil
 		clear(s.leaving)
+		clear(s.confirmed)
+		s.notifyLocked()
 		b.mu.Unlock()
 		_ = ps.Close() // unblocks the syncer's writes
 		close(stop)
@@ -222,6 +243,9 @@ func (s *shard) await(ps *redis.PubSub, want map[string]struct{}) error {
 			}
 		case *redis.Subscription:
 			delete(want, m.Channel)
+			if err := s.subscription(m); err != nil {
+				return err
+			}
 		case *redis.Message:
 			s.handle(m)
 		}
@@ -229,35 +253,58 @@ func (s *shard) await(ps *redis.PubSub, want map[string]struct{}) error {
 	return nil
 }
 
-// receive handles what the connection brought. An unsubscription that the
-// broker did not ask for, which Redis Cluster sends when the channel's
-// slot moved to another node, ends the session so that the next one
-// subscribes on the slot's new owner.
+// notifyLocked wakes WaitSubscribed's waiters; the caller holds b.mu.
+func (s *shard) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// receive handles what the connection brought.
 func (s *shard) receive(msg any) error {
 	switch m := msg.(type) {
 	case *redis.Message:
 		s.handle(m)
 	case *redis.Subscription:
-		if m.Kind != "unsubscribe" && m.Kind != "sunsubscribe" {
-			return nil
+		return s.subscription(m)
+	}
+	return nil
+}
+
+// subscription records Redis's confirmation of a subscription or an
+// unsubscription. An unsubscription that the broker did not ask for,
+// which Redis Cluster sends when the channel's slot moved to another
+// node, ends the session so that the next one subscribes on the slot's
+// new owner.
+func (s *shard) subscription(m *redis.Subscription) error {
+	b := s.b
+	topic, ours := strings.CutPrefix(m.Channel, s.names)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch m.Kind {
+	case "subscribe", "ssubscribe":
+		// Not while an unsubscription sent after it is pending: that
+		// will undo it.
+		if ours && topic != "" && s.leaving[m.Channel] == 0 {
+			s.confirmed[topic] = struct{}{}
+			s.notifyLocked()
 		}
-		b := s.b
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		if s.leaving[m.Channel] > 0 {
-			if s.leaving[m.Channel]--; s.leaving[m.Channel] == 0 {
-				delete(s.leaving, m.Channel)
-			}
-			return nil
+		return nil
+	case "unsubscribe", "sunsubscribe":
+	default:
+		return nil
+	}
+	delete(s.confirmed, topic)
+	if s.leaving[m.Channel] > 0 {
+		if s.leaving[m.Channel]--; s.leaving[m.Channel] == 0 {
+			delete(s.leaving, m.Channel)
 		}
-		if m.Channel == s.names {
-			return fmt.Errorf("redisbroker: Redis unsubscribed the shard's connection from %s (its slot moved?)", m.Channel)
-		}
-		if topic, ok := strings.CutPrefix(m.Channel, s.names); ok {
-			if _, wanted := b.topics[topic]; wanted {
-				return fmt.Errorf("redisbroker: Redis unsubscribed %s (its slot moved?)", m.Channel)
-			}
-		}
+		return nil
+	}
+	if m.Channel == s.names {
+		return fmt.Errorf("redisbroker: Redis unsubscribed the shard's connection from %s (its slot moved?)", m.Channel)
+	}
+	if _, wanted := b.topics[topic]; ours && wanted {
+		return fmt.Errorf("redisbroker: Redis unsubscribed %s (its slot moved?)", m.Channel)
 	}
 	return nil
 }
@@ -331,15 +378,24 @@ func (s *shard) handle(m *redis.Message) {
 	if !ok {
 		return
 	}
-	node, msg, ok := decode(m.Payload)
+	e, ok := decode(m.Payload)
 	if !ok {
 		s.b.logger.Warn("redisbroker: dropped a message in an unknown format", "channel", m.Channel)
 		return
 	}
-	if node == s.b.node {
-		return // ours: the hub delivered it locally already
+	switch {
+	case e.kind == kindPublication:
+		// Every node's, ours too: the hub delivers publications with a
+		// position only as they come back, in offset order.
+		s.b.deliver.Deliver(topic, e.pub)
+	case e.node == s.b.node:
+		// A plain message or presence event of ours: the hub delivered it
+		// locally already.
+	case e.kind == kindPresence:
+		s.b.deliver.DeliverPresence(topic, e.presence)
+	default:
+		s.b.deliver.Deliver(topic, e.pub)
 	}
-	s.b.deliver.Deliver(topic, hub.Publication{Message: msg})
 }
 
 func isTimeout(err error) bool {
