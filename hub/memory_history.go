@@ -110,6 +110,7 @@ func (b *MemoryBroker) PublishHistory(ctx context.Context, topic string, m Messa
 	st := b.bus.streams.lock(topic, policy, now)
 	defer st.mu.Unlock()
 	st.top++
+	m.Data = slices.Clone(m.Data) // the ring keeps it; the caller's stays the caller's
 	p := Publication{Message: m, Position: Position{Epoch: st.epoch, Offset: st.top}}
 	st.pubs = append(st.pubs, timedPublication{p, now})
 	st.trimLocked(policy, now)
