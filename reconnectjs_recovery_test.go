@@ -23,7 +23,7 @@ type jsNewsSocket struct {
 func (s *jsNewsSocket) Open(args ...string) error {
 	ctx, cancel := context.WithTimeout(s.Request().Context(), 5*time.Second)
 	defer cancel()
-	_, err := s.rooms.JoinRooms(ctx, s.Request().URL.Query(), s, "news")
+	_, err := s.rooms.JoinRooms(ctx, s.Request().URL.Query(), s, hub.JoinOptions{}, "news")
 	return err
 }
 

@@ -43,6 +43,8 @@ type Hub struct {
 	topics  [numShards]topicShard
 	members [numShards]memberShard
 	failed  atomic.Uint64
+
+	presence presence
 }
 
 // Option configures a Hub.
@@ -72,7 +74,7 @@ func WithHistory(rule func(room string) HistoryPolicy) Option {
 
 // New returns a hub, and starts its broker.
 func New(opts ...Option) *Hub {
-	h := &Hub{seed: maphash.MakeSeed()}
+	h := &Hub{seed: maphash.MakeSeed(), presence: newPresence()}
 	for _, o := range opts {
 		o(h)
 	}
@@ -197,7 +199,11 @@ func (d deliverer) Deliver(topic string, p Publication) {
 }
 
 // DeliverPresence takes a join or leave announced on another node.
-func (d deliverer) DeliverPresence(topic string, e PresenceEvent) {}
+func (d deliverer) DeliverPresence(topic string, e PresenceEvent) {
+	if room, ok := strings.CutPrefix(topic, roomPrefix); ok {
+		d.h.fanoutPresence(topic, room, e, nil)
+	}
+}
 
 // Health reports the broker's state and how many publishes reached only
 // this node.
@@ -207,9 +213,14 @@ func (h *Hub) Health() Health {
 	return s
 }
 
-// Close closes the broker. Local rooms keep working; publishes made after
-// Close reach only this node.
-func (h *Hub) Close() error { return h.broker.Close() }
+// Close removes the presence entries of the members that left, stops
+// refreshing the others (they expire within the presence TTL), and closes
+// the broker. Local rooms keep working; publishes made after Close reach
+// only this node.
+func (h *Hub) Close() error {
+	h.closePresence()
+	return h.broker.Close()
+}
 
 // prepare encodes a message once for all members.
 func prepare(data []byte, binary bool) (*websocket.PreparedMessage, error) {

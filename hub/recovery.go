@@ -13,6 +13,14 @@ type JoinOptions struct {
 	// received in the room (from SinceFromQuery), to be sent every one
 	// after it; the zero Position asks for no recovery.
 	Since Position
+	// Presence, if set, records the member in the room's presence on
+	// every node (ClusterPresence) until it leaves, and announces its join
+	// and leave to the room's watchers. An empty ClientID is filled in
+	// with one unique across nodes. The broker must be a PresenceBroker.
+	Presence *ClientInfo
+	// WatchPresence sends the member the wire protocol's "join" and
+	// "leave" frames of the other members with presence in the room.
+	WatchPresence bool
 }
 
 // JoinResult is how a JoinWith went.
@@ -34,6 +42,13 @@ type JoinResult struct {
 	// of another epoch, or the room keeps no history; otherwise it is the
 	// broker's error (it could not be sure).
 	Err error
+	// Client is the member's presence entry, its ClientID filled in, when
+	// JoinOptions.Presence was set.
+	Client ClientInfo
+	// PresenceErr is why the presence entry could not be recorded or
+	// announced (the member is in the room all the same, and the entry is
+	// retried at the next refresh).
+	PresenceErr error
 }
 
 // recovery is a member being recovered: the live publications it is sent
@@ -78,25 +93,39 @@ var errHistoryOff = fmt.Errorf("%w: the room keeps no history", ErrUnrecoverable
 // without o.Since, JoinWith is Join and sends nothing.
 func (h *Hub) JoinWith(ctx context.Context, room string, m Member, o JoinOptions) JoinResult {
 	topic := roomTopic(room)
-	policy := h.policy(room)
 	res := JoinResult{Asked: !o.Since.IsZero()}
-	hb, ok := h.broker.(HistoryBroker)
-	if !policy.Enabled() || !ok {
-		h.join(topic, m)
-		if res.Asked {
-			res.Err = errHistoryOff
-			_ = h.SendTo(m, joinedFrame(room, res), false) // a closed m has left its rooms
-		}
-		return res
-	}
-	rec := &recovery{bound: policy.Size}
-	if !h.joinRecovering(topic, m, rec) {
+	if !h.joinRecover(ctx, topic, room, m, o, &res) {
 		res.Err = errors.New("hub: already a member of the room")
 		return res
 	}
-	pubs, top, err := readHistory(ctx, hb, topic, o.Since, policy)
-	h.finishRecovery(topic, room, m, rec, o.Since, pubs, top, err, &res)
+	if o.Presence != nil {
+		res.Client, res.PresenceErr = h.addPresence(ctx, topic, room, m, *o.Presence)
+	}
 	return res
+}
+
+// joinRecover is JoinWith's join and recovery; it reports whether m
+// joined (was not a member already).
+func (h *Hub) joinRecover(ctx context.Context, topic, room string, m Member, o JoinOptions, res *JoinResult) bool {
+	policy := h.policy(room)
+	hb, ok := h.broker.(HistoryBroker)
+	if !policy.Enabled() || !ok {
+		if !h.joinRecovering(topic, m, nil, o.WatchPresence) {
+			return false
+		}
+		if res.Asked {
+			res.Err = errHistoryOff
+			_ = h.SendTo(m, joinedFrame(room, *res), false) // a closed m has left its rooms
+		}
+		return true
+	}
+	rec := &recovery{bound: policy.Size}
+	if !h.joinRecovering(topic, m, rec, o.WatchPresence) {
+		return false
+	}
+	pubs, top, err := readHistory(ctx, hb, topic, o.Since, policy)
+	h.finishRecovery(topic, room, m, rec, o.Since, pubs, top, err, res)
+	return true
 }
 
 // readHistory waits for the subscription to topic, then reads its history
@@ -233,29 +262,31 @@ func (h *Hub) fanoutHistory(name, room string, p Publication) {
 var ErrBadSince = errors.New("hub: malformed " + SinceParam)
 
 // JoinRooms is the handler's side of the wire protocol, for its Open: it
-// joins m to each of rooms with JoinWith, recovering each from the
+// joins m to each of rooms with JoinWith and o, recovering each from the
 // position that the page sent for it in q (the request's query,
-// SinceFromQuery), and returns the results in the order of rooms. A
-// malformed SinceParam joins nothing and returns an error matching
-// ErrBadSince. Positions sent for rooms not named are ignored.
+// SinceFromQuery; o.Since is ignored), and returns the results in the
+// order of rooms. A malformed SinceParam joins nothing and returns an
+// error matching ErrBadSince. Positions sent for rooms not named are
+// ignored.
 //
 //	func (s *Socket) Open(args ...string) error {
 //		ctx, cancel := context.WithTimeout(s.Request().Context(), 5*time.Second)
 //		defer cancel()
-//		_, err := rooms.JoinRooms(ctx, s.Request().URL.Query(), s, "news")
+//		_, err := rooms.JoinRooms(ctx, s.Request().URL.Query(), s, hub.JoinOptions{}, "news")
 //		if errors.Is(err, hub.ErrBadSince) {
 //			return tornago.HTTPError{Code: http.StatusBadRequest}
 //		}
 //		return err
 //	}
-func (h *Hub) JoinRooms(ctx context.Context, q url.Values, m Member, rooms ...string) ([]JoinResult, error) {
+func (h *Hub) JoinRooms(ctx context.Context, q url.Values, m Member, o JoinOptions, rooms ...string) ([]JoinResult, error) {
 	since, err := SinceFromQuery(q)
 	if err != nil {
 		return nil, err
 	}
 	results := make([]JoinResult, len(rooms))
 	for i, room := range rooms {
-		results[i] = h.JoinWith(ctx, room, m, JoinOptions{Since: since[room]})
+		o.Since = since[room]
+		results[i] = h.JoinWith(ctx, room, m, o)
 	}
 	return results, nil
 }

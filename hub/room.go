@@ -44,6 +44,7 @@ type topic struct {
 	index      map[Member]int
 	last       Position
 	recovering map[Member]*recovery
+	watchers   map[Member]struct{} // members sent the room's joins and leaves
 }
 
 // memberShard holds, for the members that hash to it, the topics each is
@@ -128,12 +129,13 @@ func (h *Hub) count(name string) int {
 	return 0
 }
 
-func (h *Hub) join(name string, m Member) { h.joinRecovering(name, m, nil) }
+func (h *Hub) join(name string, m Member) { h.joinRecovering(name, m, nil, false) }
 
 // joinRecovering adds m to topic name; with rec set, m starts out being
-// recovered: live publications go to rec's buffer. It reports whether m
-// was not a member yet.
-func (h *Hub) joinRecovering(name string, m Member, rec *recovery) bool {
+// recovered: live publications go to rec's buffer; with watch set, it is
+// sent the topic's joins and leaves. It reports whether m was not a
+// member yet.
+func (h *Hub) joinRecovering(name string, m Member, rec *recovery, watch bool) bool {
 	ms := h.memberShard(m)
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
@@ -160,6 +162,12 @@ func (h *Hub) joinRecovering(name string, m Member, rec *recovery) bool {
 		}
 		t.recovering[m] = rec
 	}
+	if watch {
+		if t.watchers == nil {
+			t.watchers = map[Member]struct{}{}
+		}
+		t.watchers[m] = struct{}{}
+	}
 	return true
 }
 
@@ -183,6 +191,7 @@ func (h *Hub) leave(name string, m Member) {
 // removeLocked takes m out of topic name; the caller holds m's member
 // shard lock.
 func (h *Hub) removeLocked(name string, m Member) {
+	h.dropPresence(name, m)
 	ts := h.topicShard(name)
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -203,6 +212,7 @@ func (h *Hub) removeLocked(name string, m Member) {
 	t.members = t.members[:last]
 	delete(t.index, m)
 	delete(t.recovering, m)
+	delete(t.watchers, m)
 	if len(t.members) == 0 {
 		delete(ts.topics, name)
 		h.broker.Unsubscribe(name)

@@ -26,7 +26,9 @@ import (
 
 // Socket joins the rooms named by ?room= and the user named by ?user= in
 // Open (with ?recover= set, through Hub.JoinRooms, which recovers from the
-// positions of the query's hub.SinceParam), takes ?queue= as its send
+// positions of the query's hub.SinceParam, and with ?presence=ID also
+// records the member's presence as client ID and watches the rooms'
+// presence), takes ?queue= as its send
 // queue size, refuses the connection after joining when ?refuse= is set,
 // and leaves everything in OnClose.
 type Socket struct {
@@ -50,7 +52,13 @@ func (s *Socket) Open(args ...string) error {
 	if rec, _ := s.GetArgument("recover", tornago.Default("")); rec != "" {
 		ctx, cancel := context.WithTimeout(s.Request().Context(), 5*time.Second)
 		defer cancel()
-		if _, err := s.srv.Hub.JoinRooms(ctx, s.Request().URL.Query(), s, rooms...); err != nil {
+		var o hub.JoinOptions
+		if p, _ := s.GetArgument("presence", tornago.Default("")); p != "" {
+			user, _ := s.GetArgument("user", tornago.Default(""))
+			o.Presence = &hub.ClientInfo{ClientID: p, UserID: user}
+			o.WatchPresence = true
+		}
+		if _, err := s.srv.Hub.JoinRooms(ctx, s.Request().URL.Query(), s, o, rooms...); err != nil {
 			return tornago.HTTPError{Code: http.StatusBadRequest, Message: err.Error()}
 		}
 	} else {
