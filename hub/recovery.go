@@ -245,7 +245,10 @@ func (h *Hub) fanoutHistory(name, room string, p Publication) {
 		for _, r := range t.recovering {
 			r.add(p)
 		}
-		skip := func(m Member) bool { _, ok := t.recovering[m]; return ok }
+		var skip func(Member) bool
+		if len(t.recovering) > 0 {
+			skip = func(m Member) bool { _, ok := t.recovering[m]; return ok }
+		}
 		var closed []Member
 		if !last.IsZero() && (last.Epoch != p.Position.Epoch || p.Position.Offset != last.Offset+1) {
 			gap := gapFrame(room, last, p.Position)
