@@ -20,6 +20,7 @@ type RedisServer struct {
 	Addr string
 
 	bin, dir string
+	args     []string // extra redis-server arguments (a cluster node's)
 	cmd      *exec.Cmd
 }
 
@@ -39,6 +40,7 @@ func (r *RedisServer) Start(t testing.TB) {
 	_, port, _ := net.SplitHostPort(r.Addr)
 	r.cmd = exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"))
+	r.cmd.Args = append(r.cmd.Args, r.args...)
 	if err := r.cmd.Start(); err != nil {
 		t.Fatalf("testenv: starting redis-server: %v", err)
 	}
