@@ -112,7 +112,8 @@ func (h *Hub) Rooms(m Member) []string {
 	return rooms
 }
 
-// Presence returns the number of members of room on this node.
+// Presence returns the number of members of room on this node, without
+// asking the broker; ClusterPresence lists the entries of every node.
 func (h *Hub) Presence(room string) int { return h.count(roomTopic(room)) }
 
 // UserConnections returns the number of connections of userID on this
