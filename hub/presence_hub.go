@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +32,8 @@ func WithPresenceTTL(ttl time.Duration) Option {
 type presence struct {
 	ttl  time.Duration
 	node string // this hub's part of the client ids it makes
+
+	used atomic.Bool // an entry was ever added: leaves must look
 
 	mu      sync.Mutex
 	next    uint64
@@ -86,6 +89,7 @@ func (h *Hub) addPresence(ctx context.Context, topic, room string, m Member, inf
 	}
 	if !p.started {
 		p.started = true
+		p.used.Store(true)
 		go h.presenceWorker()
 	}
 	// Recorded here first, so that a leave from now on removes it (and a
@@ -95,6 +99,11 @@ func (h *Hub) addPresence(ctx context.Context, topic, room string, m Member, inf
 	}
 	p.entries[topic][m] = info
 	p.mu.Unlock()
+	if !h.isMember(topic, m) {
+		// m left before its entry was recorded: its leave found none.
+		h.dropPresence(topic, m)
+		return info, errors.New("hub: the member left during the join")
+	}
 	if err := pb.AddPresence(ctx, topic, info, p.ttl); err != nil {
 		return info, fmt.Errorf("hub: recording presence in %s: %w", topic, err)
 	}
@@ -110,6 +119,9 @@ func (h *Hub) addPresence(ctx context.Context, topic, room string, m Member, inf
 // the caller may hold the hub's locks, so the worker does the rest.
 func (h *Hub) dropPresence(topic string, m Member) {
 	p := &h.presence
+	if !p.used.Load() {
+		return // no lock on the leave path of a hub without presence
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	info, ok := p.entries[topic][m]

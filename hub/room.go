@@ -112,6 +112,14 @@ func (h *Hub) Rooms(m Member) []string {
 	return rooms
 }
 
+// isMember reports whether m is in topic name.
+func (h *Hub) isMember(name string, m Member) bool {
+	ms := h.memberShard(m)
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return slices.Contains(ms.rooms[m], name)
+}
+
 // Presence returns the number of members of room on this node, without
 // asking the broker; ClusterPresence lists the entries of every node.
 func (h *Hub) Presence(room string) int { return h.count(roomTopic(room)) }

@@ -47,7 +47,8 @@
 //     the page must reload its state; "presence" (onpresence,
 //     event.detail = {room, kind: "join" or "leave", client}) reports
 //     other clients joining and leaving. Option recover: false turns this
-//     off (frames are passed on as they come).
+//     off (frames are passed on as they come); maxPositions (100, the
+//     server's limit) bounds the rooms whose positions are kept.
 
 (function (root) {
     "use strict";
@@ -61,7 +62,8 @@
         heartbeatTimeout: 0, // 0: heartbeatInterval
         maxQueued: 100,
         binaryType: "blob",
-        recover: true
+        recover: true,
+        maxPositions: 100
     };
 
     // The first bytes of a frame of the hub's wire protocol.
@@ -226,12 +228,22 @@
             return u.href;
         }
 
+        // _keep records the position of room, forgetting the room seen
+        // longest ago beyond maxPositions (the server takes at most 100:
+        // hub.MaxSinceRooms).
+        _keep(room, position) {
+            delete this.positions[room]; // re-added last: the most recent
+            this.positions[room] = position;
+            var rooms = Object.keys(this.positions);
+            for (var i = 0; i < rooms.length - this.options.maxPositions; i++) delete this.positions[rooms[i]];
+        }
+
         // _wire handles a frame of the hub's wire protocol.
         _wire(f, origin) {
             var position = {epoch: f.epoch, offset: f.offset};
             switch (f.tornago) {
             case "pub":
-                this.positions[f.room] = position;
+                this._keep(f.room, position);
                 var data = f.b64 !== undefined ? decodeBase64(f.b64, this.options.binaryType) : (f.data || "");
                 var event = new MessageEvent("message", {data: data, origin: origin, lastEventId: f.epoch + ":" + f.offset});
                 event.room = f.room;
@@ -240,7 +252,7 @@
             case "joined":
             case "gap":
                 if (f.epoch) {
-                    this.positions[f.room] = position;
+                    this._keep(f.room, position);
                 } else {
                     delete this.positions[f.room]; // the server could not tell: start over
                 }
