@@ -20,12 +20,14 @@ type memoryStreams struct {
 }
 
 // memoryStream is one topic's history: the epoch, the top offset, and the
-// latest publications, oldest first, at most the policy's Size.
+// latest publications, at most the policy's Size, in a ring: n of them
+// from head on, oldest first.
 type memoryStream struct {
 	mu      sync.Mutex
 	epoch   string
 	top     uint64
-	pubs    []timedPublication
+	ring    []timedPublication
+	head, n int
 	expires time.Time // when the epoch and top go: MetaTTL after the last publish
 	dead    bool      // swept out of the map
 }
@@ -57,7 +59,8 @@ func (s *memoryStreams) lock(topic string, policy HistoryPolicy, now time.Time) 
 			continue // swept after we found it: look again
 		}
 		if !now.Before(st.expires) {
-			st.epoch, st.top, st.pubs = newEpoch(), 0, nil
+			st.epoch, st.top = newEpoch(), 0
+			st.ring, st.head, st.n = nil, 0, 0
 			st.expires = now.Add(policy.EffectiveMetaTTL())
 		}
 		return st
@@ -84,18 +87,35 @@ func (s *memoryStreams) sweepLocked(now time.Time) {
 // newEpoch returns a random epoch name.
 func newEpoch() string { return rand.Text()[:12] }
 
-// trimLocked drops the publications beyond policy's Size and older than
-// its TTL.
-func (st *memoryStream) trimLocked(policy HistoryPolicy, now time.Time) {
-	drop := max(0, len(st.pubs)-policy.Size)
-	if policy.TTL > 0 {
-		for drop < len(st.pubs) && now.Sub(st.pubs[drop].when) >= policy.TTL {
-			drop++
+// at returns the i-th publication kept, oldest first.
+func (st *memoryStream) at(i int) *timedPublication { return &st.ring[(st.head+i)%len(st.ring)] }
+
+// pushLocked appends tp to the ring of policy's Size, dropping the oldest
+// when it is full.
+func (st *memoryStream) pushLocked(tp timedPublication, policy HistoryPolicy) {
+	if len(st.ring) != policy.Size { // a first push, or the policy changed
+		ring := make([]timedPublication, policy.Size)
+		keep := min(st.n, policy.Size)
+		for i := range keep {
+			ring[i] = *st.at(st.n - keep + i)
 		}
+		st.ring, st.head, st.n = ring, 0, keep
 	}
-	if drop > 0 {
-		clear(st.pubs[:drop])
-		st.pubs = slices.Delete(st.pubs, 0, drop)
+	if st.n < len(st.ring) {
+		*st.at(st.n) = tp
+		st.n++
+		return
+	}
+	st.ring[st.head] = tp
+	st.head = (st.head + 1) % len(st.ring)
+}
+
+// trimLocked drops the publications older than policy's TTL.
+func (st *memoryStream) trimLocked(policy HistoryPolicy, now time.Time) {
+	for policy.TTL > 0 && st.n > 0 && now.Sub(st.at(0).when) >= policy.TTL {
+		*st.at(0) = timedPublication{}
+		st.head = (st.head + 1) % len(st.ring)
+		st.n--
 	}
 }
 
@@ -110,8 +130,9 @@ func (b *MemoryBroker) PublishHistory(ctx context.Context, topic string, m Messa
 	st := b.bus.streams.lock(topic, policy, now)
 	defer st.mu.Unlock()
 	st.top++
+	m.Data = slices.Clone(m.Data) // the ring keeps it; the caller's stays the caller's
 	p := Publication{Message: m, Position: Position{Epoch: st.epoch, Offset: st.top}}
-	st.pubs = append(st.pubs, timedPublication{p, now})
+	st.pushLocked(timedPublication{p, now}, policy)
 	st.trimLocked(policy, now)
 	st.expires = now.Add(policy.EffectiveMetaTTL())
 
@@ -138,9 +159,9 @@ func (b *MemoryBroker) History(ctx context.Context, topic string, since Position
 		return nil, top, fmt.Errorf("%s: %w", topic, err)
 	}
 	var pubs []Publication
-	for _, tp := range st.pubs {
-		if tp.p.Position.Offset > since.Offset {
-			pubs = append(pubs, tp.p)
+	for i := range st.n {
+		if p := st.at(i).p; p.Position.Offset > since.Offset {
+			pubs = append(pubs, p)
 		}
 	}
 	return pubs, top, nil
@@ -149,10 +170,10 @@ func (b *MemoryBroker) History(ctx context.Context, topic string, since Position
 // oldestLocked is the offset of the oldest publication kept; top+1 when
 // none is.
 func (st *memoryStream) oldestLocked() uint64 {
-	if len(st.pubs) == 0 {
+	if st.n == 0 {
 		return st.top + 1
 	}
-	return st.pubs[0].p.Position.Offset
+	return st.at(0).p.Position.Offset
 }
 
 // recoverable tells whether every publication after since is still kept
