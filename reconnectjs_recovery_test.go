@@ -3,6 +3,7 @@ package tornago_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -23,7 +24,11 @@ type jsNewsSocket struct {
 func (s *jsNewsSocket) Open(args ...string) error {
 	ctx, cancel := context.WithTimeout(s.Request().Context(), 5*time.Second)
 	defer cancel()
-	_, err := s.rooms.JoinRooms(ctx, s.Request().URL.Query(), s, hub.JoinOptions{}, "news")
+	var o hub.JoinOptions
+	if user := s.Request().URL.Query().Get("user"); user != "" {
+		o = hub.JoinOptions{Presence: &hub.ClientInfo{ClientID: user, UserID: user}, WatchPresence: true}
+	}
+	_, err := s.rooms.JoinRooms(ctx, s.Request().URL.Query(), s, o, "news")
 	return err
 }
 
@@ -105,4 +110,41 @@ func testReconnectJSRecovery(t *testing.T, node string, impl wsImpl) {
 	assert.Contains(t, events[3].Reason, fmt.Sprintf("epoch %q", epoch))
 	require.NoError(t, fresh.Publish(ctx, "news", []byte("e"), false))
 	assert.Equal(t, jsEvent{Event: "message", Data: "e", Room: "news", ID: events[2].Position.Epoch + ":1"}, c.next(nil))
+}
+
+// TestReconnectJSPresenceAndBinary: the script reports the joins and
+// leaves of the other members ("presence") and passes a binary
+// publication on as its bytes.
+func TestReconnectJSPresenceAndBinary(t *testing.T) {
+	t.Parallel()
+	forEachWebSocket(t, testReconnectJSPresenceAndBinary)
+}
+
+func testReconnectJSPresenceAndBinary(t *testing.T, node string, impl wsImpl) {
+	rooms := newsHub()
+	defer rooms.Close()
+	addr, _ := jsServer(t, "", newsRoute(rooms))
+	c := startJSClient(t, node, impl, "ws://"+addr+"/news?user=ann", map[string]any{"binaryType": "arraybuffer"})
+	require.Equal(t, "open", c.next(nil).Event)
+	require.Equal(t, "joined", c.next(nil).Event)
+
+	bob := startJSClient(t, node, impl, "ws://"+addr+"/news?user=bob", nil)
+	require.Equal(t, "open", bob.next(nil).Event)
+	e := c.next(nil)
+	assert.Equal(t, "presence", e.Event)
+	assert.Equal(t, "join", e.Kind)
+	assert.Equal(t, "news", e.Room)
+	require.NotNil(t, e.Client)
+	assert.Equal(t, "bob", e.Client.UserID)
+
+	p, err := rooms.PublishWithPosition(context.Background(), "news", []byte{1, 2, 255}, true)
+	require.NoError(t, err)
+	assert.Equal(t, jsEvent{Event: "message", Data: "bytes:1,2,255", Room: "news", ID: p.String()}, c.next(nil))
+
+	_, err = io.WriteString(bob.stdin, "close\n")
+	require.NoError(t, err)
+	e = c.next(nil)
+	assert.Equal(t, "presence", e.Event)
+	assert.Equal(t, "leave", e.Kind)
+	assert.Equal(t, "bob", e.Client.ClientID)
 }

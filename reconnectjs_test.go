@@ -144,6 +144,11 @@ type jsEvent struct {
 	ID        string      `json:"id"`
 	Recovered *bool       `json:"recovered"`
 	Position  *jsPosition `json:"position"`
+	Kind      string      `json:"kind"`
+	Client    *struct {
+		ClientID string `json:"client"`
+		UserID   string `json:"user"`
+	} `json:"client"`
 }
 
 // jsPosition is a position as the script reports it.

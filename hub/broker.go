@@ -72,9 +72,10 @@ type Message = websocket.Message
 // Health is the state of a hub's link to other nodes.
 type Health struct {
 	// Up reports whether publishes can reach other nodes now. While it is
-	// false, local delivery still works, publishes return an error
-	// matching ErrLocalOnly, and messages other nodes publish do not
-	// arrive here.
+	// false, local delivery still works in rooms without history,
+	// publishes return an error matching ErrLocalOnly (ErrNotDelivered in
+	// rooms with history, which deliver nothing then), and messages other
+	// nodes publish do not arrive here.
 	Up bool
 	// Since is when Up last changed; zero if it never did.
 	Since time.Time

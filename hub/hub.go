@@ -45,6 +45,7 @@ type Hub struct {
 	failed  atomic.Uint64
 
 	presence presence
+	check    positionCheck
 }
 
 // Option configures a Hub.
@@ -86,6 +87,7 @@ func New(opts ...Option) *Hub {
 		h.members[i].rooms = map[Member][]string{}
 	}
 	h.broker.Start(deliverer{h})
+	h.startPositionCheck()
 	return h
 }
 
@@ -213,11 +215,13 @@ func (h *Hub) Health() Health {
 	return s
 }
 
-// Close removes the presence entries of the members that left, stops
-// refreshing the others (they expire within the presence TTL), and closes
+// Close stops the position check, removes the presence entries of the
+// members that left, stops refreshing the others (they expire within the
+// presence TTL), and closes
 // the broker. Local rooms keep working; publishes made after Close reach
 // only this node.
 func (h *Hub) Close() error {
+	h.stopPositionCheck()
 	h.closePresence()
 	return h.broker.Close()
 }

@@ -132,6 +132,9 @@ func (h *Hub) dropPresence(topic string, m Member) {
 	if len(p.entries[topic]) == 0 {
 		delete(p.entries, topic)
 	}
+	if p.closed {
+		return // no worker any more: the entry expires within the TTL
+	}
 	room := topic[len(roomPrefix):]
 	p.leaves = append(p.leaves, presenceLeave{topic, room, info})
 	select {

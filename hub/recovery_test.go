@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -365,4 +366,28 @@ func TestGapTellsLiveMembers(t *testing.T) {
 	require.NotNil(t, gap.Recovered)
 	assert.False(t, *gap.Recovered)
 	expectPubs(t, c1, "h:g", "c")
+}
+
+// TestPositionCheckFindsAQuietGap: a node misses the last publication of a
+// room that then goes quiet, so no later one reveals the gap; the
+// position check finds the room behind the broker's top and sends its
+// members the "gap" frame.
+func TestPositionCheckFindsAQuietGap(t *testing.T) {
+	t.Parallel()
+	bs := hub.NewMemoryBrokers(2)
+	h0 := hub.New(hub.WithBroker(bs[0]), hub.WithHistory(historyRooms))
+	h1 := hub.New(hub.WithBroker(&dropOne{MemoryBroker: bs[1], drop: "b"}), hub.WithHistory(historyRooms),
+		hub.WithPositionCheck(20*time.Millisecond))
+	defer h1.Close()
+	s1 := hubtest.Start(t, h1, tornago.Settings{})
+	c1 := s1.Connect(t, "recover=1&room=h:q")
+	expectJoined(t, c1, "h:q", nil)
+	publishAll(t, h0, "h:q", "a", "b")
+	a := expectPubs(t, c1, "h:q", "a")
+	gap := c1.ReadFrame(t)
+	assert.Equal(t, "gap", gap.Tornago)
+	assert.Equal(t, a, gap.Position())
+	assert.Contains(t, gap.Reason, fmt.Sprintf("%s:2", a.Epoch), "the room's top")
+	publishAll(t, h0, "h:q", "c")
+	expectPubs(t, c1, "h:q", "c") // no second gap: the check moved on
 }

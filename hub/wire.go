@@ -90,10 +90,10 @@ func joinedFrame(room string, r JoinResult) []byte {
 }
 
 // gapFrame encodes the cue that live members of room missed the
-// publications between last and next.
+// publications after last, the room being at next.
 func gapFrame(room string, last, next Position) []byte {
 	no := false
-	reason := fmt.Sprintf("publications after %s were missed; the next is %s", last, next)
+	reason := fmt.Sprintf("publications after %s did not reach this process (the room is at %s)", last, next)
 	return mustJSON(wireJoined{Tornago: "gap", Room: room, Epoch: last.Epoch, Offset: last.Offset, Recovered: &no, Reason: reason})
 }
 

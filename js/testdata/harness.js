@@ -39,8 +39,10 @@ const ws = new ReconnectingWebSocket(url, JSON.parse(optionsJSON || "{}"));
 const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 
 ws.onopen = () => out({event: "open"});
-ws.onmessage = (e) => out(e.room === undefined ? {event: "message", data: String(e.data)}
-    : {event: "message", data: String(e.data), room: e.room, id: e.lastEventId});
+// Binary data (binaryType "arraybuffer") is printed as "bytes:1,2,3".
+const text = (data) => data instanceof ArrayBuffer ? "bytes:" + Array.from(new Uint8Array(data)).join(",") : String(data);
+ws.onmessage = (e) => out(e.room === undefined ? {event: "message", data: text(e.data)}
+    : {event: "message", data: text(e.data), room: e.room, id: e.lastEventId});
 ws.onjoined = (e) => out({event: "joined", room: e.detail.room, recovered: e.detail.recovered,
     position: e.detail.position});
 ws.onnotrecovered = (e) => out({event: "notrecovered", room: e.detail.room, reason: e.detail.reason});

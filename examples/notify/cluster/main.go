@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -64,7 +65,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			client = redis.NewClient(&redis.Options{Addr: addr})
 			logger.Info("notify: inboxes shared through Redis", "redis", addr, "prefix", prefix)
 			b := redisbroker.New(client, redisbroker.WithPrefix(prefix+"hub:"), redisbroker.WithLogger(logger))
-			h := hub.New(hub.WithBroker(b), hub.WithHistory(notifyserver.InboxHistory))
+			// The position check finds a process that missed the last
+			// notifications of a quiet inbox (its subscription broke while
+			// Redis stayed up): the tabs there reload.
+			h := hub.New(hub.WithBroker(b), hub.WithHistory(notifyserver.InboxHistory),
+				hub.WithPositionCheck(10*time.Second))
 			return h, redisCounter{client, prefix + "unread:"}, nil
 		},
 	}
