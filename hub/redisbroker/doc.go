@@ -42,7 +42,9 @@
 //
 // Delivery on each process goes on. Publishes fail at once with an error
 // matching ErrUnavailable (and hub.ErrLocalOnly): the message reached the
-// local members only, and nothing is buffered to be sent later. Messages
+// local members only, and nothing is buffered to be sent later. (Until the
+// broker's first connection attempt has failed, commands are tried
+// instead: the client connects by itself.) Messages
 // other processes manage to publish meanwhile do not arrive here. The
 // broker logs the loss (slog, Warn), reports it in Health, reconnects
 // with exponential backoff (50 ms doubling up to 5 s, with jitter by
