@@ -88,10 +88,15 @@
 // once their TTL passes without the refresh the hub makes every TTL/3.
 // Joins and leaves travel on the topic's channel.
 //
-// A publish that races the loss of Redis is cut short as soon as the
-// broker notices the loss (the subscription connection sees it at once
-// when Redis dies or a node closes the connection), instead of waiting
-// out the client's retries (redis.Options MaxRetries and its backoff), and
-// is bounded by WithPublishTimeout in any case; it fails with an error
-// matching ErrUnavailable.
+// A publish is sent once: go-redis's retries after a network error are
+// off for it (see History above), so a publish that races Redis's death
+// fails with its first error, matching ErrUnavailable, instead of waiting
+// through the client's retries and their backoff; and once the broker
+// notices the loss (at once when Redis or the node closes the connection),
+// publishes still dialing or waiting for a pooled connection stop. A Redis that stops
+// answering without closing the connection (a frozen host, a dead
+// network) holds a publish for the client's ReadTimeout (redis.Options,
+// 3 s by default), or until the caller's context deadline when the client
+// has ContextTimeoutEnabled; the broker notices it within twice
+// WithPingInterval.
 package redisbroker

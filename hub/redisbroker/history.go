@@ -105,8 +105,8 @@ func (b *Broker) PublishHistory(ctx context.Context, topic string, m hub.Message
 	if err != nil {
 		return hub.Position{}, err
 	}
-	ctx, cancel := b.publishContext(ctx, live)
-	defer cancel()
+	ctx, stop := untilLost(ctx, live)
+	defer stop()
 	binary, sharded := "0", "0"
 	if m.Binary {
 		binary = "1"
