@@ -88,6 +88,8 @@
 // once their TTL passes without the refresh the hub makes every TTL/3.
 // Joins and leaves travel on the topic's channel.
 //
+// # Publishes that race an outage
+//
 // A publish is sent once: go-redis's retries after a network error are
 // off for it (see History above), so a publish that races Redis's death
 // fails with its first error, matching ErrUnavailable, instead of waiting
