@@ -76,7 +76,11 @@
 // would publish twice. A hash that is gone (first use, meta TTL passed,
 // Redis flushed or restarted without persistence) gets a new random epoch,
 // so a position from before is refused with hub.ErrUnrecoverable rather
-// than answered wrongly. Reading since a position is one script too.
+// than answered wrongly. Reading since a position is one script too; on a
+// process subscribed to the room it also publishes a marker last, and History
+// returns once the marker is back, so every publication the read found has
+// reached this process's hub first (which is how the hub merges history
+// with live publications without a duplicate at the seam).
 // While Redis (or, on a cluster, the topic's master) is unreachable,
 // publishes to a topic with history fail with ErrUnavailable, which the
 // hub reports as hub.ErrNotDelivered: nobody got the message, on any
