@@ -2,7 +2,6 @@ package hub_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -121,34 +120,4 @@ func TestPresenceClientIDsAreMadeUnique(t *testing.T) {
 
 	res := h0.JoinWith(ctx, "r", &hubtest.Member{}, hub.JoinOptions{Presence: &hub.ClientInfo{Info: make([]byte, hub.MaxPresenceInfo+1)}})
 	require.Error(t, res.PresenceErr, "info over the bound")
-}
-
-// TestPresenceOfAMemberGoneBeforeItsEntry: a member that leaves while its
-// join is still recording presence (an Open refused after JoinWith, a
-// socket closed at once) leaves no entry behind to be refreshed forever.
-func TestPresenceOfAMemberGoneBeforeItsEntry(t *testing.T) {
-	t.Parallel()
-	h := hub.New(hub.WithPresenceTTL(time.Second))
-	defer h.Close()
-	ctx := context.Background()
-	for i := range 200 {
-		m := &hubtest.Member{}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			h.LeaveAll(m)
-		}()
-		h.JoinWith(ctx, "r", m, hub.JoinOptions{Presence: &hub.ClientInfo{ClientID: fmt.Sprint(i)}})
-		<-done
-		h.LeaveAll(m)
-	}
-	require.Eventually(t, func() bool {
-		got, err := h.ClusterPresence(ctx, "r")
-		return err == nil && len(got) == 0
-	}, 5*time.Second, 10*time.Millisecond)
-	// Past the TTL nothing came back: no entry is refreshed.
-	time.Sleep(2 * time.Second)
-	got, err := h.ClusterPresence(ctx, "r")
-	require.NoError(t, err)
-	assert.Empty(t, got)
 }

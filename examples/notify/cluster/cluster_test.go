@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -36,6 +37,12 @@ func startCluster(t *testing.T, n int) []*exampletest.Process {
 	if addr == "" {
 		testenv.Missing(t, "a Redis server ("+addrEnv+"; hub/redisbroker/ci-start-redis.sh starts one)")
 	}
+	return startClusterOn(t, addr, n)
+}
+
+// startClusterOn is startCluster on the Redis server at addr.
+func startClusterOn(t *testing.T, addr string, n int) []*exampletest.Process {
+	t.Helper()
 	prefix := "test:notify:" + rand.Text()[:10] + ":"
 	env := []string{"NOTIFY_TOKEN=" + token, "NOTIFY_COOKIE_SECRETS=1=cluster-secret"}
 	ps := make([]*exampletest.Process, n)
@@ -83,4 +90,63 @@ func TestTabRecoversOnAnotherProcess(t *testing.T) {
 	assert.Equal(t, 4, tab.Read().Unread)
 	require.Equal(t, http.StatusOK, notifytest.Post(t, base(b), token, "alice", "live"))
 	assert.JSONEq(t, `{"text":"live","unread":5}`, tab.Read().Data)
+}
+
+// TestRedisGoesAwayAndComesBack: while Redis is down, POST /notify
+// answers 503 and no tab gets anything (no local-only delivery: the
+// inbox's history would lack it); once Redis is back (empty: no
+// persistence), notifications flow again without a restart, and the open
+// tab is first told that it cannot be sure of what it missed (the history
+// started a new epoch: the "gap" frame, on which the page reloads).
+func TestRedisGoesAwayAndComesBack(t *testing.T) {
+	t.Parallel()
+	r := testenv.StartRedis(t)
+	ps := startClusterOn(t, r.Addr, 2)
+	a, b := ps[0], ps[1]
+	cookies := notifytest.Login(t, base(a), "alice")
+	tab := notifytest.OpenTab(t, base(a), cookies, "alice", nil)
+	require.Equal(t, "joined", tab.Read().Tornago)
+	assert.Equal(t, 0, tab.Read().Unread)
+	require.Equal(t, http.StatusOK, notifytest.Post(t, base(b), token, "alice", "before"))
+	require.Equal(t, "pub", tab.Read().Tornago)
+
+	r.Kill()
+	assert.Equal(t, http.StatusServiceUnavailable, notifytest.Post(t, base(b), token, "alice", "lost"))
+	assert.Equal(t, http.StatusServiceUnavailable, notifytest.Post(t, base(a), token, "alice", "lost too"))
+
+	r.Start(t)
+	frames := make(chan notifytest.Frame, 10)
+	go func() {
+		defer close(frames)
+		for {
+			f, ok := tab.TryRead()
+			if !ok {
+				return
+			}
+			frames <- f
+		}
+	}()
+	// Until A's broker has subscribed again, a notification misses A's
+	// tab: post until one reaches it.
+	var first notifytest.Frame
+	require.Eventually(t, func() bool {
+		if status := notifytest.Post(t, base(b), token, "alice", "after"); status != http.StatusOK {
+			return false
+		}
+		select {
+		case first = <-frames:
+			return true
+		case <-time.After(200 * time.Millisecond):
+			return false
+		}
+	}, 30*time.Second, 10*time.Millisecond, "notifications flow again")
+	assert.Equal(t, "gap", first.Tornago, "%+v", first)
+	require.NotNil(t, first.Recovered)
+	assert.False(t, *first.Recovered)
+	next := <-frames
+	assert.Equal(t, "pub", next.Tornago)
+	assert.Contains(t, next.Data, `"text":"after"`)
+	tab.Close()
+	for range frames {
+	}
 }

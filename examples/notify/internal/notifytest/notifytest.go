@@ -94,6 +94,21 @@ func (tb *Tab) Read() Frame {
 	return f
 }
 
+// TryRead reads one frame, waiting up to 10 seconds; ok is false when the
+// connection ended or nothing came (the test then closes the tab).
+func (tb *Tab) TryRead() (f Frame, ok bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, data, err := tb.c.ReadMessage(ctx)
+	if err != nil || json.Unmarshal(data, &f) != nil {
+		return f, false
+	}
+	return f, true
+}
+
+// Close closes the tab's connection at once.
+func (tb *Tab) Close() { tb.c.CloseNow() }
+
 // Post notifies user through base's API with token, and returns the status.
 func Post(t testing.TB, base, token, user, text string) int {
 	t.Helper()
