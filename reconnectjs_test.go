@@ -95,14 +95,15 @@ func (h *jsEcho) OnMessage(m tornago.Message) error { return h.WriteMessage(m.Da
 // jsSilent never answers: a peer whose connection stays open but is dead.
 type jsSilent struct{ tornago.WebSocketHandler }
 
-// jsServer serves /echo and /silent on addr ("" for any port) until
-// stopped; stop is Application.Shutdown, which closes sockets with 1001.
-func jsServer(t *testing.T, addr string) (string, func()) {
+// jsServer serves /echo and /silent, and routes, on addr ("" for any
+// port) until stopped; stop is Application.Shutdown, which closes sockets
+// with 1001.
+func jsServer(t *testing.T, addr string, routes ...tornago.Route) (string, func()) {
 	t.Helper()
-	app, err := tornago.NewApplication([]tornago.Route{
+	app, err := tornago.NewApplication(append([]tornago.Route{
 		{Pattern: `/echo`, Handler: func() tornago.Handler { return &jsEcho{} }},
 		{Pattern: `/silent`, Handler: func() tornago.Handler { return &jsSilent{} }},
-	}, tornago.Settings{Logger: slog.New(slog.DiscardHandler)})
+	}, routes...), tornago.Settings{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -138,6 +139,22 @@ type jsEvent struct {
 	Attempt int    `json:"attempt"`
 	Delay   int    `json:"delay"`
 	OK      bool   `json:"ok"`
+	// The hub's wire protocol.
+	Room      string      `json:"room"`
+	ID        string      `json:"id"`
+	Recovered *bool       `json:"recovered"`
+	Position  *jsPosition `json:"position"`
+	Kind      string      `json:"kind"`
+	Client    *struct {
+		ClientID string `json:"client"`
+		UserID   string `json:"user"`
+	} `json:"client"`
+}
+
+// jsPosition is a position as the script reports it.
+type jsPosition struct {
+	Epoch  string `json:"epoch"`
+	Offset uint64 `json:"offset"`
 }
 
 // jsClient runs js/reconnect.js in Node through the harness.

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/tornago/tornago/websocket"
 )
@@ -36,10 +38,14 @@ const numShards = 32
 // All methods are safe for concurrent use.
 type Hub struct {
 	broker  Broker
+	history func(room string) HistoryPolicy
 	seed    maphash.Seed
 	topics  [numShards]topicShard
 	members [numShards]memberShard
 	failed  atomic.Uint64
+
+	presence presence
+	check    positionCheck
 }
 
 // Option configures a Hub.
@@ -50,9 +56,26 @@ type Option func(*Hub)
 // broker serves one hub; Hub.Close closes it.
 func WithBroker(b Broker) Option { return func(h *Hub) { h.broker = b } }
 
+// WithHistory keeps history for the rooms for which rule returns an
+// enabled policy (Size > 0); other rooms, and users (SendToUser), keep
+// none, as without this option. A publication to a room with history gets
+// a position (PublishWithPosition returns it) and reaches members in a
+// frame of the hub's wire protocol that carries it (see SinceParam), and a
+// member that joins with JoinWith and a position is sent what it missed.
+// rule must be fast and give the same policy for a name every time (it
+// runs on every publish and join, on every node). The broker must be a
+// HistoryBroker (the memory broker and the Redis broker are); with
+// another, publishes to such rooms fail with ErrNotDelivered.
+//
+// To keep a user's notifications, give each user a room with history
+// ("inbox:" + user, say) rather than using SendToUser.
+func WithHistory(rule func(room string) HistoryPolicy) Option {
+	return func(h *Hub) { h.history = rule }
+}
+
 // New returns a hub, and starts its broker.
 func New(opts ...Option) *Hub {
-	h := &Hub{seed: maphash.MakeSeed()}
+	h := &Hub{seed: maphash.MakeSeed(), presence: newPresence()}
 	for _, o := range opts {
 		o(h)
 	}
@@ -63,7 +86,8 @@ func New(opts ...Option) *Hub {
 		h.topics[i].topics = map[string]*topic{}
 		h.members[i].rooms = map[Member][]string{}
 	}
-	h.broker.Start(h.deliver)
+	h.broker.Start(deliverer{h})
+	h.startPositionCheck()
 	return h
 }
 
@@ -81,8 +105,47 @@ func New(opts ...Option) *Hub {
 //
 // The local members get the message even when the broker cannot carry it;
 // the error then matches ErrLocalOnly (nothing is buffered for later).
+//
+// In a room with history (WithHistory) the message is first recorded in
+// the room's history through the broker, which assigns its position and
+// delivers it to every node, this one included, so that all members see
+// the room's publications in the order of their positions. When the
+// broker cannot record it, nobody gets it and the error matches
+// ErrNotDelivered: there is no local-only delivery for such rooms.
 func (h *Hub) Publish(ctx context.Context, room string, data []byte, binary bool) error {
-	return h.publish(ctx, roomTopic(room), data, binary)
+	_, err := h.PublishWithPosition(ctx, room, data, binary)
+	return err
+}
+
+// PublishWithPosition is Publish that also returns the publication's
+// position in room's history: the zero Position for a room without
+// history.
+func (h *Hub) PublishWithPosition(ctx context.Context, room string, data []byte, binary bool) (Position, error) {
+	topic := roomTopic(room)
+	policy := h.policy(room)
+	if !policy.Enabled() {
+		return Position{}, h.publish(ctx, topic, data, binary)
+	}
+	if !binary && !utf8.Valid(data) {
+		return Position{}, fmt.Errorf("hub: %w", websocket.ErrInvalidUTF8)
+	}
+	hb, ok := h.broker.(HistoryBroker)
+	if !ok {
+		return Position{}, fmt.Errorf("%w (%s): the broker keeps no history", ErrNotDelivered, topic)
+	}
+	pos, err := hb.PublishHistory(ctx, topic, Message{Data: data, Binary: binary}, policy)
+	if err != nil {
+		return Position{}, fmt.Errorf("%w (%s): %w", ErrNotDelivered, topic, err)
+	}
+	return pos, nil
+}
+
+// policy returns room's history policy.
+func (h *Hub) policy(room string) HistoryPolicy {
+	if h.history == nil {
+		return HistoryPolicy{}
+	}
+	return h.history(room)
 }
 
 // SendToUser sends data to every connection of userID (see JoinUser), on
@@ -118,13 +181,30 @@ func (h *Hub) publish(ctx context.Context, topic string, data []byte, binary boo
 	return nil
 }
 
-// deliver takes a message published on another node.
-func (h *Hub) deliver(topic string, m Message) {
-	pm, err := prepare(m.Data, m.Binary)
+// deliverer is the Deliverer the hub gives its broker.
+type deliverer struct{ h *Hub }
+
+// Deliver takes a publication made on another node, or one with a
+// position made on any node.
+func (d deliverer) Deliver(topic string, p Publication) {
+	if !p.Position.IsZero() {
+		if room, ok := strings.CutPrefix(topic, roomPrefix); ok {
+			d.h.fanoutHistory(topic, room, p)
+		}
+		return
+	}
+	pm, err := prepare(p.Data, p.Binary)
 	if err != nil {
 		return // the publishing hub checked it; nothing to send
 	}
-	h.fanout(topic, pm)
+	d.h.fanout(topic, pm)
+}
+
+// DeliverPresence takes a join or leave announced on another node.
+func (d deliverer) DeliverPresence(topic string, e PresenceEvent) {
+	if room, ok := strings.CutPrefix(topic, roomPrefix); ok {
+		d.h.fanoutPresence(topic, room, e, nil)
+	}
 }
 
 // Health reports the broker's state and how many publishes reached only
@@ -135,9 +215,16 @@ func (h *Hub) Health() Health {
 	return s
 }
 
-// Close closes the broker. Local rooms keep working; publishes made after
-// Close reach only this node.
-func (h *Hub) Close() error { return h.broker.Close() }
+// Close stops the position check, removes the presence entries of the
+// members that left, stops refreshing the others (they expire within the
+// presence TTL), and closes
+// the broker. Local rooms keep working; publishes made after Close reach
+// only this node.
+func (h *Hub) Close() error {
+	h.stopPositionCheck()
+	h.closePresence()
+	return h.broker.Close()
+}
 
 // prepare encodes a message once for all members.
 func prepare(data []byte, binary bool) (*websocket.PreparedMessage, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 )
 
 // MemoryBroker is the broker of a hub that runs in one process, the
@@ -12,9 +13,14 @@ import (
 // in one process, as if each were a node, which serves tests and programs
 // that run several Applications. It has no goroutines, is always up, and
 // delivers synchronously, inside Publish.
+//
+// It is a HistoryBroker (a bounded ring per topic, in memory: a restart
+// loses it, and the streams start new epochs) and a PresenceBroker (the
+// entries of every connected hub, expiring as in Redis), shared by the
+// brokers of one NewMemoryBrokers call as Redis is by nodes.
 type MemoryBroker struct {
 	bus     *memoryBus
-	deliver func(topic string, m Message)
+	deliver Deliverer
 }
 
 // memoryBus is what connected memory brokers share: for each topic, the
@@ -22,14 +28,17 @@ type MemoryBroker struct {
 // Publish can deliver after dropping the lock (a deliver callback takes the
 // hub's locks, and the hub holds them while it calls Subscribe).
 type memoryBus struct {
-	mu   sync.RWMutex
-	subs map[string][]memorySub
+	mu       sync.RWMutex
+	subs     map[string][]memorySub
+	presence memoryPresence
+	streams  memoryStreams
+	clock    func() time.Time // time.Now; tests move it
 }
 
 // memorySub is one subscribed broker and its hub's deliver callback.
 type memorySub struct {
 	b       *MemoryBroker
-	deliver func(topic string, m Message)
+	deliver Deliverer
 }
 
 // NewMemoryBroker returns a broker for a hub alone in its process.
@@ -38,7 +47,12 @@ func NewMemoryBroker() *MemoryBroker { return NewMemoryBrokers(1)[0] }
 // NewMemoryBrokers returns n brokers connected to each other: give each to
 // its own hub, and a publish on one hub reaches the members of all.
 func NewMemoryBrokers(n int) []*MemoryBroker {
-	bus := &memoryBus{subs: map[string][]memorySub{}}
+	bus := &memoryBus{
+		subs:     map[string][]memorySub{},
+		presence: memoryPresence{topics: map[string]map[string]presenceEntry{}},
+		streams:  memoryStreams{streams: map[string]*memoryStream{}},
+		clock:    time.Now,
+	}
 	bs := make([]*MemoryBroker, n)
 	for i := range bs {
 		bs[i] = &MemoryBroker{bus: bus}
@@ -47,7 +61,7 @@ func NewMemoryBrokers(n int) []*MemoryBroker {
 }
 
 // Start implements Broker.
-func (b *MemoryBroker) Start(deliver func(topic string, m Message)) {
+func (b *MemoryBroker) Start(deliver Deliverer) {
 	b.bus.mu.Lock()
 	b.deliver = deliver
 	b.bus.mu.Unlock()
@@ -83,7 +97,7 @@ func (b *MemoryBroker) Publish(ctx context.Context, topic string, m Message) err
 	b.bus.mu.RUnlock()
 	for _, s := range subs {
 		if s.b != b {
-			s.deliver(topic, m)
+			s.deliver.Deliver(topic, Publication{Message: m})
 		}
 	}
 	return nil
@@ -96,3 +110,9 @@ func (b *MemoryBroker) Health() Health { return Health{Up: true} }
 
 // Close implements Broker; it has nothing to stop.
 func (b *MemoryBroker) Close() error { return nil }
+
+// A MemoryBroker serves every part of the broker contract.
+var (
+	_ HistoryBroker  = (*MemoryBroker)(nil)
+	_ PresenceBroker = (*MemoryBroker)(nil)
+)

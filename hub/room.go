@@ -32,10 +32,19 @@ type topicShard struct {
 // topic is one room or user on this node: its members, in a slice for
 // fan-out and an index for removal in constant time. Fan-outs to one topic
 // take turns (pub), so all its members here see its messages in one order.
+//
+// A room with history also remembers the last publication it fanned out
+// (to see a gap) and the members still being recovered (JoinWith), whose
+// live publications wait in their recovery's buffer until it ends; both
+// are guarded by pub (with the shard's read lock) or the shard's write
+// lock.
 type topic struct {
-	pub     sync.Mutex
-	members []Member
-	index   map[Member]int
+	pub        sync.Mutex
+	members    []Member
+	index      map[Member]int
+	last       Position
+	recovering map[Member]*recovery
+	watchers   map[Member]struct{} // members sent the room's joins and leaves
 }
 
 // memberShard holds, for the members that hash to it, the topics each is
@@ -103,7 +112,16 @@ func (h *Hub) Rooms(m Member) []string {
 	return rooms
 }
 
-// Presence returns the number of members of room on this node.
+// isMember reports whether m is in topic name.
+func (h *Hub) isMember(name string, m Member) bool {
+	ms := h.memberShard(m)
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return slices.Contains(ms.rooms[m], name)
+}
+
+// Presence returns the number of members of room on this node, without
+// asking the broker; ClusterPresence lists the entries of every node.
 func (h *Hub) Presence(room string) int { return h.count(roomTopic(room)) }
 
 // UserConnections returns the number of connections of userID on this
@@ -120,13 +138,19 @@ func (h *Hub) count(name string) int {
 	return 0
 }
 
-func (h *Hub) join(name string, m Member) {
+func (h *Hub) join(name string, m Member) { h.joinRecovering(name, m, nil, false) }
+
+// joinRecovering adds m to topic name; with rec set, m starts out being
+// recovered: live publications go to rec's buffer; with watch set, it is
+// sent the topic's joins and leaves. It reports whether m was not a
+// member yet.
+func (h *Hub) joinRecovering(name string, m Member, rec *recovery, watch bool) bool {
 	ms := h.memberShard(m)
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	names := ms.rooms[m]
 	if slices.Contains(names, name) {
-		return
+		return false
 	}
 	ms.rooms[m] = append(names, name)
 
@@ -141,6 +165,19 @@ func (h *Hub) join(name string, m Member) {
 	}
 	t.index[m] = len(t.members)
 	t.members = append(t.members, m)
+	if rec != nil {
+		if t.recovering == nil {
+			t.recovering = map[Member]*recovery{}
+		}
+		t.recovering[m] = rec
+	}
+	if watch {
+		if t.watchers == nil {
+			t.watchers = map[Member]struct{}{}
+		}
+		t.watchers[m] = struct{}{}
+	}
+	return true
 }
 
 func (h *Hub) leave(name string, m Member) {
@@ -163,6 +200,7 @@ func (h *Hub) leave(name string, m Member) {
 // removeLocked takes m out of topic name; the caller holds m's member
 // shard lock.
 func (h *Hub) removeLocked(name string, m Member) {
+	h.dropPresence(name, m)
 	ts := h.topicShard(name)
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -182,6 +220,8 @@ func (h *Hub) removeLocked(name string, m Member) {
 	t.members[last] = nil
 	t.members = t.members[:last]
 	delete(t.index, m)
+	delete(t.recovering, m)
+	delete(t.watchers, m)
 	if len(t.members) == 0 {
 		delete(ts.topics, name)
 		h.broker.Unsubscribe(name)
@@ -191,20 +231,36 @@ func (h *Hub) removeLocked(name string, m Member) {
 // fanout queues pm on every member of topic name on this node, and removes
 // the members found closed.
 func (h *Hub) fanout(name string, pm *websocket.PreparedMessage) {
+	h.withTopic(name, func(t *topic) []Member { return writeAll(t.members, pm, nil) })
+}
+
+// withTopic calls f with topic name locked for a fan-out (if the topic has
+// members here), then removes the members f found closed.
+func (h *Hub) withTopic(name string, f func(t *topic) (closed []Member)) {
 	var closed []Member
 	ts := h.topicShard(name)
 	ts.mu.RLock()
 	if t := ts.topics[name]; t != nil {
 		t.pub.Lock()
-		for _, m := range t.members {
-			if err := m.WritePrepared(pm); err != nil && isClosed(err) {
-				closed = append(closed, m)
-			}
-		}
+		closed = f(t)
 		t.pub.Unlock()
 	}
 	ts.mu.RUnlock()
 	for _, m := range closed {
 		h.LeaveAll(m)
 	}
+}
+
+// writeAll queues pm on every member of ms for which skip (if set) is
+// false, and returns those found closed.
+func writeAll(ms []Member, pm *websocket.PreparedMessage, skip func(Member) bool) (closed []Member) {
+	for _, m := range ms {
+		if skip != nil && skip(m) {
+			continue
+		}
+		if err := m.WritePrepared(pm); err != nil && isClosed(err) {
+			closed = append(closed, m)
+		}
+	}
+	return closed
 }

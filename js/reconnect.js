@@ -31,7 +31,24 @@
 //     full);
 //   - relative URLs ("/chatsocket") resolved against the page, with wss:
 //     under https:;
-//   - an immediate attempt when the browser reports it is back online.
+//   - an immediate attempt when the browser reports it is back online;
+//   - recovery of what was missed (tornago's hub, docs/websocket.md
+//     "History, recovery and presence"): frames of the hub's wire protocol
+//     (text frames starting with {"tornago":) are taken out of the stream.
+//     A publication is passed on as a "message" whose data is what was
+//     published, with event.room and event.lastEventId ("epoch:offset")
+//     set, and its position is kept per room (ws.positions); every later
+//     connection sends the kept positions in the URL's tornago_since query
+//     parameter, so that the server sends what was missed before anything
+//     new. "joined" (onjoined, event.detail = {room, position, recovered})
+//     ends each room's join; "notrecovered" (onnotrecovered, event.detail =
+//     {room, reason}) says the server could not send everything missed
+//     (history lost or too short, another server that cannot be sure), so
+//     the page must reload its state; "presence" (onpresence,
+//     event.detail = {room, kind: "join" or "leave", client}) reports
+//     other clients joining and leaving. Option recover: false turns this
+//     off (frames are passed on as they come); maxPositions (100, the
+//     server's limit) bounds the rooms whose positions are kept.
 
 (function (root) {
     "use strict";
@@ -44,8 +61,22 @@
         heartbeatMessage: "ping",
         heartbeatTimeout: 0, // 0: heartbeatInterval
         maxQueued: 100,
-        binaryType: "blob"
+        binaryType: "blob",
+        recover: true,
+        maxPositions: 100
     };
+
+    // The first bytes of a frame of the hub's wire protocol.
+    var wirePrefix = '{"tornago":';
+
+    // decodeBase64 turns a binary publication's "b64" into what binaryType
+    // asks for.
+    function decodeBase64(b64, binaryType) {
+        var bin = atob(b64);
+        var bytes = new Uint8Array(bin.length);
+        for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+        return binaryType === "arraybuffer" ? bytes.buffer : new Blob([bytes]);
+    }
 
     // wsURL resolves url against the page, turning http(s) into ws(s).
     function wsURL(url) {
@@ -67,6 +98,10 @@
             this.onerror = null;
             this.onreconnect = null;
             this.onconnecting = null;
+            this.onjoined = null;
+            this.onnotrecovered = null;
+            this.onpresence = null;
+            this.positions = {};   // room -> {epoch, offset}: the last publication seen
             this._ws = null;
             this._queue = [];
             this._attempt = 0;     // failed attempts since the last lasting connection
@@ -137,7 +172,7 @@
             this._timer = null;
             var ws;
             try {
-                ws = new WebSocket(this.url, this.options.protocols);
+                ws = new WebSocket(this._connectURL(), this.options.protocols);
             } catch (err) {
                 this._emit("error", new ErrorEvent("error", {error: err, message: String(err)}));
                 this._schedule();
@@ -162,6 +197,10 @@
             ws.onmessage = function (event) {
                 clearTimeout(self._deadline); // any message answers the heartbeat
                 self._deadline = null;
+                if (self.options.recover && typeof event.data === "string" && event.data.startsWith(wirePrefix)) {
+                    self._wire(JSON.parse(event.data), event.origin);
+                    return;
+                }
                 self._emit("message", new MessageEvent("message", {data: event.data, origin: event.origin}));
             };
             ws.onerror = function () {
@@ -178,6 +217,57 @@
                 if (self._ws !== ws) return; // dropped already
                 self._closed(event.code, event.reason, event.wasClean);
             };
+        }
+
+        // _connectURL is the URL of the next connection: url, with the
+        // kept positions in tornago_since when there are any.
+        _connectURL() {
+            if (!this.options.recover || Object.keys(this.positions).length === 0) return this.url;
+            var u = new URL(this.url);
+            u.searchParams.set("tornago_since", JSON.stringify(this.positions));
+            return u.href;
+        }
+
+        // _keep records the position of room, forgetting the room seen
+        // longest ago beyond maxPositions (the server takes at most 100:
+        // hub.MaxSinceRooms).
+        _keep(room, position) {
+            delete this.positions[room]; // re-added last: the most recent
+            this.positions[room] = position;
+            var rooms = Object.keys(this.positions);
+            for (var i = 0; i < rooms.length - this.options.maxPositions; i++) delete this.positions[rooms[i]];
+        }
+
+        // _wire handles a frame of the hub's wire protocol.
+        _wire(f, origin) {
+            var position = {epoch: f.epoch, offset: f.offset};
+            switch (f.tornago) {
+            case "pub":
+                this._keep(f.room, position);
+                var data = f.b64 !== undefined ? decodeBase64(f.b64, this.options.binaryType) : (f.data || "");
+                var event = new MessageEvent("message", {data: data, origin: origin, lastEventId: f.epoch + ":" + f.offset});
+                event.room = f.room;
+                this._emit("message", event);
+                return;
+            case "joined":
+            case "gap":
+                if (f.epoch) {
+                    this._keep(f.room, position);
+                } else {
+                    delete this.positions[f.room]; // the server could not tell: start over
+                }
+                if (f.tornago === "joined") {
+                    this._emit("joined", new CustomEvent("joined", {detail: {room: f.room, position: position, recovered: f.recovered}}));
+                }
+                if (f.recovered === false) {
+                    this._emit("notrecovered", new CustomEvent("notrecovered", {detail: {room: f.room, reason: f.reason || ""}}));
+                }
+                return;
+            case "join":
+            case "leave":
+                this._emit("presence", new CustomEvent("presence", {detail: {room: f.room, kind: f.tornago, client: f.client}}));
+                return;
+            }
         }
 
         // _closed reports the end of the current connection and plans the

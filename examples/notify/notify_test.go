@@ -28,6 +28,15 @@ const (
 )
 
 // origin is the pages' origin, which a browser sends with the handshake.
+// push is what a page's socket receives (notifyserver's push).
+type push struct {
+	Text   string `json:"text,omitempty"`
+	Unread int    `json:"unread"`
+}
+
+// userCookie is the secure cookie holding the signed-in user's name.
+const userCookie = "user"
+
 func (s *server) origin() string { return "http://" + s.Addr }
 
 // do sends a request without following redirects and returns the
@@ -136,15 +145,43 @@ func openTab(t *testing.T, s *server, user *http.Cookie) (*websocket.Conn, int) 
 	return c, p.Unread
 }
 
+// readPush reads the next push as the page's script sees it: frames of
+// the hub's wire protocol are unwrapped ("pub") or skipped ("joined").
 func readPush(t *testing.T, c *websocket.Conn) push {
+	t.Helper()
+	for {
+		data, f := readFrame(t, c)
+		if f.Tornago == "pub" {
+			data = []byte(f.Data)
+		} else if f.Tornago != "" {
+			continue
+		}
+		var p push
+		require.NoError(t, json.Unmarshal(data, &p), "%s", data)
+		return p
+	}
+}
+
+// wireFrame is a frame of the hub's wire protocol; Tornago is "" for the
+// application's own messages.
+type wireFrame struct {
+	Tornago   string `json:"tornago"`
+	Data      string `json:"data"`
+	Epoch     string `json:"epoch"`
+	Offset    uint64 `json:"offset"`
+	Recovered *bool  `json:"recovered"`
+}
+
+// readFrame reads a message and decodes it as a wire frame.
+func readFrame(t *testing.T, c *websocket.Conn) ([]byte, wireFrame) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, data, err := c.ReadMessage(ctx)
 	require.NoError(t, err)
-	var p push
-	require.NoError(t, json.Unmarshal(data, &p), "%s", data)
-	return p
+	var f wireFrame
+	require.NoError(t, json.Unmarshal(data, &f), "%s", data)
+	return data, f
 }
 
 // callNotify posts body to /notify with authorization (a whole header

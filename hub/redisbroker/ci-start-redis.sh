@@ -1,35 +1,39 @@
 #!/usr/bin/env bash
-# ci-start-redis.sh: start a throwaway Redis server for the hub/redisbroker
-# tests and print where it is.
+# ci-start-redis.sh: start a throwaway Redis server and a throwaway Redis
+# Cluster for the hub/redisbroker tests and print where they are.
 #
-# It installs the Debian package redis-server if redis-server is missing,
-# starts it as a background daemon on a free loopback port with a temporary
-# directory and no persistence (no RDB snapshots, no AOF), waits until it
-# answers, and prints shell assignments on stdout:
+# It installs the Debian packages redis-server and redis-tools (redis-cli)
+# if they are missing, starts a server as a background daemon on a free
+# loopback port with a temporary directory and no persistence (no RDB
+# snapshots, no AOF), then three more in cluster mode joined into a
+# cluster of three masters without replicas (redis-cli --cluster create),
+# waits until they answer, and prints shell assignments on stdout:
 #
 #	TORNAGO_REDIS_ADDR=127.0.0.1:PORT
 #	TORNAGO_REDIS_PID=PID
+#	TORNAGO_REDIS_CLUSTER_ADDRS=127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3
+#	TORNAGO_REDIS_PIDS="PID PID1 PID2 PID3"
 #
 # so that a CI script can do
 #
 #	eval "$(hub/redisbroker/ci-start-redis.sh)"
-#	export TORNAGO_REDIS_ADDR
-#	trap 'kill "$TORNAGO_REDIS_PID"' EXIT
+#	export TORNAGO_REDIS_ADDR TORNAGO_REDIS_CLUSTER_ADDRS
+#	trap 'kill $TORNAGO_REDIS_PIDS' EXIT
 #
-# Progress goes to stderr. The server stops with `kill "$TORNAGO_REDIS_PID"`;
-# its temporary directory is removed when it exits.
+# Progress goes to stderr. The servers stop with `kill $TORNAGO_REDIS_PIDS`;
+# each one's temporary directory is removed when it exits.
 set -euo pipefail
 
 log() { echo "ci-start-redis: $*" >&2; }
 
 install_redis() {
-	command -v redis-server >/dev/null && return 0
+	command -v redis-server >/dev/null && command -v redis-cli >/dev/null && return 0
 	local sudo=()
 	[[ $(id -u) -eq 0 ]] || sudo=(sudo)
 	log "installing redis-server"
 	export DEBIAN_FRONTEND=noninteractive
-	"${sudo[@]}" apt-get install -y --no-install-recommends redis-server >&2 ||
-		{ "${sudo[@]}" apt-get update >&2 && "${sudo[@]}" apt-get install -y --no-install-recommends redis-server >&2; }
+	"${sudo[@]}" apt-get install -y --no-install-recommends redis-server redis-tools >&2 ||
+		{ "${sudo[@]}" apt-get update >&2 && "${sudo[@]}" apt-get install -y --no-install-recommends redis-server redis-tools >&2; }
 }
 
 # free_port prints a loopback TCP port nothing listens on (a candidate:
@@ -47,12 +51,13 @@ free_port() {
 	return 1
 }
 
-# start_redis PORT DIR: start a daemon, wait until it answers PING.
+# start_redis PORT DIR [ARG...]: start a daemon, wait until it answers PING.
 start_redis() {
 	local port=$1 dir=$2
+	shift 2
 	redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
 		--pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" \
-		--save '' --appendonly no >&2 || return 1
+		--save '' --appendonly no "$@" >&2 || return 1
 	for _ in $(seq 100); do
 		if [[ $(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null) == PONG ]]; then
 			return 0
@@ -62,23 +67,22 @@ start_redis() {
 	return 1
 }
 
-main() {
-	install_redis
-	local dir port pid
+# start_one [ARG...]: start a server on a free port with a directory of its
+# own; sets PORT and PID.
+start_one() {
+	local dir
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/tornago-redis.XXXXXX")
 	for attempt in 1 2 3 4 5; do
-		port=$(free_port)
-		if start_redis "$port" "$dir"; then
-			pid=$(cat "$dir/redis.pid")
+		PORT=$(free_port)
+		if start_redis "$PORT" "$dir" "$@"; then
+			PID=$(cat "$dir/redis.pid")
 			# Remove the directory once the server is gone.
-			(while kill -0 "$pid" 2>/dev/null; do sleep 1; done; rm -rf "$dir") >/dev/null 2>&1 </dev/null &
+			(while kill -0 "$PID" 2>/dev/null; do sleep 1; done; rm -rf "$dir") >/dev/null 2>&1 </dev/null &
 			disown
-			log "redis-server $(redis-server --version | awk '{print $3}') pid $pid on 127.0.0.1:$port"
-			TORNAGO_REDIS_ADDR=127.0.0.1:$port
-			TORNAGO_REDIS_PID=$pid
+			log "redis-server $(redis-server --version | awk '{print $3}') pid $PID on 127.0.0.1:$PORT $*"
 			return 0
 		fi
-		log "attempt $attempt on port $port failed:"
+		log "attempt $attempt on port $PORT failed:"
 		tail -n 5 "$dir/redis.log" >&2 2>/dev/null || true
 		[[ -f $dir/redis.pid ]] && kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
 		rm -f "$dir/redis.pid"
@@ -88,6 +92,45 @@ main() {
 	return 1
 }
 
+# start_cluster N: start N cluster-mode servers (each with a free bus port)
+# and join them as N masters; sets CLUSTER_ADDRS and CLUSTER_PIDS.
+start_cluster() {
+	local addrs=() i
+	CLUSTER_PIDS=()
+	for ((i = 0; i < $1; i++)); do
+		start_one --cluster-enabled yes --cluster-config-file nodes.conf \
+			--cluster-port "$(free_port)" --cluster-node-timeout 1000 \
+			--cluster-require-full-coverage no || return 1
+		addrs+=("127.0.0.1:$PORT")
+		CLUSTER_PIDS+=("$PID")
+	done
+	redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >&2 || return 1
+	for a in "${addrs[@]}"; do
+		for _ in $(seq 200); do
+			redis-cli -h "${a%:*}" -p "${a#*:}" cluster info 2>/dev/null | grep -q 'cluster_state:ok' && break
+			sleep 0.05
+		done
+	done
+	CLUSTER_ADDRS=$(
+		IFS=,
+		echo "${addrs[*]}"
+	)
+	log "Redis Cluster of $1 masters on $CLUSTER_ADDRS"
+}
+
+main() {
+	install_redis
+	start_one
+	TORNAGO_REDIS_ADDR=127.0.0.1:$PORT
+	TORNAGO_REDIS_PIDS=$PID
+	TORNAGO_REDIS_PID=$PID
+	start_cluster 3 || { kill $TORNAGO_REDIS_PIDS "${CLUSTER_PIDS[@]}" 2>/dev/null; return 1; }
+	TORNAGO_REDIS_CLUSTER_ADDRS=$CLUSTER_ADDRS
+	TORNAGO_REDIS_PIDS="$TORNAGO_REDIS_PIDS ${CLUSTER_PIDS[*]}"
+}
+
 main
 echo "TORNAGO_REDIS_ADDR=$TORNAGO_REDIS_ADDR"
 echo "TORNAGO_REDIS_PID=$TORNAGO_REDIS_PID"
+echo "TORNAGO_REDIS_CLUSTER_ADDRS=$TORNAGO_REDIS_CLUSTER_ADDRS"
+echo "TORNAGO_REDIS_PIDS=\"$TORNAGO_REDIS_PIDS\""

@@ -196,3 +196,11 @@ func (p *Process) Stop(t testing.TB) {
 		t.Errorf("%s exited with %v", filepath.Base(p.Cmd.Path), p.Err)
 	}
 }
+
+// Kill ends the process at once (SIGKILL), as a crash or kill -9 does,
+// and waits for it; the test's end then does not check its exit status.
+func (p *Process) Kill() {
+	p.stopped = true
+	_ = p.Cmd.Process.Kill()
+	<-p.Exited
+}

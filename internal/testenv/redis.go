@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -20,6 +21,7 @@ type RedisServer struct {
 	Addr string
 
 	bin, dir string
+	args     []string // extra redis-server arguments (a cluster node's)
 	cmd      *exec.Cmd
 }
 
@@ -39,6 +41,7 @@ func (r *RedisServer) Start(t testing.TB) {
 	_, port, _ := net.SplitHostPort(r.Addr)
 	r.cmd = exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"))
+	r.cmd.Args = append(r.cmd.Args, r.args...)
 	if err := r.cmd.Start(); err != nil {
 		t.Fatalf("testenv: starting redis-server: %v", err)
 	}
@@ -75,6 +78,24 @@ func (r *RedisServer) Kill() {
 	_ = r.cmd.Process.Kill()
 	_ = r.cmd.Wait()
 	r.cmd = nil
+}
+
+// Pause stops the server (SIGSTOP) without closing its connections, as a
+// host or network that silently stops answering; Resume (SIGCONT) lets it
+// go on. The test must Resume before it ends.
+func (r *RedisServer) Pause(t testing.TB) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("testenv: pausing redis-server: %v", err)
+	}
+}
+
+// Resume lets a paused server go on.
+func (r *RedisServer) Resume(t testing.TB) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("testenv: resuming redis-server: %v", err)
+	}
 }
 
 // Log returns what the server has logged.

@@ -8,7 +8,9 @@
 //
 // It prints one JSON line per event on stdout ({"event": "open"}, {"event":
 // "message", "data": ...}, {"event": "close", "code": ...}, {"event":
-// "reconnect"}, {"event": "connecting", "attempt": ..., "delay": ...}) and
+// "reconnect"}, {"event": "connecting", "attempt": ..., "delay": ...}, and
+// for the hub's wire protocol "joined", "notrecovered", "presence" and
+// messages with "room" and "id") and
 // takes commands on stdin, one per line: "send TEXT" and "close" (which
 // also exits). On "reconnect" it sends "resync", as a page would.
 
@@ -37,7 +39,14 @@ const ws = new ReconnectingWebSocket(url, JSON.parse(optionsJSON || "{}"));
 const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 
 ws.onopen = () => out({event: "open"});
-ws.onmessage = (e) => out({event: "message", data: String(e.data)});
+// Binary data (binaryType "arraybuffer") is printed as "bytes:1,2,3".
+const text = (data) => data instanceof ArrayBuffer ? "bytes:" + Array.from(new Uint8Array(data)).join(",") : String(data);
+ws.onmessage = (e) => out(e.room === undefined ? {event: "message", data: text(e.data)}
+    : {event: "message", data: text(e.data), room: e.room, id: e.lastEventId});
+ws.onjoined = (e) => out({event: "joined", room: e.detail.room, recovered: e.detail.recovered,
+    position: e.detail.position});
+ws.onnotrecovered = (e) => out({event: "notrecovered", room: e.detail.room, reason: e.detail.reason});
+ws.onpresence = (e) => out({event: "presence", room: e.detail.room, kind: e.detail.kind, client: e.detail.client});
 ws.onclose = (e) => out({event: "close", code: e.code, reason: e.reason});
 ws.onconnecting = (e) => out({event: "connecting", attempt: e.detail.attempt, delay: e.detail.delay});
 ws.addEventListener("reconnect", () => {

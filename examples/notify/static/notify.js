@@ -1,16 +1,23 @@
 // The page side of notify: one WebSocket per tab on /notifications, which
 // sends {"unread": N} first and then {"text": ..., "unread": N} for each
-// notification; reconnects by itself (tornago's reconnect.js); "Mark all
-// read" posts /read.
+// notification; reconnects by itself (tornago's reconnect.js), which
+// sends the position of the last notification it saw so that those
+// published meanwhile arrive first, once each, on whichever server it
+// reaches; when they cannot ("notrecovered": history lost, or older than
+// the server keeps) the page reloads. "Mark all read" posts /read.
 
 "use strict";
 
 function connect() {
     // tornago's ReconnectingWebSocket (/reconnect.js): reconnects with
-    // backoff and jitter, and builds a wss: URL under https. The server
-    // sends the unread count first on every connection, so a reconnect
-    // needs no resync of its own.
+    // backoff and jitter, builds a wss: URL under https, and recovers the
+    // notifications missed while away (the hub's wire protocol). The
+    // server sends the unread count on every connection.
     var socket = new ReconnectingWebSocket("/notifications", {minDelay: 1000, maxDelay: 30000});
+    socket.onnotrecovered = function () {
+        // Some notifications could not be recovered: start over.
+        location.reload();
+    };
     socket.onopen = function () {
         setStatus("");
     };

@@ -5,10 +5,12 @@ package hubtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,9 +25,12 @@ import (
 )
 
 // Socket joins the rooms named by ?room= and the user named by ?user= in
-// Open (and takes ?queue= as its send queue size, and refuses the
-// connection after joining when ?refuse= is set), and leaves everything
-// in OnClose.
+// Open (with ?recover= set, through Hub.JoinRooms, which recovers from the
+// positions of the query's hub.SinceParam, and with ?presence=ID also
+// records the member's presence as client ID and watches the rooms'
+// presence), takes ?queue= as its send
+// queue size, refuses the connection after joining when ?refuse= is set,
+// and leaves everything in OnClose.
 type Socket struct {
 	tornago.WebSocketHandler
 	srv *Server
@@ -44,8 +49,22 @@ func (s *Socket) Open(args ...string) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range rooms {
-		s.srv.Hub.Join(r, s)
+	if rec, _ := s.GetArgument("recover", tornago.Default("")); rec != "" {
+		ctx, cancel := context.WithTimeout(s.Request().Context(), 5*time.Second)
+		defer cancel()
+		var o hub.JoinOptions
+		if p, _ := s.GetArgument("presence", tornago.Default("")); p != "" {
+			user, _ := s.GetArgument("user", tornago.Default(""))
+			o.Presence = &hub.ClientInfo{ClientID: p, UserID: user}
+			o.WatchPresence = true
+		}
+		if _, err := s.srv.Hub.JoinRooms(ctx, s.Request().URL.Query(), s, o, rooms...); err != nil {
+			return tornago.HTTPError{Code: http.StatusBadRequest, Message: err.Error()}
+		}
+	} else {
+		for _, r := range rooms {
+			s.srv.Hub.Join(r, s)
+		}
 	}
 	if user, _ := s.GetArgument("user", tornago.Default("")); user != "" {
 		s.srv.Hub.JoinUser(user, s)
@@ -178,4 +197,46 @@ func (f *Member) Received() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.got...)
+}
+
+// Frame is a frame of the hub's wire protocol, as a client decodes it.
+type Frame struct {
+	Tornago   string         `json:"tornago"`
+	Room      string         `json:"room"`
+	Epoch     string         `json:"epoch"`
+	Offset    uint64         `json:"offset"`
+	Data      string         `json:"data"`
+	Recovered *bool          `json:"recovered"`
+	Reason    string         `json:"reason"`
+	Client    hub.ClientInfo `json:"client"`
+}
+
+// Position is the frame's position.
+func (f Frame) Position() hub.Position { return hub.Position{Epoch: f.Epoch, Offset: f.Offset} }
+
+// ParseFrame decodes a wire protocol frame, failing the test if it is not
+// one.
+func ParseFrame(t testing.TB, data string) Frame {
+	t.Helper()
+	var f Frame
+	require.NoError(t, json.Unmarshal([]byte(data), &f), data)
+	require.NotEmpty(t, f.Tornago, data)
+	return f
+}
+
+// ReadFrame reads one wire protocol frame.
+func (c *Client) ReadFrame(t testing.TB) Frame {
+	t.Helper()
+	return ParseFrame(t, c.ReadText(t))
+}
+
+// SinceQuery is the query that asks to recover each room from its
+// position ("recover=1&tornago_since=..."), as reconnect.js sends it.
+func SinceQuery(since map[string]hub.Position) string {
+	w := map[string]map[string]any{}
+	for room, p := range since {
+		w[room] = map[string]any{"epoch": p.Epoch, "offset": p.Offset}
+	}
+	b, _ := json.Marshal(w)
+	return "recover=1&" + hub.SinceParam + "=" + url.QueryEscape(string(b))
 }

@@ -1,6 +1,7 @@
-package main
+package notifyserver
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -9,8 +10,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tornago/tornago"
+	"github.com/tornago/tornago/hub"
 )
 
 // userCookie is the secure cookie holding the signed-in user's name.
@@ -38,111 +41,127 @@ func currentUser(h cookieGetter) (any, error) {
 }
 
 // push is what a page's socket receives: the unread count, with the text
-// of a new notification when there is one.
+// of a new notification when there is one. The count comes first on every
+// connection, as an application message; notifications and "mark read"
+// are publications to the user's inbox room, which keeps history, so a
+// page that reconnects, to this process or another, gets those it missed
+// (reconnect.js sends its position; hub.JoinRooms sends what came after).
 type push struct {
 	Text   string `json:"text,omitempty"`
 	Unread int    `json:"unread"`
 }
 
-// registry maps each user to their open tabs and unread count. The count
-// outlives the tabs, so it survives reloads and reconnects (it lives in
-// memory: a restart forgets it).
-type registry struct {
-	logger *slog.Logger
+// inbox is the hub room of user's notifications.
+func inbox(user string) string { return "inbox:" + user }
 
-	mu    sync.Mutex
-	users map[string]*inbox
-}
-
-// inbox is one user's state in the registry.
-type inbox struct {
-	unread int
-	tabs   map[*notificationSocket]struct{}
-}
-
-func newRegistry(logger *slog.Logger) *registry {
-	return &registry{logger: logger, users: map[string]*inbox{}}
-}
-
-// inboxLocked returns user's inbox, creating it.
-func (r *registry) inboxLocked(user string) *inbox {
-	in := r.users[user]
-	if in == nil {
-		in = &inbox{tabs: map[*notificationSocket]struct{}{}}
-		r.users[user] = in
+// InboxHistory is the history policy of the hub the service runs on
+// (hub.WithHistory(InboxHistory)): each user's inbox room keeps the last
+// InboxSize notifications for InboxTTL, what a page that was away that
+// long is sent when it reconnects; a page away longer, or whose history
+// was lost, reloads.
+func InboxHistory(room string) hub.HistoryPolicy {
+	if strings.HasPrefix(room, "inbox:") {
+		return hub.HistoryPolicy{Size: InboxSize, TTL: InboxTTL}
 	}
-	return in
+	return hub.HistoryPolicy{}
 }
 
-// dropIfEmptyLocked forgets a user with no tabs and nothing unread.
-func (r *registry) dropIfEmptyLocked(user string, in *inbox) {
-	if in.unread == 0 && len(in.tabs) == 0 {
-		delete(r.users, user)
-	}
+const (
+	// InboxSize is how many notifications a user's inbox keeps.
+	InboxSize = 100
+	// InboxTTL is how long it keeps each.
+	InboxTTL = 24 * time.Hour
+	// brokerTimeout bounds each call to the hub's broker (Redis, in the
+	// cluster) made while handling a request.
+	brokerTimeout = 5 * time.Second
+)
+
+// Counter keeps each user's unread count where every process of the
+// service sees it: in memory for one process (NewMemoryCounter), in Redis
+// for a cluster.
+type Counter interface {
+	// Incr adds a notification to user's count and returns the new count.
+	Incr(ctx context.Context, user string) (int, error)
+	// Reset sets user's count to zero.
+	Reset(ctx context.Context, user string) error
+	// Get returns user's count.
+	Get(ctx context.Context, user string) (int, error)
 }
 
-// join adds a tab of user and sends it the unread count. Under the same
-// lock as notify, so the tab sees every later push and counts never go
-// backwards.
-func (r *registry) join(user string, s *notificationSocket) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	in := r.inboxLocked(user)
-	if err := s.WriteJSON(push{Unread: in.unread}); err != nil {
-		r.dropIfEmptyLocked(user, in)
-		return err // Open fails, so OnClose will not run: the tab was never added
-	}
-	in.tabs[s] = struct{}{}
+// memoryCounter is the Counter of one process. The counts outlive the
+// tabs, so they survive reloads and reconnects; a restart forgets them.
+type memoryCounter struct {
+	mu     sync.Mutex
+	unread map[string]int
+}
+
+// NewMemoryCounter returns the Counter of a service that runs in one
+// process.
+func NewMemoryCounter() Counter { return &memoryCounter{unread: map[string]int{}} }
+
+func (c *memoryCounter) Incr(_ context.Context, user string) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.unread[user]++
+	return c.unread[user], nil
+}
+
+func (c *memoryCounter) Reset(_ context.Context, user string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.unread, user) // zero, and nothing kept for users with none
 	return nil
 }
 
-// leave removes a tab.
-func (r *registry) leave(user string, s *notificationSocket) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if in := r.users[user]; in != nil {
-		delete(in.tabs, s)
-		r.dropIfEmptyLocked(user, in)
-	}
+func (c *memoryCounter) Get(_ context.Context, user string) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unread[user], nil
 }
 
-// notify counts a new notification for user and pushes it to all of the
-// user's tabs, the frame encoded once. It returns how many tabs took it and
-// the new unread count.
-func (r *registry) notify(user, text string) (tabs, unread int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	in := r.inboxLocked(user)
-	in.unread++
-	return r.sendLocked(in, push{Text: text, Unread: in.unread}), in.unread
+// service is what the handlers share: the hub its pages' sockets join and
+// the unread counts.
+type service struct {
+	hub    *hub.Hub
+	counts Counter
+	logger *slog.Logger
+}
+
+// notify counts a new notification for user and publishes it to the
+// user's inbox, on every process. It returns how many tabs the user has
+// open, on every process, and the new unread count.
+func (s *service) notify(ctx context.Context, user, text string) (tabs, unread int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, brokerTimeout)
+	defer cancel()
+	if unread, err = s.counts.Incr(ctx, user); err != nil {
+		return 0, 0, err
+	}
+	if err := s.publish(ctx, user, push{Text: text, Unread: unread}); err != nil {
+		return 0, unread, err
+	}
+	present, err := s.hub.ClusterPresence(ctx, inbox(user))
+	if err != nil {
+		return 0, unread, err
+	}
+	return len(present), unread, nil
 }
 
 // markRead resets user's unread count and tells every tab.
-func (r *registry) markRead(user string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	in := r.users[user]
-	if in == nil {
-		return
+func (s *service) markRead(ctx context.Context, user string) error {
+	ctx, cancel := context.WithTimeout(ctx, brokerTimeout)
+	defer cancel()
+	if err := s.counts.Reset(ctx, user); err != nil {
+		return err
 	}
-	in.unread = 0
-	r.sendLocked(in, push{})
-	r.dropIfEmptyLocked(user, in)
+	return s.publish(ctx, user, push{})
 }
 
-// sendLocked queues p on every tab of in. Queuing never waits for a peer;
-// a tab too slow to keep up is closed by tornago.
-func (r *registry) sendLocked(in *inbox, p push) int {
+// publish sends p to user's tabs, the frame encoded once per process, and
+// keeps it in the inbox's history. Queuing never waits for a peer; a tab
+// too slow to keep up is closed by tornago.
+func (s *service) publish(ctx context.Context, user string, p push) error {
 	data, _ := json.Marshal(p) // a struct of a string and an int
-	tabs := make([]*notificationSocket, 0, len(in.tabs))
-	for s := range in.tabs {
-		tabs = append(tabs, s)
-	}
-	n, err := tornago.Broadcast(tabs, data, false)
-	if err != nil {
-		r.logger.Error("notify: push failed", "error", err)
-	}
-	return n
+	return s.hub.Publish(ctx, inbox(user), data, false)
 }
 
 // loginHandler shows and handles the sign-in form.
@@ -232,7 +251,7 @@ func (h *mainHandler) Get(args ...string) error {
 // can do it.
 type readHandler struct {
 	tornago.RequestHandler
-	reg *registry
+	svc *service
 }
 
 func (h *readHandler) GetCurrentUser() (any, error) { return currentUser(h) }
@@ -243,7 +262,9 @@ func (h *readHandler) Post(args ...string) error {
 	if err != nil {
 		return err
 	}
-	h.reg.markRead(u.(string))
+	if err := h.svc.markRead(h.Request().Context(), u.(string)); err != nil {
+		return unavailable(h.Logger(), err)
+	}
 	h.SetStatus(http.StatusNoContent)
 	return nil
 }
@@ -251,7 +272,7 @@ func (h *readHandler) Post(args ...string) error {
 // notificationSocket is one open tab of a signed-in user.
 type notificationSocket struct {
 	tornago.WebSocketHandler
-	reg  *registry
+	svc  *service
 	user string
 }
 
@@ -259,8 +280,11 @@ func (h *notificationSocket) GetCurrentUser() (any, error) { return currentUser(
 
 // Open runs before the 101: without a valid cookie the handshake is
 // answered 401, which the page's script (and any client) can tell from a
-// network failure. Otherwise the tab joins the registry and gets the
-// unread count first.
+// network failure. Otherwise the tab joins the user's inbox, recovering
+// what it missed since the position its script sent (those notifications
+// first, then the wire protocol's "joined"; "not recovered" makes the page
+// reload), is counted in the inbox's presence on every process, and gets
+// the unread count.
 func (h *notificationSocket) Open(args ...string) error {
 	u, err := h.CurrentUser()
 	if err != nil {
@@ -273,16 +297,36 @@ func (h *notificationSocket) Open(args ...string) error {
 			Header: http.Header{"WWW-Authenticate": {`Cookie realm="notify", form="/login"`}}}
 	}
 	h.user = u.(string)
-	return h.reg.join(h.user, h)
+	ctx, cancel := context.WithTimeout(h.Request().Context(), brokerTimeout)
+	defer cancel()
+	results, err := h.svc.hub.JoinRooms(ctx, h.Request().URL.Query(), h,
+		hub.JoinOptions{Presence: &hub.ClientInfo{UserID: h.user}}, inbox(h.user))
+	if err != nil {
+		return tornago.HTTPError{Code: http.StatusBadRequest, Message: err.Error()}
+	}
+	if r := results[0]; r.Asked && !r.Recovered {
+		h.Logger().Info("notify: a tab could not recover what it missed; it reloads", "user", h.user, "reason", r.Err)
+	}
+	unread, err := h.svc.counts.Get(ctx, h.user)
+	if err != nil {
+		return unavailable(h.Logger(), err)
+	}
+	return h.WriteJSON(push{Unread: unread})
 }
 
-// OnClose leaves the registry; the unread count stays.
-func (h *notificationSocket) OnClose() { h.reg.leave(h.user, h) }
+// OnClose leaves the inbox; the unread count stays.
+func (h *notificationSocket) OnClose() { h.svc.hub.LeaveAll(h) }
+
+// unavailable logs err, the broker's or the counter's, and answers 503.
+func unavailable(logger *slog.Logger, err error) error {
+	logger.Error("notify: the hub's broker is unavailable", "error", err)
+	return tornago.HTTPError{Code: http.StatusServiceUnavailable}
+}
 
 // notifyHandler is the back end's API.
 type notifyHandler struct {
 	tornago.RequestHandler
-	reg   *registry
+	svc   *service
 	token string
 }
 
@@ -318,13 +362,17 @@ func tokenEqual(a, b string) bool {
 }
 
 // Post pushes the notification to the user's tabs and answers how many
-// took it and the user's unread count.
+// are open (on every process) and the user's unread count; 503 when the
+// hub's broker cannot record it.
 func (h *notifyHandler) Post(args ...string) error {
 	var n notification
 	if err := h.Bind(&n); err != nil {
 		return err // a *tornago.ValidationError: 400 with the field errors as JSON
 	}
-	tabs, unread := h.reg.notify(n.User, n.Text)
+	tabs, unread, err := h.svc.notify(h.Request().Context(), n.User, n.Text)
+	if err != nil {
+		return unavailable(h.Logger(), err)
+	}
 	return h.Write(map[string]int{"delivered": tabs, "unread": unread})
 }
 
