@@ -337,6 +337,15 @@ func TestChatServerShutdown(t *testing.T) {
 	spare, err := net.Dial("tcp", s.Addr)
 	require.NoError(t, err)
 	defer spare.Close()
+	// The server must have accepted the spare connection before it stops
+	// listening (a connection still in the listen queue is reset then):
+	// it accepts in order, so once a later connection has been served,
+	// the spare has been accepted too.
+	later := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: actionTimeout}
+	resp, err := later.Get(s.httpURL("/"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 	recordClose(p, "")
 	require.NoError(t, s.Cmd.Process.Signal(syscall.SIGTERM))
 	got := waitClose(p)
