@@ -19,16 +19,15 @@ var ErrUnavailable = errors.New("redisbroker: Redis unavailable")
 
 // Broker is a hub.Broker over Redis pub/sub. It serves one hub.
 type Broker struct {
-	client         redis.UniversalClient
-	cluster        bool // sharded pub/sub on a Redis Cluster
-	prefix         string
-	logger         *slog.Logger
-	minDelay       time.Duration
-	maxDelay       time.Duration
-	ping           time.Duration
-	publishTimeout time.Duration
-	numShards      int
-	node           [nodeIDLen]byte
+	client    redis.UniversalClient
+	cluster   bool // sharded pub/sub on a Redis Cluster
+	prefix    string
+	logger    *slog.Logger
+	minDelay  time.Duration
+	maxDelay  time.Duration
+	ping      time.Duration
+	numShards int
+	node      [nodeIDLen]byte
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -69,13 +68,6 @@ func WithBackoff(first, longest time.Duration) Option {
 // silently stopped carrying packets.)
 func WithPingInterval(d time.Duration) Option { return func(b *Broker) { b.ping = d } }
 
-// WithPublishTimeout bounds how long a publish may wait for Redis,
-// retries by the client included, whatever the caller's context allows:
-// 1 s by default; zero or less leaves only the caller's context. A publish
-// that times out fails (the hub's publisher sees hub.ErrLocalOnly) though
-// Redis may still have passed the message on.
-func WithPublishTimeout(d time.Duration) Option { return func(b *Broker) { b.publishTimeout = d } }
-
 // WithClusterShards sets how many shards, each one subscription
 // connection and one hash slot, a broker on a Redis Cluster spreads its
 // topics over: 16 by default. Every process sharing the cluster and the
@@ -90,17 +82,16 @@ func WithClusterShards(n int) Option { return func(b *Broker) { b.numShards = ma
 func New(client redis.UniversalClient, opts ...Option) *Broker {
 	_, cluster := client.(*redis.ClusterClient)
 	b := &Broker{
-		client:         client,
-		cluster:        cluster,
-		prefix:         "tornago:hub:",
-		logger:         slog.Default(),
-		minDelay:       50 * time.Millisecond,
-		maxDelay:       5 * time.Second,
-		ping:           5 * time.Second,
-		publishTimeout: time.Second,
-		numShards:      16,
-		topics:         map[string]struct{}{},
-		health:         hub.Health{Err: errors.New("not connected yet")},
+		client:    client,
+		cluster:   cluster,
+		prefix:    "tornago:hub:",
+		logger:    slog.Default(),
+		minDelay:  50 * time.Millisecond,
+		maxDelay:  5 * time.Second,
+		ping:      5 * time.Second,
+		numShards: 16,
+		topics:    map[string]struct{}{},
+		health:    hub.Health{Err: errors.New("not connected yet")},
 	}
 	for _, o := range opts {
 		o(b)
@@ -159,8 +150,7 @@ func (b *Broker) Unsubscribe(topic string) {
 
 // Publish implements hub.Broker with one PUBLISH (SPUBLISH on a cluster),
 // sent once (see noRetry). While the broker knows the topic's Redis node
-// to be unreachable it fails at once with ErrUnavailable; a publish in
-// flight when the broker notices the loss stops waiting then.
+// to be unreachable it fails at once with ErrUnavailable.
 func (b *Broker) Publish(ctx context.Context, topic string, m hub.Message) error {
 	return b.publish(ctx, topic, encode(b.node, m))
 }
@@ -171,8 +161,8 @@ func (b *Broker) publish(ctx context.Context, topic string, payload []byte) erro
 	if err != nil {
 		return err
 	}
-	ctx, cancel := b.publishContext(ctx, live)
-	defer cancel()
+	ctx, stop := untilLost(ctx, live)
+	defer stop()
 	cmd := "publish"
 	if b.cluster {
 		cmd = "spublish"
@@ -184,19 +174,16 @@ func (b *Broker) publish(ctx context.Context, topic string, payload []byte) erro
 	return nil
 }
 
-// publishContext is ctx bounded by the publish timeout and ended when live
-// is (the shard lost its connection).
-func (b *Broker) publishContext(ctx context.Context, live context.Context) (context.Context, context.CancelFunc) {
-	cancelTimeout := context.CancelFunc(func() {})
-	if b.publishTimeout > 0 {
-		ctx, cancelTimeout = context.WithTimeout(ctx, b.publishTimeout)
-	}
+// untilLost returns ctx, ended also when live is (the shard lost its
+// connection): the client's dial attempts and waits for a pooled
+// connection, which follow the context, then stop at once instead of
+// going through their own retries.
+func untilLost(ctx, live context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(live, cancel)
 	return ctx, func() {
 		stop()
 		cancel()
-		cancelTimeout()
 	}
 }
 

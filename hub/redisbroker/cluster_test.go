@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -151,4 +152,65 @@ func TestClusterMasterRestarted(t *testing.T) {
 		assert.Equal(t, 1, st.Outages)
 		assert.Contains(t, n.logs.String(), "Redis connection restored")
 	}
+}
+
+// The slot of a room's shard moves to another master (CLUSTER SETSLOT, as
+// a resharding does): Redis unsubscribes the broker's connection from the
+// shard's channels, and the broker subscribes again on the slot's new
+// owner by itself, so messages published there keep arriving.
+func TestClusterSlotMoved(t *testing.T) {
+	t.Parallel()
+	cluster := testenv.StartRedisCluster(t, 3)
+	prefix := uniquePrefix()
+	opts := []redisbroker.Option{redisbroker.WithBackoff(20*time.Millisecond, 200*time.Millisecond)}
+	n1 := newClusterNode(t, cluster.Addrs(), prefix, opts...)
+	n2 := newClusterNode(t, cluster.Addrs(), prefix, opts...)
+	waitUp(t, n1, n2)
+	remote := &hubtest.Member{Keep: true}
+	n2.hub.Join("r", remote)
+	waitRoomSubscribers(t, n1, "r", 1)
+	ctx := context.Background()
+	require.NoError(t, n1.hub.Publish(ctx, "r", []byte("before"), false))
+	require.Eventually(t, func() bool { return len(remote.Received()) == 1 }, 10*time.Second, 5*time.Millisecond)
+
+	cc := n1.client.(*redis.ClusterClient)
+	ch := n1.broker.ChannelOf("room:r")
+	slot, err := cc.ClusterKeySlot(ctx, ch).Result()
+	require.NoError(t, err)
+	src, err := cc.MasterForKey(ctx, ch)
+	require.NoError(t, err)
+	nodes := map[string]*redis.Client{}
+	ids := map[string]string{}
+	for _, addr := range cluster.Addrs() {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		defer c.Close()
+		nodes[addr] = c
+		ids[addr], err = c.Do(ctx, "cluster", "myid").Text()
+		require.NoError(t, err)
+	}
+	srcAddr := src.Options().Addr
+	var dstAddr string
+	for addr := range nodes {
+		if addr != srcAddr {
+			dstAddr = addr
+			break
+		}
+	}
+	require.NoError(t, nodes[dstAddr].Do(ctx, "cluster", "setslot", slot, "importing", ids[srcAddr]).Err())
+	require.NoError(t, nodes[srcAddr].Do(ctx, "cluster", "setslot", slot, "migrating", ids[dstAddr]).Err())
+	for _, addr := range []string{dstAddr, srcAddr} { // the slot has no keys to MIGRATE
+		require.NoError(t, nodes[addr].Do(ctx, "cluster", "setslot", slot, "node", ids[dstAddr]).Err())
+	}
+	require.Eventually(t, func() bool {
+		got, err := nodes[dstAddr].PubSubShardNumSub(ctx, ch).Result()
+		return err == nil && got[ch] == 1
+	}, 20*time.Second, 10*time.Millisecond, "n2 subscribed on the slot's new owner")
+	require.Eventually(t, func() bool {
+		return n1.hub.Publish(ctx, "r", []byte("after"), false) == nil
+	}, 20*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool {
+		got := remote.Received()
+		return got[len(got)-1] == "after"
+	}, 10*time.Second, 5*time.Millisecond, "got %v", remote.Received())
+	assert.Contains(t, n2.logs.String(), "unsubscribed")
 }

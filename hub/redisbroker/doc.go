@@ -42,7 +42,9 @@
 //
 // Delivery on each process goes on. Publishes fail at once with an error
 // matching ErrUnavailable (and hub.ErrLocalOnly): the message reached the
-// local members only, and nothing is buffered to be sent later. Messages
+// local members only, and nothing is buffered to be sent later. (Until the
+// broker's first connection attempt has failed, commands are tried
+// instead: the client connects by itself.) Messages
 // other processes manage to publish meanwhile do not arrive here. The
 // broker logs the loss (slog, Warn), reports it in Health, reconnects
 // with exponential backoff (50 ms doubling up to 5 s, with jitter by
@@ -74,7 +76,11 @@
 // would publish twice. A hash that is gone (first use, meta TTL passed,
 // Redis flushed or restarted without persistence) gets a new random epoch,
 // so a position from before is refused with hub.ErrUnrecoverable rather
-// than answered wrongly. Reading since a position is one script too.
+// than answered wrongly. Reading since a position is one script too; on a
+// process subscribed to the room it also publishes a marker last, and History
+// returns once the marker is back, so every publication the read found has
+// reached this process's hub first (which is how the hub merges history
+// with live publications without a duplicate at the seam).
 // While Redis (or, on a cluster, the topic's master) is unreachable,
 // publishes to a topic with history fail with ErrUnavailable, which the
 // hub reports as hub.ErrNotDelivered: nobody got the message, on any
@@ -86,10 +92,17 @@
 // once their TTL passes without the refresh the hub makes every TTL/3.
 // Joins and leaves travel on the topic's channel.
 //
-// A publish that races the loss of Redis is cut short as soon as the
-// broker notices the loss (the subscription connection sees it at once
-// when Redis dies or a node closes the connection), instead of waiting
-// out the client's retries (redis.Options MaxRetries and its backoff), and
-// is bounded by WithPublishTimeout in any case; it fails with an error
-// matching ErrUnavailable.
+// # Publishes that race an outage
+//
+// A publish is sent once: go-redis's retries after a network error are
+// off for it (see History above), so a publish that races Redis's death
+// fails with its first error, matching ErrUnavailable, instead of waiting
+// through the client's retries and their backoff; and once the broker
+// notices the loss (at once when Redis or the node closes the connection),
+// publishes still dialing or waiting for a pooled connection stop. A Redis that stops
+// answering without closing the connection (a frozen host, a dead
+// network) holds a publish for the client's ReadTimeout (redis.Options,
+// 3 s by default), or until the caller's context deadline when the client
+// has ContextTimeoutEnabled; the broker notices it within twice
+// WithPingInterval.
 package redisbroker

@@ -14,7 +14,9 @@ import (
 //   - kindMessage: the message's data (a plain publish);
 //   - kindPublication: the offset in decimal, ":", the epoch, ":", then the
 //     data (written by the publish script, which knows the position);
-//   - kindPresence: a hub.PresenceEvent in JSON.
+//   - kindPresence: a hub.PresenceEvent in JSON;
+//   - kindMarker: a random marker of the history script (see
+//     Broker.History), for the node that sent it.
 //
 // A node drops kinds it does not know (with a warning), so an older node
 // never mistakes a publication for a plain message.
@@ -22,6 +24,7 @@ const (
 	kindMessage     = 1
 	kindPublication = 2
 	kindPresence    = 3
+	kindMarker      = 4
 	flagBinary      = 1
 	nodeIDLen       = 16
 	headerLen       = 2 + nodeIDLen
@@ -33,6 +36,7 @@ type envelope struct {
 	node     [nodeIDLen]byte
 	pub      hub.Publication
 	presence hub.PresenceEvent
+	marker   string
 }
 
 // header returns the first headerLen bytes of a payload.
@@ -82,6 +86,8 @@ func decode(payload string) (e envelope, ok bool) {
 		if json.Unmarshal(body, &e.presence) != nil {
 			return e, false
 		}
+	case kindMarker:
+		e.marker = string(body)
 	default:
 		return e, false
 	}

@@ -52,37 +52,50 @@ return {epoch, offset}
 // historyScript returns the epoch and top, then, when since is given and
 // of the same epoch and not above the top, "ok" and the offset, binary
 // flag and data of each of the top-since latest publications still kept,
-// oldest first (fewer than asked when some are gone).
+// oldest first (fewer than asked when some are gone). When ARGV[6] is a
+// marker it publishes it on the topic's channel (ARGV[7], SPUBLISH when
+// ARGV[8] is "1") last: every publication up to the top was published
+// before it, so it comes back to the reader's node after them (see
+// Broker.History).
 var historyScript = newScript(`
-local epoch = redis.call('HGET', KEYS[1], 'e')
-if not epoch then
-	epoch = ARGV[5]
-	redis.call('DEL', KEYS[2])
-	redis.call('HSET', KEYS[1], 'e', epoch, 't', 0)
-	redis.call('PEXPIRE', KEYS[1], ARGV[4])
-end
-local top = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
-local res = {epoch, string.format('%d', top)}
-if ARGV[1] == '' or ARGV[1] ~= epoch then
+local function read()
+	local epoch = redis.call('HGET', KEYS[1], 'e')
+	if not epoch then
+		epoch = ARGV[5]
+		redis.call('DEL', KEYS[2])
+		redis.call('HSET', KEYS[1], 'e', epoch, 't', 0)
+		redis.call('PEXPIRE', KEYS[1], ARGV[4])
+	end
+	local top = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
+	local res = {epoch, string.format('%d', top)}
+	if ARGV[1] == '' or ARGV[1] ~= epoch then
+		return res
+	end
+	local since = tonumber(ARGV[2])
+	if since >= top then
+		return res
+	end
+	local ttl = tonumber(ARGV[3])
+	if ttl > 0 then
+		local t = redis.call('TIME')
+		local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+		redis.call('XTRIM', KEYS[2], 'MINID', string.format('%d', now - ttl))
+	end
+	local entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', top - since)
+	table.insert(res, 'ok')
+	for i = #entries, 1, -1 do
+		local f = entries[i][2]
+		table.insert(res, f[2])
+		table.insert(res, f[4])
+		table.insert(res, f[6])
+	end
 	return res
 end
-local since = tonumber(ARGV[2])
-if since >= top then
-	return res
-end
-local ttl = tonumber(ARGV[3])
-if ttl > 0 then
-	local t = redis.call('TIME')
-	local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-	redis.call('XTRIM', KEYS[2], 'MINID', string.format('%d', now - ttl))
-end
-local entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', top - since)
-table.insert(res, 'ok')
-for i = #entries, 1, -1 do
-	local f = entries[i][2]
-	table.insert(res, f[2])
-	table.insert(res, f[4])
-	table.insert(res, f[6])
+local res = read()
+if ARGV[6] ~= '' then
+	local publish = 'PUBLISH'
+	if ARGV[8] == '1' then publish = 'SPUBLISH' end
+	redis.call(publish, ARGV[7], ARGV[6])
 end
 return res
 `)
@@ -105,8 +118,8 @@ func (b *Broker) PublishHistory(ctx context.Context, topic string, m hub.Message
 	if err != nil {
 		return hub.Position{}, err
 	}
-	ctx, cancel := b.publishContext(ctx, live)
-	defer cancel()
+	ctx, stop := untilLost(ctx, live)
+	defer stop()
 	binary, sharded := "0", "0"
 	if m.Binary {
 		binary = "1"
@@ -133,6 +146,14 @@ func (b *Broker) PublishHistory(ctx context.Context, topic string, m hub.Message
 
 // History implements hub.HistoryBroker with one EVALSHA of the history
 // script.
+//
+// When this node is subscribed to topic, History returns only once its
+// Deliverer has been handed every publication up to the top it returns
+// that reaches this node, as the memory broker's History does: the script
+// publishes a marker after reading, which comes back through the
+// subscription after those publications. Without that, a publication that
+// the read already found could reach the hub after it made the recovered
+// member live, and the member would get it twice.
 func (b *Broker) History(ctx context.Context, topic string, since hub.Position, policy hub.HistoryPolicy) ([]hub.Publication, hub.Position, error) {
 	s := b.shardOf(topic)
 	live, err := s.liveContext()
@@ -143,10 +164,26 @@ func (b *Broker) History(ctx context.Context, topic string, since hub.Position, 
 	if since.IsZero() {
 		sinceEpoch = ""
 	}
+	marker, back := s.newMarker(topic)
+	defer s.dropMarker(marker)
+	sharded := "0"
+	if b.cluster {
+		sharded = "1"
+	}
 	res, err := b.run(ctx, historyScript, []string{s.key(topic, ":h"), s.key(topic, ":s")},
-		sinceEpoch, since.Offset, ms(policy.TTL), ms(policy.EffectiveMetaTTL()), newEpoch())
+		sinceEpoch, since.Offset, ms(policy.TTL), ms(policy.EffectiveMetaTTL()), newEpoch(),
+		marker, s.channel(topic), sharded)
 	if err != nil {
 		return nil, hub.Position{}, s.failed(live, "reading "+topic+"'s history", err)
+	}
+	if back != nil {
+		select {
+		case <-back:
+		case <-live.Done():
+			return nil, hub.Position{}, fmt.Errorf("%w: lost while reading %s's history: %w", ErrUnavailable, topic, context.Cause(live))
+		case <-ctx.Done():
+			return nil, hub.Position{}, fmt.Errorf("redisbroker: waiting for %s's publications: %w", topic, context.Cause(ctx))
+		}
 	}
 	fields, err := replyStrings(res, 2)
 	if err != nil {

@@ -2,6 +2,7 @@ package redisbroker
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -29,11 +30,12 @@ type shard struct {
 	live atomic.Pointer[liveContext]
 
 	// Guarded by b.mu.
-	pending   map[string]bool     // changes since the syncer last looked: true to subscribe
-	leaving   map[string]int      // unsubscribes sent and not yet confirmed
-	confirmed map[string]struct{} // topics Redis confirmed on this session's connection
-	changed   chan struct{}       // closed and replaced when up or confirmed change
-	ps        *redis.PubSub       // the current session's connection
+	pending   map[string]bool          // changes since the syncer last looked: true to subscribe
+	leaving   map[string]int           // unsubscribes sent and not yet confirmed
+	confirmed map[string]struct{}      // topics Redis confirmed on this session's connection
+	markers   map[string]chan struct{} // History's markers on their way back
+	changed   chan struct{}            // closed and replaced when up or confirmed change
+	ps        *redis.PubSub            // the current session's connection
 	up        bool
 	tried     bool  // a connection attempt failed or a connection was lost
 	err       error // why the shard is down
@@ -47,6 +49,7 @@ type liveContext struct {
 func newShard(b *Broker, i int) *shard {
 	s := &shard{b: b, names: b.prefix, wake: make(chan struct{}, 1),
 		pending: map[string]bool{}, leaving: map[string]int{}, confirmed: map[string]struct{}{},
+		markers: map[string]chan struct{}{},
 		changed: make(chan struct{}), err: errors.New("not connected yet")}
 	if b.cluster {
 		s.names += "{" + strconv.Itoa(i) + "}"
@@ -384,6 +387,10 @@ func (s *shard) handle(m *redis.Message) {
 		return
 	}
 	switch {
+	case e.kind == kindMarker:
+		if e.node == s.b.node {
+			s.markerBack(e.marker)
+		}
 	case e.kind == kindPublication:
 		// Every node's, ours too: the hub delivers publications with a
 		// position only as they come back, in offset order.
@@ -395,6 +402,42 @@ func (s *shard) handle(m *redis.Message) {
 		s.b.deliver.DeliverPresence(topic, e.presence)
 	default:
 		s.b.deliver.Deliver(topic, e.pub)
+	}
+}
+
+// newMarker returns a marker for History to publish and the channel closed
+// when it comes back, when this node's subscription to topic is in place;
+// "" and nil otherwise (nothing of topic reaches this node, so there is
+// nothing to wait for).
+func (s *shard) newMarker(topic string) (string, chan struct{}) {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	if _, ok := s.confirmed[topic]; !ok || !s.up {
+		return "", nil
+	}
+	id := crand.Text()
+	ch := make(chan struct{})
+	s.markers[id] = ch
+	return string(header(kindMarker, s.b.node, false)) + id, ch
+}
+
+// dropMarker forgets a marker, back or not.
+func (s *shard) dropMarker(marker string) {
+	if marker == "" {
+		return
+	}
+	s.b.mu.Lock()
+	delete(s.markers, marker[headerLen:])
+	s.b.mu.Unlock()
+}
+
+// markerBack wakes the History call waiting for id.
+func (s *shard) markerBack(id string) {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	if ch, ok := s.markers[id]; ok {
+		close(ch)
+		delete(s.markers, id)
 	}
 }
 
