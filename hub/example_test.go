@@ -3,9 +3,12 @@ package hub_test
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"time"
 
 	"github.com/tornago/tornago"
 	"github.com/tornago/tornago/hub"
+	"github.com/tornago/tornago/websocket"
 )
 
 // rooms is the application's hub; hub.New(hub.WithBroker(...)) connects it
@@ -50,3 +53,36 @@ func Example() {
 	fmt.Println(rooms.Presence("lobby"))
 	// Output: 0
 }
+
+// A room with history gives its publications positions, and a member
+// that rejoins with the last one it saw is sent what it missed.
+func ExampleHub_JoinWith() {
+	news := hub.New(hub.WithHistory(func(room string) hub.HistoryPolicy {
+		return hub.HistoryPolicy{Size: 100, TTL: time.Hour}
+	}))
+	defer news.Close()
+	ctx := context.Background()
+	seen, _ := news.PublishWithPosition(ctx, "news", []byte("first"), false)
+	_ = news.Publish(ctx, "news", []byte("second"), false) // while the member was away
+	_ = news.Publish(ctx, "news", []byte("third"), false)
+
+	member := &printer{}
+	res := news.JoinWith(ctx, "news", member, hub.JoinOptions{Since: seen})
+	fmt.Println(res.Recovered, res.Missed, res.Position.Offset)
+	// Output:
+	// {"tornago":"pub","room":"news","epoch":"…","offset":2,"data":"second"}
+	// {"tornago":"pub","room":"news","epoch":"…","offset":3,"data":"third"}
+	// {"tornago":"joined","room":"news","epoch":"…","offset":3,"recovered":true}
+	// true 2 3
+}
+
+// printer is a member that prints what it is sent, the epoch left out
+// (it is random).
+type printer struct{}
+
+func (printer) WritePrepared(pm *websocket.PreparedMessage) error {
+	fmt.Println(epoch.ReplaceAllString(string(pm.Data()), `"epoch":"…"`))
+	return nil
+}
+
+var epoch = regexp.MustCompile(`"epoch":"[^"]*"`)

@@ -139,7 +139,11 @@ type HistoryBroker interface {
 	// is above the top, or the oldest publication kept has an offset
 	// above since.Offset+1. When since is the top, it returns none and
 	// no error. It returns any other error (the backplane is down) as is;
-	// the hub then tells the member "not recovered".
+	// the hub then tells the member "not recovered". Publications up to
+	// the top may still reach this node's Deliverer after History
+	// returns (the subscription lags behind the read); the hub does not
+	// send them twice, though a broker may also wait for them (the Redis
+	// broker does).
 	History(ctx context.Context, topic string, since Position, policy HistoryPolicy) ([]Publication, Position, error)
 	// WaitSubscribed blocks until the subscription that Subscribe(topic)
 	// asked for is in effect, so that every publication to topic that

@@ -170,6 +170,14 @@ func (h *Hub) finishRecovery(name, room string, m Member, rec *recovery, since P
 		}
 		atJoin := sent
 		live, sent, lost := sequence(room, rec.buf, sent, lost)
+		if last := t.last; !sent.IsZero() && (last.Epoch != sent.Epoch || sent.Offset > last.Offset) {
+			// History was ahead of the live path: the publications up to
+			// sent may still arrive here, and m has them.
+			if t.ahead == nil {
+				t.ahead = map[Member]Position{}
+			}
+			t.ahead[m] = sent
+		}
 		res.Err = lost
 		res.Recovered = res.Asked && lost == nil
 		// "joined" goes between history and live, with the position there.
@@ -245,9 +253,18 @@ func (h *Hub) fanoutHistory(name, room string, p Publication) {
 		for _, r := range t.recovering {
 			r.add(p)
 		}
+		for m, pos := range t.ahead {
+			if pos.Epoch != p.Position.Epoch || pos.Offset < p.Position.Offset {
+				delete(t.ahead, m) // caught up: p is new to m
+			}
+		}
 		var skip func(Member) bool
-		if len(t.recovering) > 0 {
-			skip = func(m Member) bool { _, ok := t.recovering[m]; return ok }
+		if len(t.recovering) > 0 || len(t.ahead) > 0 {
+			skip = func(m Member) bool {
+				_, recovering := t.recovering[m]
+				_, ahead := t.ahead[m]
+				return recovering || ahead
+			}
 		}
 		var closed []Member
 		if !last.IsZero() && (last.Epoch != p.Position.Epoch || p.Position.Offset != last.Offset+1) {

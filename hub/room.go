@@ -34,9 +34,11 @@ type topicShard struct {
 // take turns (pub), so all its members here see its messages in one order.
 //
 // A room with history also remembers the last publication it fanned out
-// (to see a gap) and the members still being recovered (JoinWith), whose
-// live publications wait in their recovery's buffer until it ends; both
-// are guarded by pub (with the shard's read lock) or the shard's write
+// (to see a gap), the members still being recovered (JoinWith), whose
+// live publications wait in their recovery's buffer until it ends, and
+// the members recovered further than that last publication (history can
+// be ahead of the live path), which must not get again what they have;
+// all guarded by pub (with the shard's read lock) or the shard's write
 // lock.
 type topic struct {
 	pub        sync.Mutex
@@ -44,6 +46,7 @@ type topic struct {
 	index      map[Member]int
 	last       Position
 	recovering map[Member]*recovery
+	ahead      map[Member]Position // recovered members sent more than last, and how much
 	watchers   map[Member]struct{} // members sent the room's joins and leaves
 }
 
@@ -221,6 +224,7 @@ func (h *Hub) removeLocked(name string, m Member) {
 	t.members = t.members[:last]
 	delete(t.index, m)
 	delete(t.recovering, m)
+	delete(t.ahead, m)
 	delete(t.watchers, m)
 	if len(t.members) == 0 {
 		delete(ts.topics, name)

@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -105,3 +106,84 @@ func TestPresenceLeaveDuringJoin(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got, "the entry of a member that left")
 }
+
+// lagBroker is a memory broker whose deliveries to its hub can be held
+// back, as a Redis subscription lags behind the script that recorded the
+// publication.
+type lagBroker struct {
+	*hub.MemoryBroker
+	d *lagDeliverer
+}
+
+type lagDeliverer struct {
+	hub.Deliverer
+	mu   sync.Mutex
+	hold bool
+	held []hub.Publication
+}
+
+func (b *lagBroker) Start(d hub.Deliverer) {
+	b.d = &lagDeliverer{Deliverer: d}
+	b.MemoryBroker.Start(b.d)
+}
+
+func (d *lagDeliverer) Deliver(topic string, p hub.Publication) {
+	d.mu.Lock()
+	if d.hold {
+		d.held = append(d.held, p)
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Unlock()
+	d.Deliverer.Deliver(topic, p)
+}
+
+// release delivers what was held and stops holding.
+func (d *lagDeliverer) release(topic string) {
+	d.mu.Lock()
+	held := d.held
+	d.hold, d.held = false, nil
+	d.mu.Unlock()
+	for _, p := range held {
+		d.Deliverer.Deliver(topic, p)
+	}
+}
+
+// TestRecoveryAheadOfTheLivePath: history holds a publication that has not
+// yet reached this process's live path; the rejoining member gets it from
+// history, and not again when it arrives live.
+func TestRecoveryAheadOfTheLivePath(t *testing.T) {
+	t.Parallel()
+	b := &lagBroker{MemoryBroker: hub.NewMemoryBroker()}
+	h := hub.New(hub.WithBroker(b), hub.WithHistory(historyRooms))
+	ctx := context.Background()
+	watcher := &hubtest.Member{Keep: true}
+	h.JoinWith(ctx, "h:l", watcher, hub.JoinOptions{})
+	since, err := h.PublishWithPosition(ctx, "h:l", []byte("1"), false)
+	require.NoError(t, err)
+	publishAll(t, h, "h:l", "2")
+	b.d.mu.Lock()
+	b.d.hold = true
+	b.d.mu.Unlock()
+	publishAll(t, h, "h:l", "3") // in history, not yet delivered here
+
+	m := &hubtest.Member{Keep: true}
+	res := h.JoinWith(ctx, "h:l", m, hub.JoinOptions{Since: since})
+	require.True(t, res.Recovered, "%v", res.Err)
+	b.d.release(topic("h:l"))
+	publishAll(t, h, "h:l", "4")
+
+	var got []string
+	for _, f := range frames(t, m) {
+		got = append(got, f.Tornago+" "+f.Data)
+	}
+	assert.Equal(t, []string{"pub 2", "pub 3", "joined ", "pub 4"}, got)
+	var watched []string
+	for _, f := range frames(t, watcher)[1:] { // after its joined
+		watched = append(watched, f.Data)
+	}
+	assert.Equal(t, []string{"1", "2", "3", "4"}, watched, "the others get the late publication")
+}
+
+// topic is the broker's name of room.
+func topic(room string) string { return "room:" + room }
