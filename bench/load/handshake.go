@@ -43,18 +43,25 @@ func runHandshake(cfg config) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	ok := int64(cfg.count) - errs.Load()
+	return handshakeResult("handshake", cfg, errs.Load(), wall, cpu1-cpu0), nil
+}
+
+// handshakeResult is the result of a handshake scenario: cfg.count
+// handshakes at concurrency cfg.conc, errs of them failed, in wall time
+// and cpu seconds of the server's CPU.
+func handshakeResult(scenario string, cfg config, errs int64, wall time.Duration, cpu float64) result {
+	ok := int64(cfg.count) - errs
 	res := result{
-		Scenario:   "handshake",
+		Scenario:   scenario,
 		Conns:      cfg.conc,
 		Count:      ok,
 		Seconds:    wall.Seconds(),
 		PerSecond:  float64(ok) / wall.Seconds(),
-		CPUSeconds: cpu1 - cpu0,
-		Errors:     errs.Load(),
+		CPUSeconds: cpu,
+		Errors:     errs,
 	}
-	if res.CPUSeconds > 0 {
-		res.PerCPU = float64(ok) / res.CPUSeconds
+	if cpu > 0 {
+		res.PerCPU = float64(ok) / cpu
 	}
-	return res, nil
+	return res
 }

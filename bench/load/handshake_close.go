@@ -62,20 +62,7 @@ func runHandshakeClose(cfg config) (result, error) {
 	if p := firstErr.Load(); p != nil && errs.Load() == int64(cfg.count) {
 		return result{}, fmt.Errorf("every handshake failed, the first with: %w", *p)
 	}
-	ok := int64(cfg.count) - errs.Load()
-	res := result{
-		Scenario:   "handshake-close",
-		Conns:      cfg.conc,
-		Count:      ok,
-		Seconds:    wall.Seconds(),
-		PerSecond:  float64(ok) / wall.Seconds(),
-		CPUSeconds: cpu1 - cpu0,
-		Errors:     errs.Load(),
-	}
-	if res.CPUSeconds > 0 {
-		res.PerCPU = float64(ok) / res.CPUSeconds
-	}
-	return res, nil
+	return handshakeResult("handshake-close", cfg, errs.Load(), wall, cpu1-cpu0), nil
 }
 
 // rawHandshaker runs handshake-close connections one after another, with
