@@ -188,7 +188,10 @@ func TestSlowMemberDoesNotDelayOthers(t *testing.T) {
 		require.NoError(t, err)
 	}
 	t.Logf("slowest Publish of %d (16 KiB each, 4 members): %v", n, slowest)
-	assert.Less(t, slowest, time.Second, "Publish waited for a peer")
+	// A Publish that waited for the slow member, which never reads, would
+	// wait until its send timeout (30 s) closed it; a loaded machine
+	// makes a burst's slowest Publish take a second at most.
+	assert.Less(t, slowest, 10*time.Second, "Publish waited for a peer")
 	assert.Equal(t, 3, h.Presence("r"), "the slow member was removed")
 	assert.NotContains(t, h.Rooms(slow.Sock), "r")
 	require.Eventually(t, func() bool { return srv.Closed.Load() == 1 }, 5*time.Second, 5*time.Millisecond,
