@@ -82,29 +82,23 @@ func (r *Recorder) PresenceEvents(topic string) []hub.PresenceEvent {
 // WaitPublications waits until topic got n publications and returns them.
 func (r *Recorder) WaitPublications(t testing.TB, topic string, n int) []hub.Publication {
 	t.Helper()
-	deadline := time.After(wait)
-	for {
-		r.mu.Lock()
-		got, changed := slices.Clone(r.pubs[topic]), r.changed
-		r.mu.Unlock()
-		if len(got) >= n {
-			return got
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			t.Fatalf("%s: got %d publications of %d", topic, len(got), n)
-		}
-	}
+	return waitFor(t, r, func() []hub.Publication { return r.pubs[topic] }, n, topic+": publications")
 }
 
 // WaitPresence waits until topic got n presence events and returns them.
 func (r *Recorder) WaitPresence(t testing.TB, topic string, n int) []hub.PresenceEvent {
 	t.Helper()
+	return waitFor(t, r, func() []hub.PresenceEvent { return r.presence[topic] }, n, topic+": presence events")
+}
+
+// waitFor waits until list, read under r's lock, holds n items, and
+// returns a copy of it; what names the list in the failure.
+func waitFor[T any](t testing.TB, r *Recorder, list func() []T, n int, what string) []T {
+	t.Helper()
 	deadline := time.After(wait)
 	for {
 		r.mu.Lock()
-		got, changed := slices.Clone(r.presence[topic]), r.changed
+		got, changed := slices.Clone(list()), r.changed
 		r.mu.Unlock()
 		if len(got) >= n {
 			return got
@@ -112,7 +106,7 @@ func (r *Recorder) WaitPresence(t testing.TB, topic string, n int) []hub.Presenc
 		select {
 		case <-changed:
 		case <-deadline:
-			t.Fatalf("%s: got %d presence events of %d", topic, len(got), n)
+			t.Fatalf("%s: got %d of %d", what, len(got), n)
 		}
 	}
 }
