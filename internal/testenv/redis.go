@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -23,35 +24,81 @@ type RedisServer struct {
 	bin, dir string
 	args     []string // extra redis-server arguments (a cluster node's)
 	cmd      *exec.Cmd
+	exited   chan struct{} // closed once cmd has exited
 }
 
 // StartRedis starts a redis-server, or skips/fails t via Missing when the
 // program is not installed.
 func StartRedis(t testing.TB) *RedisServer {
 	t.Helper()
-	r := &RedisServer{bin: LookPath(t, "redis-server"), dir: t.TempDir(), Addr: FreeAddr(t)}
-	r.Start(t)
-	t.Cleanup(r.Kill)
+	r := &RedisServer{bin: LookPath(t, "redis-server"), dir: t.TempDir()}
+	r.startOnFreePort(t, nil)
 	return r
 }
 
-// Start starts the server (again) and waits until it answers PING.
+// startAttempts bounds how often a server that could not bind the port it
+// was given is started again on another one.
+const startAttempts = 5
+
+// startOnFreePort starts the server on a free port, asking args for its
+// extra arguments on each attempt (a cluster node's bus port must be free
+// too); it starts again elsewhere when the server exits first, as it does
+// when another socket takes the port between FreeAddr and its bind.
+func (r *RedisServer) startOnFreePort(t testing.TB, args func() []string) {
+	t.Helper()
+	t.Cleanup(r.Kill)
+	var err error
+	for range startAttempts {
+		r.Addr = FreeAddr(t)
+		if args != nil {
+			r.args = args()
+		}
+		_ = os.Remove(filepath.Join(r.dir, "nodes.conf")) // a failed node's identity
+		if err = r.start(); err == nil {
+			return
+		}
+	}
+	t.Fatalf("testenv: %v", err)
+}
+
+// Start starts the server (again, on the same port) and waits until it
+// answers PING.
 func (r *RedisServer) Start(t testing.TB) {
 	t.Helper()
-	_, port, _ := net.SplitHostPort(r.Addr)
-	r.cmd = exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"))
-	r.cmd.Args = append(r.cmd.Args, r.args...)
-	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("testenv: starting redis-server: %v", err)
+	if err := r.start(); err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
+}
+
+// start starts the process and waits until it answers PING, or returns
+// an error with its log when it exits or stays silent for 10 s.
+func (r *RedisServer) start() error {
+	_, port, _ := net.SplitHostPort(r.Addr)
+	_ = os.Remove(filepath.Join(r.dir, "redis.log"))
+	cmd := exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"))
+	cmd.Args = append(cmd.Args, r.args...)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting redis-server: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	r.cmd, r.exited = cmd, exited
 	deadline := time.Now().Add(10 * time.Second)
 	for !r.answers() {
+		select {
+		case <-exited:
+			r.cmd = nil
+			return fmt.Errorf("redis-server on %s exited; its log:\n%s", r.Addr, r.Log())
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("testenv: redis-server did not answer on %s; its log:\n%s", r.Addr, r.Log())
+			r.Kill()
+			return fmt.Errorf("redis-server did not answer on %s; its log:\n%s", r.Addr, r.Log())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return nil
 }
 
 // answers reports whether the server answers PING with PONG.
@@ -76,7 +123,7 @@ func (r *RedisServer) Kill() {
 		return
 	}
 	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
+	<-r.exited
 	r.cmd = nil
 }
 

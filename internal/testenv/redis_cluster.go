@@ -31,13 +31,13 @@ func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 	bin, cli := LookPath(t, "redis-server"), LookPath(t, "redis-cli")
 	c := &RedisCluster{}
 	for range masters {
-		r := &RedisServer{bin: bin, dir: t.TempDir(), Addr: FreeAddr(t)}
-		_, busPort, _ := net.SplitHostPort(FreeAddr(t))
-		r.args = []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--cluster-port", busPort, "--cluster-node-timeout", "1000",
-			"--cluster-require-full-coverage", "no"}
-		r.Start(t)
-		t.Cleanup(r.Kill)
+		r := &RedisServer{bin: bin, dir: t.TempDir()}
+		r.startOnFreePort(t, func() []string {
+			_, busPort, _ := net.SplitHostPort(FreeAddr(t))
+			return []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+				"--cluster-port", busPort, "--cluster-node-timeout", "1000",
+				"--cluster-require-full-coverage", "no"}
+		})
 		c.Masters = append(c.Masters, r)
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)
