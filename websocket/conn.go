@@ -34,7 +34,6 @@ type Conn struct {
 	nc           net.Conn
 	server       bool
 	closed       atomic.Bool // the TCP connection was closed; set under dlMu
-	halfClosed   atomic.Bool // its write side was shut (tcpclose.go)
 	subprotocol  string
 	closeTimeout time.Duration
 	onPing       func([]byte)
@@ -61,13 +60,14 @@ type Conn struct {
 	// for connections that are not plain sockets (TLS, pipes).
 	raw syscall.RawConn
 
-	// Deadlines set by the user; a context's deadline is applied on top of
-	// them for one call and then they are restored. dlMu also guards done.
-	dlMu          sync.Mutex
-	readDeadline  time.Time
-	writeDeadline time.Time
-	readCtx       lazyWatch // for the holder of lockRead
-	writeCtx      lazyWatch // for the holder of lockFrame
+	// Deadlines set by the user, made on the first SetReadDeadline or
+	// SetWriteDeadline (most connections never set one); a context's
+	// deadline is applied on top of them for one call and then they are
+	// restored. dlMu guards them, and done.
+	dlMu       sync.Mutex
+	deadlines  *userDeadlines
+	readWatch  *ctxWatch // for the holder of lockRead: armRead
+	writeWatch *ctxWatch // for the holder of lockFrame: armWrite
 
 	// peerClose is the close frame the peer sent, once read.
 	peerClose atomic.Pointer[CloseError]
@@ -78,6 +78,8 @@ type Conn struct {
 	// closeOwed says SendClose sent our close frame and the next Close
 	// finishes the handshake.
 	closeOwed atomic.Bool
+	// halfClosed says its write side was shut (tcpclose.go).
+	halfClosed atomic.Bool
 	// done is closed once closed is set; made on first need (doneChan),
 	// under dlMu.
 	done chan struct{}
@@ -117,8 +119,6 @@ func newConnDeflating(nc net.Conn, buffered []byte, server bool, subprotocol str
 	}
 	c.raw = rawSocket(nc)
 	c.rd.reader.c = c
-	c.readCtx.init(c, false)
-	c.writeCtx.init(c, true)
 	if p != nil {
 		c.deflate = newConnDeflate(*p, server, copts)
 	}
@@ -177,7 +177,7 @@ func (c *Conn) SetReadLimit(n int64) {
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.dlMu.Lock()
 	defer c.dlMu.Unlock()
-	c.readDeadline = t
+	c.userDeadlinesLocked().read = t
 	return c.nc.SetReadDeadline(t)
 }
 
@@ -187,7 +187,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.dlMu.Lock()
 	defer c.dlMu.Unlock()
-	c.writeDeadline = t
+	c.userDeadlinesLocked().write = t
 	return c.nc.SetWriteDeadline(t)
 }
 
@@ -291,32 +291,27 @@ func (w *ctxWatch) init(c *Conn, write bool) {
 	w.interrupt = w.expire
 }
 
-// lazyWatch is a ctxWatch made on first use: many connections never see a
+// armRead and armWrite are ctxWatch.arm on the connection's watch for
+// reads or writes, made on first use: many connections never see a
 // context that can end (a server loop reading with context.Background),
-// and a watch is a hundred bytes of every idle connection otherwise. Like
-// the watch, it belongs to the holder of lockRead or lockFrame.
-type lazyWatch struct {
-	w     *ctxWatch
-	c     *Conn
-	write bool
-}
+// and a watch is a hundred bytes of every idle connection otherwise. The
+// read watch belongs to the holder of lockRead, the write watch to the
+// holder of lockFrame; disarm after an arm that reported true.
+func (c *Conn) armRead(ctx context.Context) bool { return c.arm(&c.readWatch, ctx, false) }
 
-func (l *lazyWatch) init(c *Conn, write bool) { l.c, l.write = c, write }
+// armWrite: see armRead.
+func (c *Conn) armWrite(ctx context.Context) bool { return c.arm(&c.writeWatch, ctx, true) }
 
-// arm is ctxWatch.arm, making the watch when ctx can end.
-func (l *lazyWatch) arm(ctx context.Context) bool {
+func (c *Conn) arm(w **ctxWatch, ctx context.Context, write bool) bool {
 	if ctx.Done() == nil {
 		return false
 	}
-	if l.w == nil {
-		l.w = new(ctxWatch)
-		l.w.init(l.c, l.write)
+	if *w == nil {
+		*w = new(ctxWatch)
+		(*w).init(c, write)
 	}
-	return l.w.arm(ctx)
+	return (*w).arm(ctx)
 }
-
-// disarm is ctxWatch.disarm, after an arm that reported true.
-func (l *lazyWatch) disarm() { l.w.disarm() }
 
 func (w *ctxWatch) setDeadline(t time.Time) {
 	if w.write {
@@ -329,10 +324,31 @@ func (w *ctxWatch) setDeadline(t time.Time) {
 // userDeadline is the deadline set with SetReadDeadline or
 // SetWriteDeadline; the caller holds dlMu.
 func (w *ctxWatch) userDeadline() time.Time {
-	if w.write {
-		return w.c.writeDeadline
+	return w.c.userDeadline(w.write)
+}
+
+// userDeadlines are the deadlines a user set on a Conn.
+type userDeadlines struct{ read, write time.Time }
+
+// userDeadline is the user's write deadline (write) or read deadline, zero
+// if none was set; the caller holds dlMu.
+func (c *Conn) userDeadline(write bool) time.Time {
+	switch {
+	case c.deadlines == nil:
+		return time.Time{}
+	case write:
+		return c.deadlines.write
 	}
-	return w.c.readDeadline
+	return c.deadlines.read
+}
+
+// userDeadlinesLocked returns the user's deadlines, making them on first
+// use; the caller holds dlMu.
+func (c *Conn) userDeadlinesLocked() *userDeadlines {
+	if c.deadlines == nil {
+		c.deadlines = new(userDeadlines)
+	}
+	return c.deadlines
 }
 
 // expire runs when the context ends.

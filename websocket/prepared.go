@@ -78,8 +78,8 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 	if c.closeSent.Load() {
 		return c.closedWriteError()
 	}
-	if c.writeCtx.arm(ctx) {
-		defer c.writeCtx.disarm()
+	if c.armWrite(ctx) {
+		defer c.writeWatch.disarm()
 	}
 	return ctxError(ctx, c.writeRawLocked(frame))
 }
@@ -107,8 +107,8 @@ func (c *Conn) writePreparedBatch(ctx context.Context, pms []*PreparedMessage) e
 	if c.closeSent.Load() {
 		return c.closedWriteError()
 	}
-	if c.writeCtx.arm(ctx) {
-		defer c.writeCtx.disarm()
+	if c.armWrite(ctx) {
+		defer c.writeWatch.disarm()
 	}
 	w := &c.wr
 	if err := c.writableLocked(); err != nil {

@@ -26,14 +26,14 @@ func (c *Conn) writeBounded(b []byte, timeout time.Duration) (int, error) {
 	}
 	c.dlMu.Lock()
 	d := time.Now().Add(timeout)
-	if user := c.writeDeadline; !user.IsZero() && user.Before(d) {
+	if user := c.userDeadline(true); !user.IsZero() && user.Before(d) {
 		d = user
 	}
 	c.nc.SetWriteDeadline(d)
 	c.dlMu.Unlock()
 	m, err := c.nc.Write(b[n:])
 	c.dlMu.Lock()
-	c.nc.SetWriteDeadline(c.writeDeadline)
+	c.nc.SetWriteDeadline(c.userDeadline(true))
 	c.dlMu.Unlock()
 	return n + m, err
 }

@@ -20,38 +20,37 @@ const exactGrowthLimit = 64 << 10
 // changes, so a read interrupted by a deadline or a context resumes where
 // it stopped.
 type readState struct {
-	buf      []byte                // nil while idle (see buffers.go)
-	pooled   *[readBufferSize]byte // buf's pooled array, if it is one
-	pos, end int                   // unread bytes are buf[pos:end]
-	idle     idleRead              // readIdle's state (buffers_unix.go)
-	err      error
-	// starved says the last fill stopped (a deadline, a context) before
-	// it had the bytes it needed: what is buffered cannot be read on
-	// without more from the socket.
-	starved bool
+	buf    []byte                // nil while idle (see buffers.go)
+	pooled *[readBufferSize]byte // buf's pooled array, if it is one
+	pos    int                   // unread bytes are buf[pos:end]
+	end    int
+	idle   idleRead // readIdle's state (buffers_unix.go)
+	err    error
 
 	// The current data frame.
 	remaining int64
 	key       uint32
 	masked    bool
 	fin       bool
+	// starved says the last fill stopped (a deadline, a context) before
+	// it had the bytes it needed: what is buffered cannot be read on
+	// without more from the socket.
+	starved bool
 
 	// The current message.
-	inMessage  bool
-	typ        MessageType
-	frames     int64 // frames so far
-	size       int64 // payload bytes on the wire
-	compressed bool  // permessage-deflate: RSV1 on the first frame
-	inflated   int64 // decompressed bytes handed out so far
-	utf8       utf8Validator
-	gen        uint64 // counts messages; a stale messageReader sees a change
-
+	typ      MessageType
+	frames   int64  // frames so far
+	size     int64  // payload bytes on the wire
+	inflated int64  // decompressed bytes handed out so far
+	gen      uint64 // counts messages; a stale messageReader sees a change
 	// partial is ReadMessage's message so far when a deadline or context
 	// interrupted it; hasPartial says a ReadMessage is in progress.
 	partial    []byte
+	reader     messageReader
 	hasPartial bool
-
-	reader messageReader
+	inMessage  bool
+	compressed bool // permessage-deflate: RSV1 on the first frame
+	utf8       utf8Validator
 }
 
 // ReadMessage reads the next data message whole. Control frames that
@@ -85,8 +84,8 @@ func (c *Conn) readMessage(ctx context.Context, dst []byte) (MessageType, []byte
 		return 0, nil, c.readAcquireError(err)
 	}
 	defer c.locks.unlock(lockRead)
-	if c.readCtx.arm(ctx) {
-		defer c.readCtx.disarm()
+	if c.armRead(ctx) {
+		defer c.readWatch.disarm()
 	}
 	r := &c.rd
 	if r.err != nil {
@@ -156,8 +155,8 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 		return 0, nil, c.readAcquireError(err)
 	}
 	defer c.locks.unlock(lockRead)
-	if c.readCtx.arm(ctx) {
-		defer c.readCtx.disarm()
+	if c.armRead(ctx) {
+		defer c.readWatch.disarm()
 	}
 	r := &c.rd
 	if r.hasPartial {

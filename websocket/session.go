@@ -41,14 +41,11 @@ type Session struct {
 	events SessionEvents
 	logger *slog.Logger
 
-	// Reading (session_read.go).
-	readFn        func()       // s.readLoop, bound once
-	parkable      bool         // the reader may park in the group's poller
-	reuseBuffers  bool         // read into pooled buffers
-	lastMessage   atomic.Int64 // when the last message arrived, UnixNano
-	readMu        sync.Mutex
-	reading       bool // the reader is blocked in a read
-	parkRequested bool // the keepalive goroutine interrupted that read
+	// Reading (session_read.go); the flags, under readMu, sit with the
+	// inbox's below, where they fill what would be padding.
+	readFn      func()       // s.readLoop, bound once
+	lastMessage atomic.Int64 // when the last message arrived, UnixNano
+	readMu      sync.Mutex
 
 	// Settings, final once Start has run.
 	pingInterval time.Duration
@@ -69,34 +66,45 @@ type Session struct {
 	sendsCounted  uint8 // messages queued since the keepalive last looked, up to 255
 	closing       bool  // Close was called or the connection ended: no more writes
 	ended         bool  // the connection is over; no goroutine may start
-	flushWake     chan struct{}
-	closeReq      *closeRequest
-	enqueued      uint64 // items ever queued, and the close frame
-	sent          uint64 // items written (or dropped at the end)
-	sentSignal    chan struct{}
-	workers       sync.WaitGroup // flusher and abort goroutines
+	// canLinger says the keepalive goroutine watches for quiet, so that
+	// the dispatcher and the flusher may linger: set by Start under mu,
+	// before the dispatcher can run.
+	canLinger  bool
+	flushWake  chan struct{}
+	closeReq   *closeRequest
+	enqueued   uint64 // items ever queued, and the close frame
+	sent       uint64 // items written (or dropped at the end)
+	sentSignal chan struct{}
+	workers    sync.WaitGroup // flusher and abort goroutines
 
 	// The inbox, under inMu (session_dispatch.go).
 	inMu sync.Mutex
 	// inWake is where the reader waits for room in the inbox and a
 	// lingering dispatcher waits for messages: never both at once, since
 	// the one waits for a full inbox and the other for an empty one.
-	inWake      sync.Cond
-	inboxWait   atomic.Bool // the reader is waiting in inWake, not reading
-	inbox       []inboxItem
-	inboxBytes  int64
-	dispatching bool
-	lingering   bool // the dispatcher waits on inWake
-	busy        bool // messages are flowing: the dispatcher lingers
-	canLinger   bool // the keepalive goroutine watches for quiet (set by Start, under mu too)
-	stopped     bool // OnMessage failed: drop the rest
-	dispatchWG  sync.WaitGroup
+	inWake    sync.Cond
+	inboxWait atomic.Bool // the reader is waiting in inWake, not reading
+	// Under readMu (session_read.go): set once by Start, then the
+	// reader's state.
+	parkable      bool // the reader may park in the group's poller
+	reuseBuffers  bool // read into pooled buffers
+	reading       bool // the reader is blocked in a read
+	parkRequested bool // the keepalive goroutine interrupted that read
+	inbox         []inboxItem
+	inboxBytes    int64
+	dispatching   bool
+	lingering     bool // the dispatcher waits on inWake
+	busy          bool // messages are flowing: the dispatcher lingers
+	stopped       bool // OnMessage failed: drop the rest
+	// timedOut says the keepalive closed the connection
+	// (session_keepalive.go); it sits here to fill the flags' padding.
+	timedOut   atomic.Bool
+	dispatchWG sync.WaitGroup
 
 	// Keepalive, in UnixNano (session_keepalive.go).
 	nextPing    atomic.Int64
 	pingPending atomic.Int64 // when the oldest unanswered ping went out, 0 if none
 	lastSend    atomic.Int64 // when the peer last took bytes, or the flusher started
-	timedOut    atomic.Bool
 }
 
 // SessionEvents receives a session's events, as gws's Event or Tornado's

@@ -71,8 +71,8 @@ func (c *Conn) flushPending(ctx context.Context) error {
 	if len(c.wr.pending) == 0 {
 		return c.wr.err
 	}
-	if c.writeCtx.arm(ctx) {
-		defer c.writeCtx.disarm()
+	if c.armWrite(ctx) {
+		defer c.writeWatch.disarm()
 	}
 	return ctxError(ctx, c.writableLocked())
 }

@@ -104,8 +104,8 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, compressed b
 			return c.closedWriteError()
 		}
 	}
-	if c.writeCtx.arm(ctx) {
-		defer c.writeCtx.disarm()
+	if c.armWrite(ctx) {
+		defer c.writeWatch.disarm()
 	}
 	return ctxError(ctx, c.writeFrameLocked(fin, op, compressed, payload))
 }
