@@ -327,6 +327,23 @@ func (w *ctxWatch) userDeadline() time.Time {
 	return w.c.userDeadline(w.write)
 }
 
+// interruptRead makes a blocked read (or the next one) fail with a
+// timeout, leaving the user's deadline recorded; restoreReadDeadline puts
+// that deadline back. A Session parks its quiet reader this way, and
+// recording nothing keeps an idle connection from paying for deadlines.
+func (c *Conn) interruptRead() {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	c.nc.SetReadDeadline(aLongTimeAgo)
+}
+
+// restoreReadDeadline: see interruptRead.
+func (c *Conn) restoreReadDeadline() {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	c.nc.SetReadDeadline(c.userDeadline(false))
+}
+
 // userDeadlines are the deadlines a user set on a Conn.
 type userDeadlines struct{ read, write time.Time }
 

@@ -134,7 +134,7 @@ func (s *Session) endRead() {
 	if s.parkRequested {
 		// Undo the interruption, whether or not it struck this read.
 		s.parkRequested = false
-		s.conn.Load().SetReadDeadline(time.Time{})
+		s.conn.Load().restoreReadDeadline()
 	}
 	s.readMu.Unlock()
 }
@@ -162,7 +162,7 @@ func (s *Session) parkIfQuiet(now int64) {
 	defer s.readMu.Unlock()
 	if s.reading && !s.parkRequested {
 		s.parkRequested = true
-		s.conn.Load().SetReadDeadline(aLongTimeAgo)
+		s.conn.Load().interruptRead()
 	}
 }
 
