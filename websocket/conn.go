@@ -36,9 +36,9 @@ type Conn struct {
 	closed       atomic.Bool // the TCP connection was closed; set under dlMu
 	subprotocol  string
 	closeTimeout time.Duration
-	onPing       func([]byte)
-	onPong       func([]byte)
-	session      *Session // serving the connection: its handlers replace onPing and onPong
+	// control is told of the pings and pongs read: the Session serving
+	// the connection, or ConnOptions.OnPing and OnPong; nil for neither.
+	control      controlHandler
 	logger       *slog.Logger
 	readLimit    atomic.Int64
 	maxFragments int64 // ConnOptions.maxFragments: 0 follows readLimit
@@ -88,6 +88,28 @@ type Conn struct {
 	park parkState
 }
 
+// controlHandler is told of each ping and pong a Conn reads, with the
+// payload, valid only during the call.
+type controlHandler interface {
+	pinged(payload []byte)
+	ponged(payload []byte)
+}
+
+// controlHooks is the controlHandler of ConnOptions.OnPing and OnPong.
+type controlHooks struct{ onPing, onPong func([]byte) }
+
+func (h *controlHooks) pinged(p []byte) {
+	if h.onPing != nil {
+		h.onPing(p)
+	}
+}
+
+func (h *controlHooks) ponged(p []byte) {
+	if h.onPong != nil {
+		h.onPong(p)
+	}
+}
+
 // newConn wraps nc, an established connection after the opening handshake.
 // buffered holds bytes already read from nc past the handshake.
 func newConn(nc net.Conn, buffered []byte, server bool, subprotocol string, opts *ConnOptions) *Conn {
@@ -105,9 +127,10 @@ func newConnDeflating(nc net.Conn, buffered []byte, server bool, subprotocol str
 		server:       server,
 		subprotocol:  subprotocol,
 		closeTimeout: opts.closeTimeout(),
-		onPing:       opts.OnPing,
-		onPong:       opts.OnPong,
 		logger:       opts.Logger,
+	}
+	if opts.OnPing != nil || opts.OnPong != nil {
+		c.control = &controlHooks{onPing: opts.OnPing, onPong: opts.OnPong}
 	}
 	c.readLimit.Store(opts.readLimit())
 	c.maxFragments = opts.maxFragments()

@@ -498,16 +498,12 @@ func (c *Conn) handleControl(op opcode, payload []byte) error {
 				return c.readFailed(err)
 			}
 		}
-		if c.session != nil {
-			c.session.pinged(payload)
-		} else if c.onPing != nil {
-			c.onPing(payload)
+		if c.control != nil {
+			c.control.pinged(payload)
 		}
 	case opPong:
-		if c.session != nil {
-			c.session.ponged(payload)
-		} else if c.onPong != nil {
-			c.onPong(payload)
+		if c.control != nil {
+			c.control.ponged(payload)
 		}
 	case opClose:
 		ce, err := parseClosePayload(payload)

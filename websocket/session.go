@@ -240,7 +240,7 @@ func (s *Session) Conn() *Conn { return s.conn.Load() }
 // meanwhile). The session installs its own ping and pong handlers on
 // conn, which call SessionEvents.OnPing and OnPong.
 func (s *Session) Start(conn *Conn) {
-	conn.session = s // its ping and pong handlers: pinged and ponged
+	conn.control = s // its ping and pong handlers: pinged and ponged
 	s.setupReading(conn)
 	if s.pingInterval > 0 {
 		s.nextPing.Store(time.Now().Add(s.pingInterval).UnixNano())

@@ -266,7 +266,7 @@ func TestQuietReaderParksAfterPong(t *testing.T) {
 	require.Eventually(t, func() bool { r, _ := state(); return r }, 5*time.Second, time.Millisecond, "the reader reads at once")
 	_, requested := state()
 	require.False(t, requested, "nothing asked the reader to park yet")
-	s.Conn().session.ponged(nil) // as the reader does on a pong
+	s.Conn().control.ponged(nil) // as the reader does on a pong
 	reading, requested := state()
 	assert.True(t, requested || !reading, "the pong's handler asked the quiet reader to park")
 }
