@@ -69,13 +69,17 @@ type Session struct {
 	// canLinger says the keepalive goroutine watches for quiet, so that
 	// the dispatcher and the flusher may linger: set by Start under mu,
 	// before the dispatcher can run.
-	canLinger  bool
-	flushWake  chan struct{}
-	closeReq   *closeRequest
-	enqueued   uint64 // items ever queued, and the close frame
-	sent       uint64 // items written (or dropped at the end)
-	sentSignal chan struct{}
-	workers    sync.WaitGroup // flusher and abort goroutines
+	canLinger bool
+	// nudgeSkip and nudgeMisses are the dispatcher's own
+	// (session_nudge.go); they fill the flags' padding here.
+	nudgeSkip   uint8
+	nudgeMisses uint8
+	flushWake   chan struct{}
+	closeReq    *closeRequest
+	enqueued    uint64 // items ever queued, and the close frame
+	sent        uint64 // items written (or dropped at the end)
+	sentSignal  chan struct{}
+	workers     sync.WaitGroup // flusher and abort goroutines
 
 	// The inbox, under inMu (session_dispatch.go).
 	inMu sync.Mutex
@@ -86,16 +90,16 @@ type Session struct {
 	inboxWait atomic.Bool // the reader is waiting in inWake, not reading
 	// Under readMu (session_read.go): set once by Start, then the
 	// reader's state.
-	parkable      bool // the reader may park in the group's poller
-	reuseBuffers  bool // read into pooled buffers
-	reading       bool // the reader is blocked in a read
-	parkRequested bool // the keepalive goroutine interrupted that read
-	inbox         []inboxItem
-	inboxBytes    int64
-	dispatching   bool
-	lingering     bool // the dispatcher waits on inWake
-	busy          bool // messages are flowing: the dispatcher lingers
-	stopped       bool // OnMessage failed: drop the rest
+	parkable     bool          // the reader may park in the group's poller
+	reuseBuffers bool          // read into pooled buffers
+	reading      bool          // the reader is blocked in a read
+	interrupt    readInterrupt // who interrupted that read, if anyone
+	inbox        []inboxItem
+	inboxBytes   int64
+	dispatching  bool
+	lingering    bool // the dispatcher waits on inWake
+	busy         bool // messages are flowing: the dispatcher lingers
+	stopped      bool // OnMessage failed: drop the rest
 	// timedOut says the keepalive closed the connection
 	// (session_keepalive.go); it sits here to fill the flags' padding.
 	timedOut   atomic.Bool

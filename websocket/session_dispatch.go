@@ -70,8 +70,17 @@ type inboxItem struct {
 // the inbox is empty and messages are not flowing (see deliver).
 func (s *Session) dispatch() {
 	defer s.dispatchWG.Done()
+	handled := false // a message since the inbox was last found empty
 	for {
 		s.inMu.Lock()
+		if handled && len(s.inbox) == 0 && s.busy && !s.stopped {
+			// A batch is done: bytes that came meanwhile join it
+			// (session_nudge.go).
+			handled = false
+			s.inMu.Unlock()
+			s.nudgeReader()
+			s.inMu.Lock()
+		}
 		for len(s.inbox) == 0 && s.busy && !s.stopped {
 			s.lingering = true
 			s.inWake.Wait()
@@ -99,6 +108,7 @@ func (s *Session) dispatch() {
 		s.inboxBytes -= int64(len(it.m.Data)) + inboxItemCost
 		s.inWake.Signal()
 		s.inMu.Unlock()
+		handled = true
 		err := s.onMessage(it.m)
 		if it.buf != nil {
 			s.group.putMessageBuffer(it.buf, it.m.Data)

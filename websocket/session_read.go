@@ -56,24 +56,26 @@ func (s *Session) readLoop() {
 			s.finishReading()
 		}
 	}()
+	var buf *[]byte // a pooled message buffer, with SetReuseMessageBuffers
 	for {
-		var buf *[]byte // a pooled message buffer, with SetReuseMessageBuffers
-		if s.reuseBuffers {
+		if s.reuseBuffers && buf == nil {
 			buf = s.group.messageBuffer()
 		}
 		s.beginRead()
 		typ, data, err := conn.ReadMessageInto(context.Background(), bufferOf(buf))
-		s.endRead()
+		interrupt := s.endRead()
 		if err != nil {
 			// buf is not put back: an interrupted read resumes into it.
 			if isTimeout(err) {
-				// The keepalive goroutine interrupted a read that had
-				// waited too long (the session sets no deadline of its
-				// own): park, or read on if bytes are at hand.
-				if s.park(false) {
-					return
+				// The session sets no deadline of its own: the read was
+				// interrupted. The dispatcher found bytes waiting
+				// (session_nudge.go): read them. Or the keepalive
+				// goroutine found the read waiting too long: park, or
+				// read on if bytes are at hand.
+				if interrupt == interruptNudge || !s.park(false) {
+					continue
 				}
-				continue
+				return
 			}
 			if buf != nil {
 				// The connection is over: nothing will resume into it.
@@ -84,6 +86,7 @@ func (s *Session) readLoop() {
 		}
 		s.alive()
 		s.deliver(inboxItem{m: Message{Data: data, Binary: typ == BinaryMessage}, buf: buf})
+		buf = nil
 		if s.park(true) {
 			return
 		}
@@ -121,22 +124,45 @@ func (s *Session) park(gotMessage bool) bool {
 }
 
 // beginRead and endRead bracket a blocking read, so that the keepalive
-// goroutine can tell a reader that has waited long enough to park.
+// goroutine can tell a reader that has waited long enough to park, and
+// the dispatcher one that waits while bytes are at hand.
 func (s *Session) beginRead() {
 	s.readMu.Lock()
 	s.reading = true
 	s.readMu.Unlock()
 }
 
-func (s *Session) endRead() {
+// endRead ends the bracket and reports who interrupted the read, if
+// anyone asked to.
+func (s *Session) endRead() readInterrupt {
 	s.readMu.Lock()
+	defer s.readMu.Unlock()
 	s.reading = false
-	if s.parkRequested {
+	by := s.interrupt
+	if by != interruptNone {
 		// Undo the interruption, whether or not it struck this read.
-		s.parkRequested = false
+		s.interrupt = interruptNone
 		s.conn.Load().restoreReadDeadline()
 	}
-	s.readMu.Unlock()
+	return by
+}
+
+// readInterrupt says who interrupted a session's read, under readMu.
+type readInterrupt uint8
+
+const (
+	interruptNone  readInterrupt = iota
+	interruptPark                // the keepalive goroutine: the reader should park
+	interruptNudge               // the dispatcher: bytes are waiting (session_nudge.go)
+)
+
+// interruptReadLocked interrupts the reader's read, if it is in one
+// that nobody interrupted yet; the caller holds readMu.
+func (s *Session) interruptReadLocked(by readInterrupt) {
+	if s.reading && s.interrupt == interruptNone {
+		s.interrupt = by
+		s.conn.Load().interruptRead()
+	}
 }
 
 // parkIfQuiet interrupts a read that has waited parkQuietAfter for a
@@ -160,10 +186,7 @@ func (s *Session) parkIfQuiet(now int64) {
 	}
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
-	if s.reading && !s.parkRequested {
-		s.parkRequested = true
-		s.conn.Load().interruptRead()
-	}
+	s.interruptReadLocked(interruptPark)
 }
 
 // bufferOf returns the slice a pooled buffer holds, nil for none.

@@ -261,7 +261,7 @@ func TestQuietReaderParksAfterPong(t *testing.T) {
 	state := func() (reading, requested bool) {
 		s.readMu.Lock()
 		defer s.readMu.Unlock()
-		return s.reading, s.parkRequested
+		return s.reading, s.interrupt == interruptPark
 	}
 	require.Eventually(t, func() bool { r, _ := state(); return r }, 5*time.Second, time.Millisecond, "the reader reads at once")
 	_, requested := state()
