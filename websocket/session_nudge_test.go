@@ -99,3 +99,22 @@ func TestNudgeBacksOffWhileNothingWaits(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, checked(), "and the next batch is checked again")
 }
+
+// An interrupted read (a nudge, or parking) leaves a deadline the user
+// set on the connection as it was.
+func TestReadInterruptKeepsTheUsersDeadline(t *testing.T) {
+	s, server, _ := nudgeConn(t)
+	require.NoError(t, server.SetReadDeadline(time.Now().Add(100*time.Millisecond)))
+	s.beginRead()
+	s.readMu.Lock()
+	s.interruptReadLocked(interruptPark)
+	s.readMu.Unlock()
+	assert.Equal(t, interruptPark, s.endRead())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _, err := server.ReadMessage(ctx) // nothing comes
+	require.Error(t, err)
+	assert.True(t, isTimeout(err), "%v", err)
+	assert.NoError(t, ctx.Err(), "the user's deadline ended the read, not the context")
+}
