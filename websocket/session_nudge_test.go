@@ -58,10 +58,20 @@ func TestNudgeInterruptsAReaderWithBytesWaiting(t *testing.T) {
 // over.
 func TestNudgeBacksOffWhileNothingWaits(t *testing.T) {
 	s, server, client := nudgeConn(t)
-	checked := func() bool {
-		misses := s.nudgeMisses
+	checked := func() bool { // whether this batch's end asked the socket
+		asks := s.nudgeSkip == 0
 		s.nudgeReader()
-		return s.nudgeMisses != misses || s.nudgeMisses == 0 && misses != 0
+		return asks
+	}
+	// untilChecked calls nudgeReader until it asks the socket and returns
+	// the batches skipped before that, failing past maxNudgeSkip.
+	untilChecked := func() int {
+		for skipped := 0; ; skipped++ {
+			if checked() {
+				return skipped
+			}
+			require.Less(t, skipped, maxNudgeSkip, "a check comes within maxNudgeSkip batches")
+		}
 	}
 	var pattern []bool
 	for range 4 + 1 + 2 + 1 + 4 + 1 {
@@ -77,24 +87,17 @@ func TestNudgeBacksOffWhileNothingWaits(t *testing.T) {
 	for range 1000 {
 		checked()
 	}
-	for !checked() { // to the start of a skip
-	}
-	skipped := 0
-	for !checked() {
-		skipped++
-	}
-	assert.Equal(t, maxNudgeSkip, skipped, "skips stop growing")
+	untilChecked() // to the start of a skip
+	assert.Equal(t, maxNudgeSkip, untilChecked(), "skips stop growing")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, client.WriteMessage(ctx, TextMessage, []byte("burst")))
 	require.Eventually(t, func() bool { return rawUnreadBytes(server.raw) > 0 }, 10*time.Second, time.Millisecond)
 	s.beginRead()
-	for i := 0; s.nudgeMisses != 0; i++ {
-		require.Less(t, i, maxNudgeSkip+1, "a check comes within maxNudgeSkip batches")
-		s.nudgeReader()
-	}
-	assert.Equal(t, interruptNudge, s.endRead(), "bytes found: the reader was nudged")
+	untilChecked()
+	assert.Zero(t, s.nudgeMisses, "bytes found: the count of empty checks starts over")
+	assert.Equal(t, interruptNudge, s.endRead(), "and the reader was nudged")
 	_, _, err := server.ReadMessage(ctx)
 	require.NoError(t, err)
 	assert.True(t, checked(), "and the next batch is checked again")
