@@ -50,16 +50,5 @@ func (s *Session) nudgeReader() {
 		return
 	}
 	s.nudgeMisses = 0
-	s.mu.Lock()
-	closing := s.closing
-	s.mu.Unlock()
-	if closing {
-		// As for parking (parkIfQuiet): the closing handshake may be
-		// reading the peer's close frame, and a deadline now would cut
-		// that read short.
-		return
-	}
-	s.readMu.Lock()
-	defer s.readMu.Unlock()
-	s.interruptReadLocked(interruptNudge)
+	s.interruptRead(interruptNudge)
 }

@@ -109,9 +109,7 @@ func TestReadInterruptKeepsTheUsersDeadline(t *testing.T) {
 	s, server, _ := nudgeConn(t)
 	require.NoError(t, server.SetReadDeadline(time.Now().Add(100*time.Millisecond)))
 	s.beginRead()
-	s.readMu.Lock()
-	s.interruptReadLocked(interruptPark)
-	s.readMu.Unlock()
+	s.interruptRead(interruptPark)
 	assert.Equal(t, interruptPark, s.endRead())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

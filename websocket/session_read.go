@@ -156,9 +156,19 @@ const (
 	interruptNudge               // the dispatcher: bytes are waiting (session_nudge.go)
 )
 
-// interruptReadLocked interrupts the reader's read, if it is in one
-// that nobody interrupted yet; the caller holds readMu.
-func (s *Session) interruptReadLocked(by readInterrupt) {
+// interruptRead interrupts the reader's read, if it is in one that
+// nobody interrupted yet and the session is not closing: a closing
+// handshake may be reading for the peer's close frame while our reader
+// waits for its turn, and a deadline now would cut that read short.
+func (s *Session) interruptRead(by readInterrupt) {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		return
+	}
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
 	if s.reading && s.interrupt == interruptNone {
 		s.interrupt = by
 		s.conn.Load().interruptRead()
@@ -175,18 +185,7 @@ func (s *Session) parkIfQuiet(now int64) {
 	if !s.parkable {
 		return
 	}
-	s.mu.Lock()
-	closing := s.closing
-	s.mu.Unlock()
-	if closing {
-		// A closing handshake may be reading for the peer's close frame
-		// while our reader waits for its turn: a deadline now would cut
-		// that read short.
-		return
-	}
-	s.readMu.Lock()
-	defer s.readMu.Unlock()
-	s.interruptReadLocked(interruptPark)
+	s.interruptRead(interruptPark)
 }
 
 // bufferOf returns the slice a pooled buffer holds, nil for none.
