@@ -352,8 +352,9 @@ func (w *ctxWatch) userDeadline() time.Time {
 
 // interruptRead makes a blocked read (or the next one) fail with a
 // timeout, leaving the user's deadline recorded; restoreReadDeadline puts
-// that deadline back. A Session parks its quiet reader this way, and
-// recording nothing keeps an idle connection from paying for deadlines.
+// that deadline back. A Session interrupts its reader this way, to park
+// it or to nudge it (session_read.go, session_nudge.go); recording nothing
+// keeps an idle connection from paying for a deadline record.
 func (c *Conn) interruptRead() {
 	c.dlMu.Lock()
 	defer c.dlMu.Unlock()
