@@ -132,8 +132,15 @@ func TestWriteStallTimeoutCutsAClientThatStopsReading(t *testing.T) {
 // so the whole file arrives.
 func TestWriteStallTimeoutSparesASlowDownload(t *testing.T) {
 	t.Parallel()
-	const size = 16 << 20 // well past what the socket buffers hold
-	const stall = 500 * time.Millisecond
+	// The reader below is a goroutine of a loaded test run, and a pause
+	// of it longer than the bound looks like a stalled client (500 ms
+	// failed once under -race), so the bound is a second. The server's
+	// last write waits for the client to have read all but the socket
+	// buffers (up to 4 MiB with Linux's autotuning): at 256 KiB per
+	// stall/20 that comes 2.4 s in, well past the bound, so a deadline
+	// that is not moved on would cut the download.
+	const size = 16 << 20
+	const stall = time.Second
 	root := bigStaticFile(t, size)
 	ta := newTestApp(t, nil, tornago.Settings{StaticPath: root, WriteStallTimeout: stall})
 	nc := dialRaw(t, ta)
