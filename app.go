@@ -18,6 +18,7 @@ import (
 	"github.com/go-playground/validator/v10"
 
 	"github.com/tornago/tornago/cookies"
+	"github.com/tornago/tornago/internal/stack"
 	"github.com/tornago/tornago/routing"
 	"github.com/tornago/tornago/websocket"
 )
@@ -306,6 +307,10 @@ func (a *Application) serve(w http.ResponseWriter, r *http.Request, f Factory, a
 		rh.logAccess()
 	}()
 	if ws, ok := h.(webSocketServer); ok {
+		// The handshake's calls (Open, the origin check, the 101's
+		// write) outgrow net/http's 4 KiB goroutine stack every time:
+		// grow it here, where the copy has few frames to fix up.
+		stack.Grow()
 		clearWriteDeadline(w)
 		rh.init(h, a, w, r, args, kwargs)
 		ws.serveWebSocket()

@@ -43,7 +43,7 @@ type Session struct {
 
 	// Reading (session_read.go); the flags, under readMu, sit with the
 	// inbox's below, where they fill what would be padding.
-	readFn      func()       // s.readLoop, bound once
+	readFn      func()       // s.readOnNewGoroutine, bound once
 	lastMessage atomic.Int64 // when the last message arrived, UnixNano
 	readMu      sync.Mutex
 
@@ -264,7 +264,7 @@ func (s *Session) Start(conn *Conn) {
 	if keepalive {
 		s.group.startKeepalive(s.keepaliveTick())
 	}
-	go s.readLoop()
+	go s.readOnNewGoroutine()
 }
 
 // Cancel ends a session that was never started (its handshake was

@@ -6,6 +6,8 @@ import (
 	"net"
 	"runtime/debug"
 	"time"
+
+	"github.com/tornago/tornago/internal/stack"
 )
 
 // Reading. A connection's reader is not a goroutine for life: it reads
@@ -36,12 +38,21 @@ const parkQuietAfter = time.Second
 // setupReading decides how conn's reader runs; Start calls it before
 // anything (the keepalive goroutine included) can look at it.
 func (s *Session) setupReading(conn *Conn) {
-	s.readFn = s.readLoop
+	s.readFn = s.readOnNewGoroutine
 	// The poller can wait only for plain sockets (not TLS).
 	switch conn.NetConn().(type) {
 	case *net.TCPConn, *net.UnixConn:
 		s.parkable = s.group.poller != nil
 	}
+}
+
+// readOnNewGoroutine is readLoop on a goroutine started for it (by Start,
+// and by the poller for each wake): such a goroutine's 2 KiB stack always
+// grows on the read path, so it grows here, before the first call, where
+// the runtime has two frames to copy instead of a dozen.
+func (s *Session) readOnNewGoroutine() {
+	stack.Grow()
+	s.readLoop()
 }
 
 // readLoop reads messages and hands them to the dispatcher until the
