@@ -338,3 +338,26 @@ func TestPprofListener(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "the WebSocket listener does not serve profiles")
 }
+
+// TestAccessLog checks the handler variant's access line for a
+// handshake, gathered (-log-flush, the default) or written at once.
+func TestAccessLog(t *testing.T) {
+	for _, flags := range [][]string{nil, {"-log-flush", "0"}, {"-log-flush", "1h"}} {
+		t.Run(strings.Join(append([]string{"flags"}, flags...), " "), func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, nil, flags...)
+			c := dial(t, s, "/echo?x=1", nil)
+			require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+			line := regexp.MustCompile(`level=INFO msg="101 GET /echo\?x=1 \(127\.0\.0\.1\) \d+\.\d\dms" status=101 method=GET`)
+			if len(flags) == 2 && flags[1] == "1h" {
+				// Held for an hour: written when the server stops.
+				assert.NotRegexp(t, line, s.Log.String(), "a record gathered for an hour was written early")
+				s.Stop(t)
+				assert.Regexp(t, line, s.Log.String(), "the gathered records are written on the way out")
+				return
+			}
+			require.Eventually(t, func() bool { return line.MatchString(s.Log.String()) }, 10*time.Second, 5*time.Millisecond,
+				"no access line for the handshake in the server's log:\n%s", s.Log.String())
+		})
+	}
+}

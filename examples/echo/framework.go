@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,13 +29,10 @@ type frameworkVariant struct {
 func newFrameworkVariant(cfg config, more ...tornago.Route) (*frameworkVariant, error) {
 	v := &frameworkVariant{allow: cfg.allowOrigin}
 	v.members.Store(&[]*broadcastSocket{})
-	// The access log goes to Debug: a line per handshake would be the
-	// largest cost of the handshake benchmark.
-	logger := slog.New(&levelShift{Handler: cfg.logger.Handler()})
 	app, err := tornago.NewApplication(append([]tornago.Route{
 		{Pattern: `/echo`, Handler: func() tornago.Handler { return &echoSocket{v: v} }},
 		{Pattern: `/broadcast`, Handler: func() tornago.Handler { return &broadcastSocket{v: v} }},
-	}, more...), tornago.Settings{Logger: logger, WebSocketCompression: cfg.compression, WebSocketPingInterval: cfg.ping})
+	}, more...), tornago.Settings{Logger: cfg.logger, WebSocketCompression: cfg.compression, WebSocketPingInterval: cfg.ping})
 	if err != nil {
 		return nil, err
 	}
@@ -121,29 +117,4 @@ func (v *frameworkVariant) update(f func([]*broadcastSocket) []*broadcastSocket)
 	cur := *v.members.Load()
 	next := f(append([]*broadcastSocket(nil), cur...))
 	v.members.Store(&next)
-}
-
-// levelShift moves Info records (the access log) down to Debug.
-type levelShift struct{ slog.Handler }
-
-func (l *levelShift) Enabled(ctx context.Context, level slog.Level) bool {
-	if level == slog.LevelInfo {
-		level = slog.LevelDebug
-	}
-	return l.Handler.Enabled(ctx, level)
-}
-
-func (l *levelShift) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level == slog.LevelInfo {
-		r.Level = slog.LevelDebug
-	}
-	return l.Handler.Handle(ctx, r)
-}
-
-func (l *levelShift) WithAttrs(as []slog.Attr) slog.Handler {
-	return &levelShift{Handler: l.Handler.WithAttrs(as)}
-}
-
-func (l *levelShift) WithGroup(name string) slog.Handler {
-	return &levelShift{Handler: l.Handler.WithGroup(name)}
 }

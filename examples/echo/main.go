@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tornago/tornago"
 	"github.com/tornago/tornago/websocket"
 )
 
@@ -61,6 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof's profiles on this address (off by default), to profile the server under load")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "least level logged: DEBUG, INFO (an access line per request), WARN or ERROR")
+	logFlush := fs.Duration("log-flush", 100*time.Millisecond, "gather log records and write them together this often, or when 64 KiB are gathered (tornago.BufferedLogWriter); 0: write each at once")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -68,7 +70,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "echo: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logOut, flushLog := stderr, func() {}
+	if *logFlush > 0 {
+		// A reconnect storm logs a line per handshake: written one by
+		// one, the lines cost a system call each.
+		buffered, err := tornago.NewBufferedLogWriter(stderr, 64<<10, *logFlush)
+		if err != nil {
+			fmt.Fprintf(stderr, "echo: -log-flush: %v\n", err)
+			return 2
+		}
+		defer buffered.Close()
+		logOut, flushLog = buffered, func() { _ = buffered.Flush() }
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 	cfg := config{allowOrigin: getenv("ALLOW_ORIGIN"), logger: log, ping: *ping}
 	if *deflate {
 		// Without server context takeover a connection keeps no compressor
@@ -108,6 +122,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Info("profiles", "url", "http://"+pln.Addr().String()+"/debug/pprof/")
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "origin_also_allowed", getenv("ALLOW_ORIGIN"))
+	// Scripts read the start-up lines (the profiles URL) once this one
+	// is out: they go first.
+	flushLog()
 	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
 
 	served := make(chan error, 1)
