@@ -36,8 +36,8 @@ type BufferedLogWriter struct {
 
 // NewBufferedLogWriter returns a writer that gathers up to size bytes of
 // records and writes them to w when they would overflow, flushEvery after
-// the first of them, and on Flush and Close. A record of size bytes or
-// more goes to w at once, after what is gathered.
+// the first of them, and on Flush and Close. A record larger than size
+// goes to w at once, after what is gathered.
 func NewBufferedLogWriter(w io.Writer, size int, flushEvery time.Duration) (*BufferedLogWriter, error) {
 	if w == nil {
 		return nil, errors.New("tornago: NewBufferedLogWriter needs a writer (got nil)")
@@ -64,7 +64,7 @@ func (b *BufferedLogWriter) Write(p []byte) (int, error) {
 		if err := b.flushLocked(); err != nil {
 			return 0, err
 		}
-		if len(p) >= b.size {
+		if len(p) > b.size {
 			return b.w.Write(p)
 		}
 	}
