@@ -75,9 +75,10 @@ type Settings struct {
 	// Logger receives the access log ("200 GET /path (ip) 1.23ms" at Info,
 	// 4xx at Warn, 5xx at Error) and handler errors. Nil means
 	// slog.Default(), read once by NewApplication; pass
-	// slog.New(slog.DiscardHandler) to silence it. A busy server's access
-	// log is a write per request: a handler writing to a
-	// BufferedLogWriter writes many lines at once.
+	// slog.New(slog.DiscardHandler) to silence it. Access records carry
+	// no source position (HandlerOptions.AddSource): it would always be
+	// the framework's. A busy server's access log is a write per request:
+	// a handler writing to a BufferedLogWriter writes many lines at once.
 	Logger *slog.Logger
 	// DefaultHandler serves requests no route matches (Tornado's
 	// default_handler_class); nil answers 404 with the default error page.
