@@ -11,9 +11,9 @@ import (
 // per request) and writes them to the underlying writer together: when
 // the buffer would overflow, and flushEvery after the first record it
 // holds, as nginx's access_log buffer= and flush= do. An access line per
-// request written at once is a write system call per request, about 4 µs
-// (a reconnect storm's handshake costs the server about 100 µs in all); a
-// batch costs the same system call for many lines.
+// request written at once is a write system call per request (and, to a
+// pipe, often a wake-up of the process reading it); a batch is one system
+// call for many lines.
 //
 // Each Write is kept whole: a record is never split between two writes to
 // the underlying writer, so the records of a handler that writes each with
@@ -51,9 +51,11 @@ func NewBufferedLogWriter(w io.Writer, size int, flushEvery time.Duration) (*Buf
 	return b, nil
 }
 
-// Write gathers p, one record, or writes it through after a Close. An
-// error the underlying writer gave a flush by the timer, which no caller
-// saw, is returned by the next Write (with p gathered all the same).
+// Write gathers p, one record, or writes it through after a Close. When
+// p does not fit, what is gathered is written first; if that fails, Write
+// returns the error and p is not taken. An error the underlying writer
+// gave a flush by the timer, which no caller saw, is returned by the next
+// Write (with p gathered all the same).
 func (b *BufferedLogWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
