@@ -8,8 +8,9 @@
 // several times one that grows at its first call. A WebSocket handshake
 // and a WebSocket read both cross those sizes every time (the read path
 // from Session.readLoop to the read system call is about 1.5 KiB of
-// frames, the handshake path from net/http to the 101's write about 5
-// KiB), so their goroutines call Grow where they begin.
+// frames; net/http's connection goroutine, the handshake and its access
+// record take more than 4 KiB), so their goroutines call Grow where they
+// begin.
 package stack
 
 // probeSize is how much free stack Grow guarantees below its caller:
