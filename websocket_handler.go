@@ -52,8 +52,11 @@ var ErrSendQueueFull = websocket.ErrSendQueueFull
 //     status (an HTTPError's code, else 500), and messages it writes follow
 //     the 101. Over HTTP/2 (Settings.HTTP2, RFC 8441) the same holds for
 //     the 200 that answers the browser's extended CONNECT.
-//  4. Messages are read on one goroutine and OnMessage is called for each,
-//     in order, on another, so pings are answered while OnMessage works.
+//  4. Messages are read and OnMessage is called for each, in order: on the
+//     reading goroutine while no other message waits, on another once
+//     OnMessage falls behind; an OnMessage that runs longer than 50 ms has
+//     the reading moved to a new goroutine within a second (the keepalive
+//     tick), so pings are answered while OnMessage works.
 //     An error or panic from OnMessage closes the connection with 1011;
 //     a write that fails because the connection is already closing
 //     (ErrClosed, ErrSendQueueFull) is not counted as one.

@@ -11,9 +11,10 @@ import (
 )
 
 // Session is the server's runtime for one connection, event-driven: it
-// reads messages and hands them to SessionEvents.OnMessage in order on a
-// goroutine of its own (so pings are answered while a message is
-// handled), queues what is sent to the peer in a bounded send queue
+// reads messages and hands them to SessionEvents.OnMessage in order (the
+// reader calls it while no other message waits, and a slow call has the
+// reading handed to a new goroutine within a keepalive tick, so pings are
+// answered while a message is handled), queues what is sent to the peer in a bounded send queue
 // (Send, SendPrepared and Ping never block), pings the peer and times out
 // one that stops answering, and parks the reader of a quiet connection in
 // its Group's poller, with no goroutine and no buffer, until bytes arrive.
@@ -24,9 +25,9 @@ import (
 // whose handshake failed. OnClose runs exactly once either way.
 //
 // Goroutines: a reader runs while messages arrive and parks when the
-// connection is quiet (session_read.go); a dispatcher runs OnMessage
-// while the inbox is not empty and lingers while messages flow
-// (session_dispatch.go); writes go to the socket on the writer's
+// connection is quiet (session_read.go), and calls OnMessage itself when
+// no dispatcher runs; a dispatcher runs OnMessage while the inbox is not
+// empty and lingers while messages flow (session_dispatch.go); writes go to the socket on the writer's
 // goroutine when nothing is queued, and a flusher goroutine exists while
 // something is, lingering while messages flow (session_send.go); the
 // group's one keepalive
@@ -100,9 +101,9 @@ type Session struct {
 	lingering    bool // the dispatcher waits on inWake
 	busy         bool // messages are flowing: the dispatcher lingers
 	stopped      bool // OnMessage failed: drop the rest
-	// timedOut says the keepalive closed the connection
-	// (session_keepalive.go); it sits here to fill the flags' padding.
-	timedOut   atomic.Bool
+	// flags holds stateTimedOut, stateInline and stateHandedOff: one word
+	// where three would outgrow the allocator's size class.
+	flags      atomic.Uint32
 	dispatchWG sync.WaitGroup
 
 	// Keepalive, in UnixNano (session_keepalive.go).
@@ -114,8 +115,13 @@ type Session struct {
 // SessionEvents receives a session's events, as gws's Event or Tornado's
 // WebSocketHandler methods.
 type SessionEvents interface {
-	// OnMessage is called for each message, in order, on the session's
-	// dispatcher goroutine. Returning an error (or panicking) closes the
+	// OnMessage is called for each message, in order, one at a time: on
+	// the reading goroutine when no other message waits, else on the
+	// session's dispatcher goroutine. While it runs on the reading
+	// goroutine nothing is read; once it has run 50 ms the reading moves
+	// to a new goroutine at the keepalive goroutine's next tick (a second
+	// at most), so a slow OnMessage delays pongs and the peer's close by
+	// that much, not by its own length. Returning an error (or panicking) closes the
 	// connection with 1011; an error matching ErrClosed (a write that
 	// found the connection closing) does not.
 	OnMessage(m Message) error
@@ -359,3 +365,23 @@ func (s *Session) alive() {
 		s.pingPending.Store(0)
 	}
 }
+
+// Session.flags.
+const (
+	// stateTimedOut: the keepalive closed the connection (session_keepalive.go).
+	stateTimedOut uint32 = 1 << iota
+	// stateInline: the reader is running OnMessage itself (session_dispatch.go).
+	stateInline
+	// stateHandedOff, set and cleared under inMu: the reading went to a new
+	// goroutine while the reader ran OnMessage.
+	stateHandedOff
+)
+
+// setFlag sets f and reports whether it was clear.
+func (s *Session) setFlag(f uint32) bool { return s.flags.Or(f)&f == 0 }
+
+// clearFlag clears f and reports whether it was set.
+func (s *Session) clearFlag(f uint32) bool { return s.flags.And(^f)&f != 0 }
+
+// hasFlag reports whether f is set.
+func (s *Session) hasFlag(f uint32) bool { return s.flags.Load()&f != 0 }

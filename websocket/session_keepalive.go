@@ -8,6 +8,7 @@ import "time"
 // compressor of a connection that has been quiet for a while.
 func (s *Session) keepalive(now time.Time) {
 	n := now.UnixNano()
+	s.handOffSlowInline(n)
 	s.parkIfQuiet(n)
 	s.flusherQuiet()
 	if c := s.conn.Load(); c.Compressed() && n-s.lastSend.Load() > int64(compressorIdleTime) {
@@ -19,16 +20,16 @@ func (s *Session) keepalive(now time.Time) {
 	if s.pingInterval <= 0 {
 		return
 	}
-	if s.inboxWait.Load() {
-		// The reader waits for OnMessage to catch up, so a pong may be
-		// unread: the delay is ours, not the peer's.
+	if s.inboxWait.Load() || s.hasFlag(stateInline) {
+		// The reader waits for OnMessage to catch up, or runs it, so a
+		// pong may be unread: the delay is ours, not the peer's.
 		if s.pingPending.Load() != 0 {
 			s.pingPending.Store(n)
 		}
 		return
 	}
 	if p := s.pingPending.Load(); p != 0 && n-p > int64(s.pingTimeout) {
-		if s.timedOut.CompareAndSwap(false, true) {
+		if s.setFlag(stateTimedOut) {
 			s.logger.Info("websocket: ping timed out", "timeout", s.pingTimeout)
 			s.mu.Lock()
 			s.closing = true

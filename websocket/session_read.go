@@ -83,7 +83,7 @@ func (s *Session) readLoop() {
 				// (session_nudge.go): read them. Or the keepalive
 				// goroutine found the read waiting too long: park, or
 				// read on if bytes are at hand.
-				if interrupt == interruptNudge || !s.park(false) {
+				if interrupt == interruptNudge || !s.park() {
 					continue
 				}
 				return
@@ -96,9 +96,20 @@ func (s *Session) readLoop() {
 			break
 		}
 		s.alive()
-		s.deliver(inboxItem{m: Message{Data: data, Binary: typ == BinaryMessage}, buf: buf})
+		closeBehind := s.stampMessage(time.Now().UnixNano())
+		it := inboxItem{m: Message{Data: data, Binary: typ == BinaryMessage}, buf: buf}
 		buf = nil
-		if s.park(true) {
+		ran, handedOff := s.onMessageInline(it)
+		if handedOff {
+			// A new goroutine reads now; this one was the dispatcher.
+			return
+		}
+		if !ran {
+			s.deliver(it)
+		}
+		// After a message close behind the previous one more may
+		// follow: read on rather than park.
+		if !closeBehind && s.park() {
 			return
 		}
 	}
@@ -116,17 +127,16 @@ func (s *Session) finishReading() {
 	s.group.remove(s)
 }
 
-// park waits for the connection's next bytes in the poller, unless a
-// message just arrived close behind the previous one (gotMessage), and
-// reports whether it did; if not, the caller reads.
-func (s *Session) park(gotMessage bool) bool {
-	if gotMessage {
-		now := time.Now().UnixNano()
-		prev := s.lastMessage.Swap(now)
-		if prev != 0 && now-prev < int64(busyGap) {
-			return false
-		}
-	}
+// stampMessage records that a message arrived at now (UnixNano) and
+// reports whether it came within busyGap of the previous one.
+func (s *Session) stampMessage(now int64) (closeBehind bool) {
+	prev := s.lastMessage.Swap(now)
+	return prev != 0 && now-prev < int64(busyGap)
+}
+
+// park waits for the connection's next bytes in the poller and reports
+// whether it did; if not, the caller reads.
+func (s *Session) park() bool {
 	s.setBusy(false)
 	if !s.parkable {
 		return false

@@ -295,7 +295,7 @@ func (s *Session) sendStalled(now int64) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.flushing || s.queued == 0 || s.ended || !s.timedOut.CompareAndSwap(false, true) {
+	if !s.flushing || s.queued == 0 || s.ended || !s.setFlag(stateTimedOut) {
 		return false
 	}
 	s.logger.Warn("websocket: closing a peer that stopped reading: send timeout",
