@@ -171,13 +171,12 @@
 //		s.Start(c) // returns at once; the handler's goroutine is freed
 //	})
 //
-// A session reads messages and calls OnMessage for each, in order: on the
-// reading goroutine while no other message waits (a goroutine switch per
-// message costs as much as the rest of a small message's handling), and
-// on a dispatcher goroutine of its own once OnMessage falls behind or has
-// run 50 ms, when the reading moves to a new goroutine within a keepalive
-// tick (a second at most); so pings are answered while a message is
-// handled.
+// A session reads messages and calls OnMessage for each, in order. While
+// messages come one at a time the reading goroutine calls it itself,
+// which saves a goroutine switch per message; once OnMessage falls behind,
+// or has run 50 ms, a dispatcher goroutine calls it and the reading goes
+// on beside it (moved to a new goroutine within a keepalive tick, a second
+// at most), so pings are answered while a message is handled.
 // Send, SendPrepared and Ping never block: a message the socket takes
 // whole is written at once, the rest waits in a send queue bounded in
 // bytes, and a peer that lets it overflow (SessionOptions.SendQueueSize)

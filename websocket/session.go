@@ -121,9 +121,9 @@ type SessionEvents interface {
 	// goroutine nothing is read; once it has run 50 ms the reading moves
 	// to a new goroutine at the keepalive goroutine's next tick (a second
 	// at most), so a slow OnMessage delays pongs and the peer's close by
-	// that much, not by its own length. Returning an error (or panicking) closes the
-	// connection with 1011; an error matching ErrClosed (a write that
-	// found the connection closing) does not.
+	// that much, not by its own length. Returning an error (or panicking)
+	// closes the connection with 1011; an error matching ErrClosed (a
+	// write that found the connection closing) does not.
 	OnMessage(m Message) error
 	// OnPing is called on the reading goroutine with the payload of each
 	// ping, after the pong was sent; the payload is valid only during the

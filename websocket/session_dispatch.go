@@ -150,8 +150,7 @@ const inlineHandOffAfter = 50 * time.Millisecond
 // dispatcher runs, and reports whether it did (if not, the caller
 // delivers the message). Handing a message to the dispatcher goroutine
 // costs a goroutine switch each way and the inbox's lock and condition
-// variable, about a microsecond: a tenth of a small message's whole cost
-// in an echo.
+// variable, about a microsecond per message in an echo.
 //
 // The reader does not read while OnMessage runs here. So that a slow
 // OnMessage still has the peer's pings answered and its close seen, the
