@@ -14,7 +14,8 @@ import (
 // reads messages and hands them to SessionEvents.OnMessage in order (the
 // reader calls it while no other message waits, and a slow call has the
 // reading handed to a new goroutine within a keepalive tick, so pings are
-// answered while a message is handled), queues what is sent to the peer in a bounded send queue
+// answered while a message is handled), queues what is sent to the peer
+// in a bounded send queue
 // (Send, SendPrepared and Ping never block), pings the peer and times out
 // one that stops answering, and parks the reader of a quiet connection in
 // its Group's poller, with no goroutine and no buffer, until bytes arrive.
@@ -27,7 +28,8 @@ import (
 // Goroutines: a reader runs while messages arrive and parks when the
 // connection is quiet (session_read.go), and calls OnMessage itself when
 // no dispatcher runs; a dispatcher runs OnMessage while the inbox is not
-// empty and lingers while messages flow (session_dispatch.go); writes go to the socket on the writer's
+// empty and lingers while messages flow (session_dispatch.go); writes go
+// to the socket on the writer's
 // goroutine when nothing is queued, and a flusher goroutine exists while
 // something is, lingering while messages flow (session_send.go); the
 // group's one keepalive

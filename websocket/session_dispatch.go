@@ -13,8 +13,8 @@ const inboxItemCost = 64
 
 // deliver queues m for OnMessage, starting a dispatcher when none runs;
 // the reader calls it when it cannot run OnMessage itself
-// (onMessageInline). When OnMessage falls behind by more than the inbox bound
-// (SessionOptions.InboxSize) the reader waits here, which pushes back
+// (onMessageInline). When OnMessage falls behind by more than the inbox
+// bound (SessionOptions.InboxSize) the reader waits here, which pushes back
 // on the peer through TCP; until then the reader keeps reading, so pings
 // are answered while OnMessage works.
 //
