@@ -26,8 +26,8 @@ func (h *RequestHandler) logAccess() {
 	case h.status >= 400:
 		level = slog.LevelWarn
 	}
-	logger := h.app.logger
-	if !logger.Enabled(h.r.Context(), level) {
+	logger, req := h.app.logger, h.request()
+	if !logger.Enabled(req.Context(), level) {
 		return
 	}
 	now := time.Now()
@@ -36,16 +36,16 @@ func (h *RequestHandler) logAccess() {
 	// The record is made here, not by logger.LogAttrs: that would look up
 	// the caller's source position (runtime.Callers walks the stack),
 	// which for an access line is always this function.
-	r := slog.NewRecord(now, level, accessLine(h.status, h.r.Method, uri, ip, d), 0)
+	r := slog.NewRecord(now, level, accessLine(h.status, req.Method, uri, ip, d), 0)
 	r.AddAttrs(
 		slog.Int("status", h.status),
-		slog.String("method", h.r.Method),
+		slog.String("method", req.Method),
 		slog.String("uri", uri),
 		slog.String("remote_ip", ip),
 		slog.Duration("duration", d),
-		slog.String("proto", h.r.Proto),
-		slog.String("peer", h.r.RemoteAddr))
-	_ = logger.Handler().Handle(h.r.Context(), r)
+		slog.String("proto", req.Proto),
+		slog.String("peer", req.RemoteAddr))
+	_ = logger.Handler().Handle(req.Context(), r)
 }
 
 // accessLine is Tornado's "%d %s %.2fms" of the status, the request's
@@ -62,7 +62,7 @@ func accessLine(status int, method, uri, ip string, d time.Duration) string {
 
 // summary is Tornado's _request_summary: "GET /path?q=1 (127.0.0.1)".
 func (h *RequestHandler) summary() string {
-	return string(appendSummary(nil, h.r.Method, h.requestURI(), h.RemoteIP()))
+	return string(appendSummary(nil, h.request().Method, h.requestURI(), h.RemoteIP()))
 }
 
 // appendSummary appends the summary of a request to b.
@@ -73,13 +73,14 @@ func appendSummary(b []byte, method, uri, ip string) []byte {
 
 // requestURI is the request target as the client sent it.
 func (h *RequestHandler) requestURI() string {
-	if h.r.RequestURI != "" {
-		return h.r.RequestURI
+	r := h.request()
+	if r.RequestURI != "" {
+		return r.RequestURI
 	}
-	return h.r.URL.RequestURI()
+	return r.URL.RequestURI()
 }
 
 // RemoteIP returns the client's IP address (Tornado's remote_ip): the
 // connection's peer address, or, when the peer is one of
 // Settings.TrustedProxies, the client address it forwarded (proxy.go).
-func (h *RequestHandler) RemoteIP() string { return h.app.clientView(h.r).ip }
+func (h *RequestHandler) RemoteIP() string { return h.app.clientView(h.request()).ip }

@@ -41,7 +41,7 @@ type fakeWS struct {
 }
 
 func (h *fakeWS) Prepare() error {
-	if h.r.URL.Query().Get("deny") != "" {
+	if h.request().URL.Query().Get("deny") != "" {
 		return HTTPError{Code: http.StatusForbidden, Message: "denied"}
 	}
 	return nil
@@ -60,7 +60,7 @@ func (h *fakeWS) serveWebSocket() {
 		rh.sendError(err)
 		return
 	}
-	if h.r.URL.Query().Get("panic") != "" {
+	if h.request().URL.Query().Get("panic") != "" {
 		panic("in handshake")
 	}
 	conn, brw, err := http.NewResponseController(rh.w).Hijack()

@@ -218,20 +218,20 @@ func (h *RequestHandler) parseArguments() error {
 func (h *RequestHandler) readArguments() error {
 	s := h.app.settings
 	var err error
-	if h.query, err = parseArgs(h.r.URL.RawQuery, s.MaxArguments, "query string"); err != nil {
+	if h.query, err = parseArgs(h.request().URL.RawQuery, s.MaxArguments, "query string"); err != nil {
 		return err
 	}
-	h.body = url.Values{}
-	if h.r.Body == nil || h.r.Body == http.NoBody {
+	r := h.request()
+	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
 	// A declared length over the limit is refused before a byte is read;
 	// net/http then drains at most 256 KiB of the body and otherwise
 	// closes the connection.
-	if h.r.ContentLength > s.MaxBodySize {
+	if r.ContentLength > s.MaxBodySize {
 		return bodyTooLarge(s.MaxBodySize, nil)
 	}
-	ct, params, _ := mime.ParseMediaType(h.r.Header.Get("Content-Type"))
+	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
 	case "application/x-www-form-urlencoded":
 		return h.readURLEncodedForm()
@@ -244,18 +244,18 @@ func (h *RequestHandler) readArguments() error {
 // readURLEncodedForm parses a url-encoded body, which lives in memory, so
 // it may be at most MaxFormMemory long.
 func (h *RequestHandler) readURLEncodedForm() error {
-	limit := h.app.settings.MaxFormMemory
-	if enc := h.r.Header.Get("Content-Encoding"); enc != "" {
+	limit, r := h.app.settings.MaxFormMemory, h.request()
+	if enc := r.Header.Get("Content-Encoding"); enc != "" {
 		return HTTPError{Code: http.StatusBadRequest, Message: "Invalid body: unsupported Content-Encoding " + enc}
 	}
-	if h.r.ContentLength > limit {
+	if r.ContentLength > limit {
 		return bodyTooLarge(limit, nil)
 	}
 	var b strings.Builder
-	if h.r.ContentLength > 0 {
-		b.Grow(int(h.r.ContentLength))
+	if r.ContentLength > 0 {
+		b.Grow(int(r.ContentLength))
 	}
-	if _, err := io.Copy(&b, http.MaxBytesReader(h.w, h.r.Body, limit)); err != nil {
+	if _, err := io.Copy(&b, http.MaxBytesReader(h.w, r.Body, limit)); err != nil {
 		return bodyError(err)
 	}
 	var err error
@@ -269,7 +269,7 @@ func (h *RequestHandler) readMultipartForm(boundary string) error {
 	if boundary == "" {
 		return HTTPError{Code: http.StatusBadRequest, Message: "Invalid body: multipart boundary missing"}
 	}
-	form, err := multipart.NewReader(h.r.Body, boundary).ReadForm(h.app.settings.MaxFormMemory)
+	form, err := multipart.NewReader(h.request().Body, boundary).ReadForm(h.app.settings.MaxFormMemory)
 	if err != nil {
 		return bodyError(err) // ReadForm has removed its files
 	}
@@ -277,7 +277,7 @@ func (h *RequestHandler) readMultipartForm(boundary string) error {
 	// For code that reads the *http.Request (FormFile, ...). net/http
 	// would remove the files itself only if this were its own request,
 	// not a copy made by a middleware's r.WithContext.
-	h.r.MultipartForm = form
+	h.request().MultipartForm = form
 	h.body = form.Value
 	return nil
 }
@@ -289,19 +289,22 @@ func (h *RequestHandler) readMultipartForm(boundary string) error {
 // returns no arguments at all and an error that cannot be told from a
 // skipped pair's, so the handler would run with every argument missing.
 func parseArgs(s string, limit int, where string) (url.Values, error) {
-	v := url.Values{}
 	if s == "" {
-		return v, nil
+		return nil, nil // nothing to hold: most WebSocket URLs have no query
 	}
 	if n := strings.Count(s, "&") + 1; n > limit {
 		return nil, HTTPError{Code: http.StatusBadRequest,
 			Message: fmt.Sprintf("Invalid arguments: the %s has %d, more than the limit of %d", where, n, limit)}
 	}
+	var v url.Values
 	for s != "" {
 		var pair string
 		pair, s, _ = strings.Cut(s, "&")
 		if pair == "" || strings.Contains(pair, ";") {
 			continue
+		}
+		if v == nil {
+			v = url.Values{}
 		}
 		key, value, _ := strings.Cut(pair, "=")
 		key, err1 := url.QueryUnescape(key)

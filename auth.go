@@ -131,7 +131,7 @@ func (h *RequestHandler) authenticate() error {
 
 // fullURL is the request's absolute URL (Tornado's full_url).
 func (h *RequestHandler) fullURL() string {
-	v := h.app.clientView(h.r)
+	v := h.app.clientView(h.request())
 	return v.proto + "://" + v.host + h.requestURI()
 }
 

@@ -112,7 +112,7 @@ func newValidator() *validator.Validate {
 //		return err // 400 with the field errors as JSON
 //	}
 func (h *RequestHandler) Bind(dst any) error {
-	ct, _, _ := mime.ParseMediaType(h.r.Header.Get("Content-Type"))
+	ct, _, _ := mime.ParseMediaType(h.request().Header.Get("Content-Type"))
 	if ct == "application/json" || strings.HasSuffix(ct, "+json") {
 		return h.BindJSON(dst)
 	}
@@ -134,8 +134,8 @@ func (h *RequestHandler) BindJSON(dst any) error {
 	if err := checkBindTarget(dst); err != nil {
 		return err
 	}
-	if h.r.Body != nil {
-		if err := decodeJSON(h.r.Body, dst, h.app.settings.MaxJSONElements); err != nil {
+	if h.request().Body != nil {
+		if err := decodeJSON(h.request().Body, dst, h.app.settings.MaxJSONElements); err != nil {
 			return err
 		}
 	}

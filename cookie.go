@@ -61,7 +61,7 @@ func CookieSameSite(s http.SameSite) CookieOption { return func(c *http.Cookie) 
 // get_cookie it sees only cookies the request carried, not those set by
 // SetCookie in this handler.
 func (h *RequestHandler) GetCookie(name string) (string, bool) {
-	c, err := h.r.Cookie(name)
+	c, err := h.request().Cookie(name)
 	if err != nil {
 		return "", false
 	}
@@ -69,7 +69,7 @@ func (h *RequestHandler) GetCookie(name string) (string, bool) {
 }
 
 // Cookies returns all cookies the request carried.
-func (h *RequestHandler) Cookies() []*http.Cookie { return h.r.Cookies() }
+func (h *RequestHandler) Cookies() []*http.Cookie { return h.request().Cookies() }
 
 // SetCookie adds a Set-Cookie header to the response, replacing one set
 // earlier in this handler under the same name. The path defaults to "/".
@@ -175,7 +175,7 @@ func (h *RequestHandler) ClearCookie(name string, opts ...CookieOption) error {
 // path and domain options, see ClearCookie).
 func (h *RequestHandler) ClearAllCookies(opts ...CookieOption) error {
 	var errs []error
-	for _, c := range h.r.Cookies() {
+	for _, c := range h.request().Cookies() {
 		errs = append(errs, h.ClearCookie(c.Name, opts...))
 	}
 	return errors.Join(errs...)
@@ -207,7 +207,7 @@ func (h *RequestHandler) GetSecureCookie(name string) (string, error) {
 // cookie's signing time is checked, independent of its Expires); zero means
 // the default, 31 days.
 func (h *RequestHandler) GetSecureCookieMaxAge(name string, maxAge time.Duration) (string, error) {
-	c, err := h.r.Cookie(name)
+	c, err := h.request().Cookie(name)
 	if err != nil {
 		return "", fmt.Errorf("tornago: secure cookie %s: %w", name, err)
 	}

@@ -77,7 +77,7 @@ func (h *RequestHandler) gzipFirstChunk(chunk []byte, finishing bool) []byte {
 	} else {
 		h.header.Set("Vary", "Accept-Encoding")
 	}
-	if !strings.Contains(h.r.Header.Get("Accept-Encoding"), "gzip") {
+	if !strings.Contains(h.request().Header.Get("Accept-Encoding"), "gzip") {
 		return chunk
 	}
 	ctype, _, _ := strings.Cut(h.header.Get("Content-Type"), ";")

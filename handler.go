@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -82,13 +83,19 @@ type (
 // headers and status can change until then and an error can still replace
 // the body with an error page.
 type RequestHandler struct {
-	self   Handler
-	app    *Application
-	w      http.ResponseWriter
-	r      *http.Request
-	args   []string
-	kwargs map[string]string
-	start  time.Time
+	self Handler
+	app  *Application
+	w    http.ResponseWriter
+	// req holds the *http.Request being served (read it with request):
+	// atomic because a WebSocket handler swaps it for compact once its
+	// handshake is done, while goroutines that Open started may be reading
+	// it. An atomic.Value, not an atomic.Pointer, so that copying a handler
+	// value (a table of handlers in a test) stays free of vet's copylocks.
+	req     atomic.Value
+	compact *compactRequest
+	args    []string
+	kwargs  map[string]string
+	start   time.Time
 
 	status         int
 	header         http.Header
@@ -131,7 +138,7 @@ func (h *RequestHandler) init(self Handler, app *Application, w http.ResponseWri
 	h.self = self
 	h.app = app
 	h.w = w
-	h.r = r
+	h.req.Store(r)
 	h.args = args
 	h.kwargs = kwargs
 	h.start = time.Now()
@@ -162,8 +169,24 @@ func (h *RequestHandler) clear() {
 
 // Request returns the request being served. Its Body is limited to
 // Settings.MaxBodySize; a form body has been parsed (and consumed) before
-// Prepare, a multipart one into its MultipartForm.
-func (h *RequestHandler) Request() *http.Request { return h.r }
+// Prepare, a multipart one into its MultipartForm. In a WebSocket
+// handler, after the handshake, it is a copy rebuilt from the packed
+// request (see WebSocketHandler): the same fields, context and path
+// values, but not the pointer Open saw.
+func (h *RequestHandler) Request() *http.Request { return h.request() }
+
+// request is the request being served: the one net/http handed over or,
+// once a WebSocket handler's handshake is done, its compact copy, rebuilt
+// on the first call (request_compact.go). nil before init.
+func (h *RequestHandler) request() *http.Request {
+	if r, _ := h.req.Load().(*http.Request); r != nil {
+		return r
+	}
+	if h.compact == nil {
+		return nil
+	}
+	return h.compact.request()
+}
 
 // Application returns the application serving this handler.
 func (h *RequestHandler) Application() *Application { return h.app }
@@ -197,7 +220,7 @@ var supportedMethods = map[string]bool{
 // execute runs the HTTP (non-WebSocket) lifecycle: method check, body
 // parsing, XSRF, Prepare, the verb method, and the automatic Finish.
 func (h *RequestHandler) execute() {
-	if !supportedMethods[h.r.Method] {
+	if !supportedMethods[h.request().Method] {
 		h.sendError(HTTPError{Code: http.StatusMethodNotAllowed})
 		return
 	}
@@ -208,7 +231,7 @@ func (h *RequestHandler) execute() {
 	if h.finished {
 		return
 	}
-	verb := verbMethod(h.self, h.r.Method)
+	verb := verbMethod(h.self, h.request().Method)
 	if verb == nil {
 		h.sendError(HTTPError{Code: http.StatusMethodNotAllowed,
 			Header: http.Header{"Allow": {allowedMethods(h.self)}}})
@@ -270,10 +293,10 @@ func (h *RequestHandler) runPrepare() error {
 // WebSocket handler is guarded the same whichever protocol the browser
 // chose (a socket that Authenticated(f, "GET") protects stays protected).
 func (h *RequestHandler) method() string {
-	if h.r.Method == http.MethodConnect && h.r.Header.Get(":protocol") != "" {
+	if h.request().Method == http.MethodConnect && h.request().Header.Get(":protocol") != "" {
 		return http.MethodGet
 	}
-	return h.r.Method
+	return h.request().Method
 }
 
 // safeMethod reports whether method is exempt from the XSRF check.

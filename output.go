@@ -208,7 +208,7 @@ func (h *RequestHandler) flush(finishing bool) error {
 	} else if h.gzip != nil {
 		chunk = h.gzip.transform(chunk, finishing)
 	}
-	if h.r.Method != http.MethodHead && len(chunk) > 0 {
+	if h.request().Method != http.MethodHead && len(chunk) > 0 {
 		if err := h.writeBody(chunk); err != nil {
 			return &connectionError{err}
 		}
@@ -254,11 +254,11 @@ func (h *RequestHandler) Finish() error {
 		return fmt.Errorf("%w: Finish called twice", ErrFinished)
 	}
 	if !h.headersWritten {
-		if h.status == http.StatusOK && (h.r.Method == http.MethodGet || h.r.Method == http.MethodHead) &&
+		if h.status == http.StatusOK && (h.request().Method == http.MethodGet || h.request().Method == http.MethodHead) &&
 			h.header.Get("Etag") == "" {
 			if etag := h.handler().(etagComputer).ComputeEtag(); etag != "" {
 				h.header.Set("Etag", etag)
-				if etagMatches(h.r.Header.Get("If-None-Match"), etag) {
+				if etagMatches(h.request().Header.Get("If-None-Match"), etag) {
 					h.buf = nil
 					h.status = http.StatusNotModified
 				}

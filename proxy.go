@@ -267,9 +267,9 @@ func parseForwarded(values []string) []map[string]string {
 // Protocol returns the scheme the client used, "http" or "https"
 // (Tornado's request.protocol): from a trusted proxy's X-Forwarded-Proto
 // or Forwarded proto=, else whether this connection is TLS.
-func (h *RequestHandler) Protocol() string { return h.app.clientView(h.r).proto }
+func (h *RequestHandler) Protocol() string { return h.app.clientView(h.request()).proto }
 
 // Host returns the Host the client sent (Tornado's request.host), from a
 // trusted proxy's X-Forwarded-Host or Forwarded host= when there is one,
 // else the request's Host header.
-func (h *RequestHandler) Host() string { return h.app.clientView(h.r).host }
+func (h *RequestHandler) Host() string { return h.app.clientView(h.request()).host }

@@ -70,8 +70,8 @@ type reconnectJSPage struct{ RequestHandler }
 
 // Get writes the script, or 304 when the client has it.
 func (h *reconnectJSPage) Get(args ...string) error {
-	reconnectJSHeaders(h.header, h.r)
-	if etagMatches(h.r.Header.Get("If-None-Match"), h.header.Get("Etag")) {
+	reconnectJSHeaders(h.header, h.request())
+	if etagMatches(h.request().Header.Get("If-None-Match"), h.header.Get("Etag")) {
 		h.SetStatus(http.StatusNotModified)
 		return nil
 	}

@@ -94,7 +94,7 @@ func (h *StaticFileHandler) serve(path string, includeBody bool) error {
 
 	size := info.Size()
 	start, end := int64(0), size
-	if rng, ok := parseRange(h.r.Header.Get("Range")); ok {
+	if rng, ok := parseRange(h.request().Header.Get("Range")); ok {
 		s, e, satisfiable := rng.resolve(size)
 		if !satisfiable {
 			h.SetStatus(http.StatusRequestedRangeNotSatisfiable)
@@ -148,7 +148,7 @@ func (h *StaticFileHandler) open(root, path string) (*os.File, fs.FileInfo, stri
 		// Tornado redirects to request.path + "/", the path as the client
 		// sent it: the decoded path could hold "\" or "%2F" turned into a
 		// host a browser would follow ("/\evil.example/").
-		if raw := h.r.URL.EscapedPath(); !strings.HasSuffix(raw, "/") {
+		if raw := h.request().URL.EscapedPath(); !strings.HasSuffix(raw, "/") {
 			if leavesHost(raw) {
 				return nil, nil, "", HTTPError{Code: http.StatusForbidden, Message: "cannot redirect path with two initial slashes"}
 			}
@@ -187,10 +187,10 @@ func openError(path string, err error) error {
 // notModified is Tornado's should_return_304: If-None-Match if present,
 // else If-Modified-Since.
 func (h *StaticFileHandler) notModified(modified time.Time) bool {
-	if inm := h.r.Header.Get("If-None-Match"); inm != "" {
+	if inm := h.request().Header.Get("If-None-Match"); inm != "" {
 		return etagMatches(inm, h.header.Get("Etag"))
 	}
-	if ims := h.r.Header.Get("If-Modified-Since"); ims != "" {
+	if ims := h.request().Header.Get("If-Modified-Since"); ims != "" {
 		if t, err := http.ParseTime(ims); err == nil {
 			return !t.Before(modified)
 		}

@@ -70,7 +70,12 @@ var ErrSendQueueFull = websocket.ErrSendQueueFull
 // The request helpers of RequestHandler (GetArgument, GetCookie,
 // GetSecureCookie, CurrentUser, Request, RemoteIP, ...) work in Open and
 // afterwards. Request().Context() lasts as long as the connection and is
-// cancelled when it closes, so work started for the socket can use it. WriteMessage, WriteText, WriteJSON, WritePrepared, Ping,
+// cancelled when it closes, so work started for the socket can use it.
+// Once the handshake is done the request is kept packed (its header
+// fields in one string, its URL as the request target) and rebuilt on
+// the first call that needs it, so an idle connection does not hold a
+// header map: from then on Request returns that rebuilt *http.Request,
+// equal in every field to the one Open saw. WriteMessage, WriteText, WriteJSON, WritePrepared, Ping,
 // Flush and Close are safe from any goroutine; the other methods belong
 // to the handler's own goroutines (Open, OnMessage, OnClose).
 //
@@ -270,7 +275,7 @@ func (h *WebSocketHandler) serveWebSocket() {
 			return origin == "" || hooks.CheckOrigin(origin)
 		},
 	}
-	if err := websocket.CheckRequest(rh.r, opts); err != nil {
+	if err := websocket.CheckRequest(rh.request(), opts); err != nil {
 		var herr *websocket.HandshakeError
 		if errors.As(err, &herr) {
 			h.refuse(herr)
@@ -279,7 +284,7 @@ func (h *WebSocketHandler) serveWebSocket() {
 		rh.sendError(err)
 		return
 	}
-	if offered := websocket.OfferedSubprotocols(rh.r); len(offered) > 0 {
+	if offered := websocket.OfferedSubprotocols(rh.request()); len(offered) > 0 {
 		if p := hooks.SelectSubprotocol(offered); slices.Contains(offered, p) {
 			h.subprotocol = p
 		} else if p != "" {
@@ -290,7 +295,7 @@ func (h *WebSocketHandler) serveWebSocket() {
 	// The request's context must outlive net/http's handler, which
 	// returns once the connection is ours (below): from here on it is one
 	// that ends when the WebSocket does, so Open can already use it.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(rh.r.Context()))
+	ctx, cancel := context.WithCancel(context.WithoutCancel(rh.request().Context()))
 	s, err := rh.app.sockets.NewSession(sessionEvents{hooks, cancel}, h.sessionOptions())
 	if err != nil {
 		cancel()
@@ -301,7 +306,8 @@ func (h *WebSocketHandler) serveWebSocket() {
 		return
 	}
 	h.ws = s
-	rh.r = rh.r.WithContext(ctx)
+	r := rh.request().WithContext(ctx)
+	rh.req.Store(r)
 	// From Open on, a handshake that does not complete ends like any
 	// connection: writes fail with ErrClosed (so a hub room the handler
 	// joined in Open drops it), OnClose runs once, and the application
@@ -317,15 +323,15 @@ func (h *WebSocketHandler) serveWebSocket() {
 		rh.sendError(err)
 		return
 	}
-	conn, err := websocket.Accept(rh.w, rh.r, h.acceptOptions(hooks, opts.CheckOrigin))
+	conn, err := websocket.Accept(rh.w, r, h.acceptOptions(hooks, opts.CheckOrigin))
 	if err != nil {
 		// The checks passed above, so only taking over the connection can
 		// fail here.
-		rh.app.logger.Error("tornago: WebSocket handshake failed after Open", "error", err, "uri", rh.r.RequestURI)
+		rh.app.logger.Error("tornago: WebSocket handshake failed after Open", "error", err, "uri", r.RequestURI)
 		return
 	}
 	rh.status = http.StatusSwitchingProtocols
-	if rh.r.ProtoMajor >= 2 {
+	if r.ProtoMajor >= 2 {
 		rh.status = http.StatusOK // RFC 8441's answer
 	}
 	rh.finished = true
@@ -334,6 +340,10 @@ func (h *WebSocketHandler) serveWebSocket() {
 	// The response headers went out with the 101; an idle connection
 	// need not keep them (headers set from now on go nowhere).
 	rh.header, rh.buf = http.Header{}, nil
+	// Nor need it keep the request's header map and URL until someone
+	// asks for them again.
+	rh.compact = compactRequestOf(r)
+	rh.req.Store((*http.Request)(nil))
 
 	// The connection is ours now. The session serves it on goroutines of
 	// its own, which lets net/http's handler return (over HTTP/1.1): that
@@ -342,7 +352,7 @@ func (h *WebSocketHandler) serveWebSocket() {
 	rh.w = hijackedWriter{}
 	handedOff = true
 	s.Start(conn)
-	if rh.r.ProtoMajor >= 2 {
+	if r.ProtoMajor >= 2 {
 		// Over HTTP/2 the connection is a stream of net/http's, which
 		// ends when this handler returns: the request goroutine stays
 		// until the session has closed it.

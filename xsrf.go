@@ -72,10 +72,10 @@ func (h *RequestHandler) XSRFFormHTML() template.HTML {
 func (h *RequestHandler) CheckXSRFCookie() error {
 	token, _ := h.GetArgument("_xsrf", Default(""))
 	if token == "" {
-		token = h.r.Header.Get("X-Xsrftoken")
+		token = h.request().Header.Get("X-Xsrftoken")
 	}
 	if token == "" {
-		token = h.r.Header.Get("X-Csrftoken")
+		token = h.request().Header.Get("X-Csrftoken")
 	}
 	if token == "" {
 		return HTTPError{Code: http.StatusForbidden, Message: "'_xsrf' argument missing from POST"}
