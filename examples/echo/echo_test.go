@@ -220,7 +220,9 @@ func testBroadcastSlowClient(t *testing.T, flags ...string) {
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, received, count, "the slow client got every message")
 	t.Logf("slow client: %d messages, then %v", received, err)
-	assert.Contains(t, s.Log.String(), "slow", "the server logs why it closed the client")
+	// The server gathers its log lines (-log-flush): wait for them.
+	assert.Eventually(t, func() bool { return strings.Contains(s.Log.String(), "slow") }, 10*time.Second, 5*time.Millisecond,
+		"the server logs why it closed the client")
 }
 
 func TestOrigin(t *testing.T) { forVariants(t, testOrigin) }

@@ -65,14 +65,16 @@ func (h *echoSocket) CheckOrigin(origin string) bool {
 // echo keeps no message past OnMessage.
 func (h *echoSocket) Open(args ...string) error {
 	h.SetReuseMessageBuffers(true)
-	if !h.Request().URL.Query().Has("close") {
-		return nil
+	closes, err := h.GetQueryArguments("close")
+	if err != nil || len(closes) == 0 {
+		return err
 	}
-	code, err := strconv.Atoi(h.Request().URL.Query().Get("close"))
+	code, err := strconv.Atoi(closes[len(closes)-1])
 	if err != nil || !websocket.StatusCode(code).Valid() {
 		return tornago.HTTPError{Code: http.StatusBadRequest, Message: "close must be a valid close code"}
 	}
-	return h.Close(code, h.Request().URL.Query().Get("reason"))
+	reason, _ := h.GetArgument("reason", tornago.Default(""))
+	return h.Close(code, reason)
 }
 
 func (h *echoSocket) OnMessage(m tornago.Message) error { return h.WriteMessage(m.Data, m.Binary) }
