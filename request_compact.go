@@ -67,14 +67,10 @@ func targetIsURL(uri string, u *url.URL) bool {
 // the value, each preceded by its length as a uvarint. Any byte may appear
 // in either (middleware can set what it likes), so nothing is escaped.
 func packHeader(h http.Header) string {
-	n := 0
-	for k, vs := range h {
-		n += len(vs) * (len(k) + 2*binary.MaxVarintLen16)
-		for _, v := range vs {
-			n += len(v)
-		}
-	}
-	b := make([]byte, 0, n)
+	// A handshake's fields fit in the stack buffer (a browser's take about
+	// 500 bytes), so the string is the one allocation.
+	var stack [1024]byte
+	b := stack[:0]
 	for k, vs := range h {
 		for _, v := range vs {
 			b = binary.AppendUvarint(b, uint64(len(k)))
