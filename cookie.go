@@ -97,7 +97,7 @@ func (h *RequestHandler) SetCookie(name, value string, opts ...CookieOption) err
 			lines = append(lines, l)
 		}
 	}
-	h.header["Set-Cookie"] = append(lines, line)
+	h.pendingHeader()["Set-Cookie"] = append(lines, line)
 	return nil
 }
 

@@ -107,7 +107,17 @@ func (h *RequestHandler) Status() int { return h.status }
 // copies onto the http.ResponseWriter's header. It includes the Set-Cookie
 // lines of SetCookie and SetSecureCookie. Prefer SetHeader, which refuses
 // unsafe values; changes after Flush have no effect.
-func (h *RequestHandler) ResponseHeader() http.Header { return h.header }
+func (h *RequestHandler) ResponseHeader() http.Header { return h.pendingHeader() }
+
+// pendingHeader is the pending response header, made again if a
+// WebSocket handshake dropped it: headers set after the 101 go nowhere,
+// and an idle connection need not hold an empty map for them.
+func (h *RequestHandler) pendingHeader() http.Header {
+	if h.header == nil {
+		h.header = http.Header{}
+	}
+	return h.header
+}
 
 // SetHeader sets a response header, replacing earlier values. A value with a
 // control character (\x00-\x1f, as in Tornado) or a name that is not an
@@ -117,7 +127,7 @@ func (h *RequestHandler) SetHeader(name, value string) error {
 	if err := checkHeader(name, value); err != nil {
 		return err
 	}
-	h.header.Set(name, value)
+	h.pendingHeader().Set(name, value)
 	return nil
 }
 
@@ -127,7 +137,7 @@ func (h *RequestHandler) AddHeader(name, value string) error {
 	if err := checkHeader(name, value); err != nil {
 		return err
 	}
-	h.header.Add(name, value)
+	h.pendingHeader().Add(name, value)
 	return nil
 }
 

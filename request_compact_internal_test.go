@@ -2,6 +2,7 @@ package tornago
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -62,7 +63,8 @@ func TestTargetIsURL(t *testing.T) {
 }
 
 // compactProbe reports, for its first message, how the handler held its
-// request once the handshake was done, then what Request() rebuilt.
+// request and response header once the handshake was done, then what
+// Request() rebuilt.
 type compactProbe struct {
 	WebSocketHandler
 	seen chan string
@@ -71,7 +73,13 @@ type compactProbe struct {
 func (h *compactProbe) OnMessage(m Message) error {
 	rh := &h.RequestHandler
 	held, _ := rh.req.Load().(*http.Request)
-	packed := rh.compact != nil && held == nil && rh.compact.req.Header == nil && rh.compact.req.URL == nil
+	packed := rh.compact != nil && held == nil && rh.compact.req.Header == nil && rh.compact.req.URL == nil &&
+		rh.header == nil // the 101's headers went out; nothing holds them
+	// Headers and cookies set now go nowhere, without failing.
+	if err := errors.Join(h.SetHeader("X-Late", "1"), h.SetCookie("late", "1")); err != nil {
+		h.seen <- err.Error()
+	}
+	h.ResponseHeader().Set("X-Later", "1")
 	r := h.Request()
 	arg, _ := h.GetArgument("q")
 	c, _ := h.GetCookie("c")

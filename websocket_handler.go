@@ -339,7 +339,7 @@ func (h *WebSocketHandler) serveWebSocket() {
 	rh.logAccess()
 	// The response headers went out with the 101; an idle connection
 	// need not keep them (headers set from now on go nowhere).
-	rh.header, rh.buf = http.Header{}, nil
+	rh.header, rh.buf = nil, nil
 	// Nor need it keep the request's header map and URL until someone
 	// asks for them again.
 	rh.compact = compactRequestOf(r)
