@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -26,6 +27,12 @@ type Group struct {
 	// poller holds the readers of quiet sessions (session_read.go); nil
 	// where the platform has none.
 	poller *poller
+
+	// configs are the sessions' latest distinct configurations, for
+	// sharing, and discard the logger of sessions given none; under mu
+	// (session_config.go).
+	configs [recentConfigs]*sessionConfig
+	discard *slog.Logger
 
 	// msgBufs holds *[]byte message buffers for ReuseMessageBuffers.
 	msgBufs sync.Pool

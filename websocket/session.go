@@ -42,19 +42,16 @@ import (
 type Session struct {
 	group  *Group
 	events SessionEvents
-	logger *slog.Logger
+	// cfg holds the settings, final once Start has run, and the logger
+	// (session_config.go); atomic because SetOptions may replace it
+	// while a sender already looks (before Start).
+	cfg atomic.Pointer[sessionConfig]
 
 	// Reading (session_read.go); the flags, under readMu, sit with the
 	// inbox's below, where they fill what would be padding.
 	readFn      func()       // s.readOnNewGoroutine, bound once
 	lastMessage atomic.Int64 // when the last message arrived, UnixNano
 	readMu      sync.Mutex
-
-	// Settings, final once Start has run.
-	pingInterval time.Duration
-	pingTimeout  time.Duration
-	sendTimeout  time.Duration // <= 0: a stalled peer is not timed out
-	inboxSize    int64
 
 	conn atomic.Pointer[Conn]
 
@@ -93,16 +90,15 @@ type Session struct {
 	inboxWait atomic.Bool // the reader is waiting in inWake, not reading
 	// Under readMu (session_read.go): set once by Start, then the
 	// reader's state.
-	parkable     bool          // the reader may park in the group's poller
-	reuseBuffers bool          // read into pooled buffers
-	reading      bool          // the reader is blocked in a read
-	interrupt    readInterrupt // who interrupted that read, if anyone
-	inbox        []inboxItem
-	inboxBytes   int64
-	dispatching  bool
-	lingering    bool // the dispatcher waits on inWake
-	busy         bool // messages are flowing: the dispatcher lingers
-	stopped      bool // OnMessage failed: drop the rest
+	parkable    bool          // the reader may park in the group's poller
+	reading     bool          // the reader is blocked in a read
+	interrupt   readInterrupt // who interrupted that read, if anyone
+	inbox       []inboxItem
+	inboxBytes  int64
+	dispatching bool
+	lingering   bool // the dispatcher waits on inWake
+	busy        bool // messages are flowing: the dispatcher lingers
+	stopped     bool // OnMessage failed: drop the rest
 	// flags holds stateTimedOut, stateInline and stateHandedOff: one word
 	// where three would outgrow the allocator's size class.
 	flags      atomic.Uint32
@@ -203,10 +199,7 @@ type closeRequest struct {
 // events receives its events. It fails with ErrGroupClosed once Shutdown
 // has begun. The session must be ended by Start or Cancel.
 func (g *Group) NewSession(events SessionEvents, opts SessionOptions) (*Session, error) {
-	s := &Session{group: g, events: events, logger: opts.Logger}
-	if s.logger == nil {
-		s.logger = slog.New(slog.DiscardHandler)
-	}
+	s := &Session{group: g, events: events}
 	s.SetOptions(opts)
 	s.inWake.L = &s.inMu
 	if err := g.add(s); err != nil {
@@ -230,13 +223,21 @@ func orDefault(v, def int64) int64 {
 // changes its settings after the session was made.
 func (s *Session) SetOptions(opts SessionOptions) {
 	if s.conn.Load() == nil {
-		s.pingInterval, s.pingTimeout = opts.PingInterval, opts.PingTimeout
-		if s.pingTimeout <= 0 {
-			s.pingTimeout = s.pingInterval
+		c := sessionConfig{
+			pingInterval: opts.PingInterval,
+			pingTimeout:  opts.PingTimeout,
+			sendTimeout:  opts.SendTimeout,
+			inboxSize:    orDefault(opts.InboxSize, defaultInboxSize),
+			logger:       opts.Logger,
+			reuseBuffers: opts.ReuseMessageBuffers,
 		}
-		s.sendTimeout = opts.SendTimeout
-		s.inboxSize = orDefault(opts.InboxSize, defaultInboxSize)
-		s.reuseBuffers = opts.ReuseMessageBuffers
+		if c.pingTimeout <= 0 {
+			c.pingTimeout = c.pingInterval
+		}
+		if have := s.cfg.Load(); have != nil {
+			c.logger = have.logger // fixed by NewSession
+		}
+		s.cfg.Store(s.group.sharedConfig(c))
 	}
 	s.mu.Lock()
 	s.sendQueueSize = int(orDefault(int64(opts.SendQueueSize), defaultSendQueueSize))
@@ -254,8 +255,8 @@ func (s *Session) Conn() *Conn { return s.conn.Load() }
 func (s *Session) Start(conn *Conn) {
 	conn.control = s // its ping and pong handlers: pinged and ponged
 	s.setupReading(conn)
-	if s.pingInterval > 0 {
-		s.nextPing.Store(time.Now().Add(s.pingInterval).UnixNano())
+	if s.config().pingInterval > 0 {
+		s.nextPing.Store(time.Now().Add(s.config().pingInterval).UnixNano())
 	}
 	// Last: the group's keepalive goroutine looks at a session once its
 	// connection is stored, and must find the rest set up.
@@ -290,26 +291,26 @@ func (s *Session) Cancel() {
 // compressor, or parking its reader.
 func (s *Session) needsKeepalive() bool {
 	c := s.conn.Load()
-	return c != nil && (s.pingInterval > 0 || s.sendTimeout > 0 || c.Compressed() || s.group.poller != nil)
+	return c != nil && (s.config().pingInterval > 0 || s.config().sendTimeout > 0 || c.Compressed() || s.group.poller != nil)
 }
 
 // keepaliveTick is the period the session's timers need checking at:
 // the shorter of the ping interval and the send timeout (0 for neither).
 func (s *Session) keepaliveTick() time.Duration {
 	switch {
-	case s.pingInterval <= 0:
-		return max(s.sendTimeout, 0)
-	case s.sendTimeout <= 0:
-		return s.pingInterval
+	case s.config().pingInterval <= 0:
+		return max(s.config().sendTimeout, 0)
+	case s.config().sendTimeout <= 0:
+		return s.config().pingInterval
 	}
-	return min(s.pingInterval, s.sendTimeout)
+	return min(s.config().pingInterval, s.config().sendTimeout)
 }
 
 // logEnd logs why a connection ended when it was not a normal close.
 func (s *Session) logEnd(err error) {
 	var pe *ProtocolError
 	if errors.As(err, &pe) {
-		s.logger.Info("websocket: session closed for a protocol error", "code", int(pe.Code), "reason", pe.Reason)
+		s.config().logger.Info("websocket: session closed for a protocol error", "code", int(pe.Code), "reason", pe.Reason)
 	}
 }
 
@@ -334,7 +335,7 @@ func (s *Session) callOnClose() {
 	s.workers.Wait()
 	defer func() {
 		if p := recover(); p != nil {
-			s.logger.Error("websocket: panic in OnClose", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.config().logger.Error("websocket: panic in OnClose", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		}
 	}()
 	s.events.OnClose()

@@ -28,7 +28,7 @@ func (s *Session) deliver(it inboxItem) {
 	cost := int64(len(it.m.Data)) + inboxItemCost
 	s.inMu.Lock()
 	defer s.inMu.Unlock()
-	for !s.stopped && s.inboxBytes > 0 && s.inboxBytes+cost > s.inboxSize {
+	for !s.stopped && s.inboxBytes > 0 && s.inboxBytes+cost > s.config().inboxSize {
 		s.inboxWait.Store(true)
 		s.inWake.Wait()
 		s.inboxWait.Store(false)
@@ -130,9 +130,9 @@ func (s *Session) handle(it inboxItem) {
 		// handler, and the close under way stands. The messages left
 		// still reach OnMessage, as they do when the peer closes after
 		// sending them.
-		s.logger.Debug("websocket: OnMessage wrote to a closing session", "error", err)
+		s.config().logger.Debug("websocket: OnMessage wrote to a closing session", "error", err)
 	default:
-		s.logger.Error("websocket: OnMessage failed; closing with 1011", "error", err)
+		s.config().logger.Error("websocket: OnMessage failed; closing with 1011", "error", err)
 		s.inMu.Lock()
 		s.stopped = true
 		s.inWake.Broadcast()

@@ -17,7 +17,7 @@ func (s *Session) keepalive(now time.Time) {
 	if s.sendStalled(n) {
 		return
 	}
-	if s.pingInterval <= 0 {
+	if s.config().pingInterval <= 0 {
 		return
 	}
 	if s.inboxWait.Load() || s.hasFlag(stateInline) {
@@ -28,9 +28,9 @@ func (s *Session) keepalive(now time.Time) {
 		}
 		return
 	}
-	if p := s.pingPending.Load(); p != 0 && n-p > int64(s.pingTimeout) {
+	if p := s.pingPending.Load(); p != 0 && n-p > int64(s.config().pingTimeout) {
 		if s.setFlag(stateTimedOut) {
-			s.logger.Info("websocket: ping timed out", "timeout", s.pingTimeout)
+			s.config().logger.Info("websocket: ping timed out", "timeout", s.config().pingTimeout)
 			s.mu.Lock()
 			s.closing = true
 			s.abortLocked(StatusNormalClosure, "ping timed out")
@@ -41,7 +41,7 @@ func (s *Session) keepalive(now time.Time) {
 	if n < s.nextPing.Load() {
 		return
 	}
-	s.nextPing.Store(n + int64(s.pingInterval))
+	s.nextPing.Store(n + int64(s.config().pingInterval))
 	s.pingPending.CompareAndSwap(0, n)
 	s.mu.Lock()
 	defer s.mu.Unlock()

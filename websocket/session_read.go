@@ -62,14 +62,14 @@ func (s *Session) readLoop() {
 	conn := s.conn.Load()
 	defer func() {
 		if p := recover(); p != nil {
-			s.logger.Error("websocket: panic serving a WebSocket", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.config().logger.Error("websocket: panic serving a WebSocket", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			conn.CloseNow()
 			s.finishReading()
 		}
 	}()
 	var buf *[]byte // a pooled message buffer, with SetReuseMessageBuffers
 	for {
-		if s.reuseBuffers && buf == nil {
+		if s.config().reuseBuffers && buf == nil {
 			buf = s.group.messageBuffer()
 		}
 		s.beginRead()

@@ -132,7 +132,7 @@ func (s *Session) enqueue(it sendItem, size int) error {
 		// messages silently. So the connection goes, with a close code
 		// that tells the peer why.
 		s.closing = true
-		s.logger.Warn("websocket: closing a slow peer: send queue overflow",
+		s.config().logger.Warn("websocket: closing a slow peer: send queue overflow",
 			"queued_bytes", s.queued, "limit", s.sendQueueSize)
 		s.abortLocked(StatusPolicyViolation, "send queue overflow: peer too slow")
 		return ErrSendQueueFull
@@ -290,7 +290,7 @@ const maxWriteChunk = 1 << 20
 // Only bytes are watched: a keepalive ping carries none, and a stalled
 // ping is the ping timeout's to find.
 func (s *Session) sendStalled(now int64) bool {
-	if s.sendTimeout <= 0 || now-s.lastSend.Load() <= int64(s.sendTimeout) {
+	if s.config().sendTimeout <= 0 || now-s.lastSend.Load() <= int64(s.config().sendTimeout) {
 		return false
 	}
 	s.mu.Lock()
@@ -298,8 +298,8 @@ func (s *Session) sendStalled(now int64) bool {
 	if !s.flushing || s.queued == 0 || s.ended || !s.setFlag(stateTimedOut) {
 		return false
 	}
-	s.logger.Warn("websocket: closing a peer that stopped reading: send timeout",
-		"queued_bytes", s.queued, "timeout", s.sendTimeout)
+	s.config().logger.Warn("websocket: closing a peer that stopped reading: send timeout",
+		"queued_bytes", s.queued, "timeout", s.config().sendTimeout)
 	s.closing = true
 	s.abortLocked(StatusPolicyViolation, "send timeout: peer stopped reading")
 	return true
