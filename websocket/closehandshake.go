@@ -30,8 +30,8 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	if err != nil {
 		return err
 	}
-	if !c.closeSent.CompareAndSwap(false, true) {
-		if c.closeOwed.CompareAndSwap(true, false) {
+	if !c.flags.set(flagCloseSent) {
+		if c.flags.unset(flagCloseOwed) {
 			return c.finishClose()
 		}
 		c.waitClosed(c.closeTimeout)
@@ -56,14 +56,14 @@ func (c *Conn) SendClose(code StatusCode, reason string) error {
 	if err != nil {
 		return err
 	}
-	if !c.closeSent.CompareAndSwap(false, true) {
+	if !c.flags.set(flagCloseSent) {
 		return ErrClosed
 	}
 	if err := c.sendCloseFrame(code, reason, c.closeTimeout); err != nil {
 		c.closeTCP(endingAfter(err))
 		return err
 	}
-	c.closeOwed.Store(true)
+	c.flags.set(flagCloseOwed)
 	return nil
 }
 
@@ -152,7 +152,7 @@ func (c *Conn) waitClosed(d time.Duration) {
 }
 
 // sendCloseFrame writes our close frame with code and reason; the caller
-// has set closeSent. It waits at most timeout for the frame lock and for
+// has set flagCloseSent. It waits at most timeout for the frame lock and for
 // the socket. Written this way rather than through writeFrame with a
 // context, a close frame costs no context, timer or deadline change in
 // the usual case, where the lock is free and the socket takes the frame
@@ -221,7 +221,7 @@ func (c *Conn) abort(code StatusCode, reason string) error {
 		return err
 	}
 	var werr error
-	if c.closeSent.CompareAndSwap(false, true) {
+	if c.flags.set(flagCloseSent) {
 		werr = c.sendCloseFrame(code, reason, failWriteTimeout)
 	}
 	c.closeTCP(endingAfter(werr))

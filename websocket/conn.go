@@ -31,9 +31,12 @@ const (
 // are for one goroutine at a time. Pings are answered and close frames
 // handled by whoever is reading; Close reads by itself when nobody does.
 type Conn struct {
-	nc           net.Conn
-	server       bool
-	closed       atomic.Bool // the TCP connection was closed; set under dlMu
+	nc     net.Conn
+	server bool
+	// flags holds the connection's one-way state (connFlags): whether
+	// the TCP connection was closed (set under dlMu), our close frame was
+	// sent, a close is owed, the write side was shut.
+	flags        connFlags
 	subprotocol  string
 	closeTimeout time.Duration
 	// control is told of the pings and pongs read: the Session serving
@@ -72,16 +75,8 @@ type Conn struct {
 	// peerClose is the close frame the peer sent, once read.
 	peerClose atomic.Pointer[CloseError]
 	closeOnce sync.Once
-	// closeSent is set, before the frame is written, by whoever sends our
-	// close frame; from then on no data frame may be written.
-	closeSent atomic.Bool
-	// closeOwed says SendClose sent our close frame and the next Close
-	// finishes the handshake.
-	closeOwed atomic.Bool
-	// halfClosed says its write side was shut (tcpclose.go).
-	halfClosed atomic.Bool
-	// done is closed once closed is set; made on first need (doneChan),
-	// under dlMu.
+	// done is closed once flagClosed is set; made on first need
+	// (doneChan), under dlMu.
 	done chan struct{}
 
 	// park is the connection's wait in a poller, if any (poller.go).
@@ -226,7 +221,7 @@ func (c *Conn) doneChan() chan struct{} {
 	defer c.dlMu.Unlock()
 	if c.done == nil {
 		c.done = make(chan struct{})
-		if c.closed.Load() {
+		if c.flags.has(flagClosed) {
 			close(c.done)
 		}
 	}
@@ -262,7 +257,7 @@ func (c *Conn) closeTCP(ending tcpEnding) bool {
 		did = true
 		c.endTCP(ending)
 		c.dlMu.Lock()
-		c.closed.Store(true)
+		c.flags.set(flagClosed)
 		if c.done != nil {
 			close(c.done)
 		}
@@ -274,7 +269,7 @@ func (c *Conn) closeTCP(ending tcpEnding) bool {
 }
 
 // isClosed reports whether the TCP connection was closed.
-func (c *Conn) isClosed() bool { return c.closed.Load() }
+func (c *Conn) isClosed() bool { return c.flags.has(flagClosed) }
 
 // acquire takes lock, giving up when ctx ends or the connection closes.
 func (c *Conn) acquire(ctx context.Context, lock uint32) error {
@@ -489,3 +484,30 @@ func (c *Conn) debug(msg string, args ...any) {
 		c.logger.Debug(msg, append(args, "remote", c.nc.RemoteAddr().String())...)
 	}
 }
+
+// connFlags is a Conn's one-way state, one bit each, in one word where an
+// atomic.Bool each took four (and, with their padding, a size class of the
+// allocator for every connection).
+type connFlags struct{ v atomic.Uint32 }
+
+const (
+	// flagClosed: the TCP connection was closed; set under dlMu.
+	flagClosed uint32 = 1 << iota
+	// flagCloseSent is set, before the frame is written, by whoever sends
+	// our close frame; from then on no data frame may be written.
+	flagCloseSent
+	// flagCloseOwed says SendClose sent our close frame and the next
+	// Close finishes the handshake.
+	flagCloseOwed
+	// flagHalfClosed says the write side was shut (tcpclose.go).
+	flagHalfClosed
+)
+
+// has reports whether bit is set.
+func (f *connFlags) has(bit uint32) bool { return f.v.Load()&bit != 0 }
+
+// set sets bit and reports whether this call did (it was clear).
+func (f *connFlags) set(bit uint32) bool { return f.v.Or(bit)&bit == 0 }
+
+// unset clears bit and reports whether this call did (it was set).
+func (f *connFlags) unset(bit uint32) bool { return f.v.And(^bit)&bit != 0 }

@@ -46,7 +46,7 @@ func (c *Conn) inflate(p []byte) (int, error) {
 	if limit := c.readLimit.Load(); limit >= 0 && r.inflated > limit {
 		return 0, c.fail(StatusMessageTooBig, fmt.Sprintf("message exceeds the limit of %d bytes", limit))
 	}
-	if r.typ == TextMessage && !r.utf8.valid(p[:n]) {
+	if r.typ == opText && !r.utf8.valid(p[:n]) {
 		return 0, c.fail(StatusInvalidFramePayloadData, "invalid UTF-8 in text message")
 	}
 	switch {
@@ -102,7 +102,7 @@ func (c *Conn) readCompressedMessage(ctx context.Context) (MessageType, []byte, 
 				return 0, nil, err
 			}
 			r.releaseReadBuf()
-			return r.typ, msg, nil
+			return MessageType(r.typ), msg, nil
 		}
 		if err != nil {
 			r.partial, r.hasPartial = nil, false

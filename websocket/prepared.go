@@ -75,7 +75,7 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 		return c.writeAcquireError(err)
 	}
 	defer c.locks.unlock(lockFrame)
-	if c.closeSent.Load() {
+	if c.flags.has(flagCloseSent) {
 		return c.closedWriteError()
 	}
 	if c.armWrite(ctx) {
@@ -104,7 +104,7 @@ func (c *Conn) writePreparedBatch(ctx context.Context, pms []*PreparedMessage) e
 		return c.writeAcquireError(err)
 	}
 	defer c.locks.unlock(lockFrame)
-	if c.closeSent.Load() {
+	if c.flags.has(flagCloseSent) {
 		return c.closedWriteError()
 	}
 	if c.armWrite(ctx) {

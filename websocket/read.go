@@ -36,9 +36,9 @@ type readState struct {
 	// it had the bytes it needed: what is buffered cannot be read on
 	// without more from the socket.
 	starved bool
+	typ     opcode // the current message's: opText or opBinary
 
 	// The current message.
-	typ      MessageType
 	frames   int64  // frames so far
 	size     int64  // payload bytes on the wire
 	inflated int64  // decompressed bytes handed out so far
@@ -118,7 +118,7 @@ func (c *Conn) readMessage(ctx context.Context, dst []byte) (MessageType, []byte
 				if msg == nil {
 					msg = []byte{}
 				}
-				return r.typ, msg, nil
+				return MessageType(r.typ), msg, nil
 			}
 			if err := c.advanceFrame(); err != nil {
 				return 0, nil, ctxError(ctx, err)
@@ -170,7 +170,7 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 		c.deflate.in.start(rawPayload{c})
 	}
 	r.reader.gen = r.gen
-	return r.typ, &r.reader, nil
+	return MessageType(r.typ), &r.reader, nil
 }
 
 // readAcquireError maps a failure to get the read lock: a closed
@@ -298,7 +298,7 @@ func (c *Conn) skipMessage() error {
 // endMessage closes the current message after its final frame's payload.
 func (c *Conn) endMessage() error {
 	r := &c.rd
-	if r.typ == TextMessage && !r.utf8.complete() {
+	if r.typ == opText && !r.utf8.complete() {
 		return c.fail(StatusInvalidFramePayloadData, "text message ends inside a UTF-8 sequence")
 	}
 	r.inMessage = false
@@ -351,7 +351,7 @@ func (c *Conn) consumePayload(p []byte) error {
 		r.key = maskBytes(r.key, p)
 	}
 	r.remaining -= int64(len(p))
-	if r.typ == TextMessage && !r.compressed && !r.utf8.valid(p) {
+	if r.typ == opText && !r.compressed && !r.utf8.valid(p) {
 		return c.fail(StatusInvalidFramePayloadData, "invalid UTF-8 in text message")
 	}
 	return nil
@@ -435,7 +435,7 @@ func (c *Conn) advanceFrame() error {
 		r.pos += hlen
 		if h.op != opContinuation {
 			r.inMessage = true
-			r.typ = MessageType(h.op)
+			r.typ = h.op
 			r.frames = 0
 			r.size = 0
 			r.compressed = h.rsv1
@@ -493,7 +493,7 @@ func (c *Conn) checkHeader(h *header) error {
 func (c *Conn) handleControl(op opcode, payload []byte) error {
 	switch op {
 	case opPing:
-		if !c.closeSent.Load() {
+		if !c.flags.has(flagCloseSent) {
 			if err := c.writeControl(context.Background(), opPong, payload); err != nil && !errors.Is(err, ErrClosed) {
 				return c.readFailed(err)
 			}
@@ -525,7 +525,7 @@ func (c *Conn) handleControl(op opcode, payload []byte) error {
 func (c *Conn) peerClosed(ce *CloseError) error {
 	c.peerClose.Store(ce)
 	c.rd.err = ce
-	if c.closeSent.CompareAndSwap(false, true) {
+	if c.flags.set(flagCloseSent) {
 		code := ce.Code
 		if code == StatusNoStatusReceived {
 			code = 0
@@ -587,7 +587,7 @@ func (c *Conn) fail(code StatusCode, reason string) error {
 	}
 	c.debug("websocket: failing connection", "code", int(code), "reason", reason)
 	var err error
-	if c.closeSent.CompareAndSwap(false, true) {
+	if c.flags.set(flagCloseSent) {
 		err = c.sendCloseFrame(code, reason, failWriteTimeout)
 	}
 	ending := endingAfter(err)

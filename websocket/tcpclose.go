@@ -98,7 +98,7 @@ func (c *Conn) halfClose() bool {
 		}
 		defer c.locks.unlock(lockFrame)
 	}
-	if c.halfClosed.CompareAndSwap(false, true) {
+	if c.flags.set(flagHalfClosed) {
 		cw.CloseWrite()
 	}
 	return true

@@ -101,7 +101,7 @@ func (c *Conn) tryWrite(hdr, payload []byte, shared bool) (int, error) {
 		return 0, errWouldBlock
 	}
 	defer c.locks.unlock(lockFrame)
-	if c.closeSent.Load() {
+	if c.flags.has(flagCloseSent) {
 		return 0, c.closedWriteError()
 	}
 	w := &c.wr

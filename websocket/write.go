@@ -12,9 +12,8 @@ import (
 // lockFrame (keys too: only frame writers draw them).
 type writeState struct {
 	buf    []byte      // frame assembly: a pooled buffer while a frame is written
-	bufs   net.Buffers // header and payload for writev
-	vec    [2][]byte
-	batch  net.Buffers // frames of writePreparedBatch
+	bufs   net.Buffers // what writev is handed (WriteTo consumes it)
+	batch  net.Buffers // its backing: a frame's header and payload, or writePreparedBatch's frames
 	err    error       // sticky: the stream is broken
 	keys   *[64]byte
 	keyPos int
@@ -63,7 +62,7 @@ func (c *Conn) Ping(ctx context.Context, payload []byte) error {
 	if len(payload) > maxControlPayload {
 		return fmt.Errorf("websocket: ping payload of %d bytes exceeds 125", len(payload))
 	}
-	if c.closeSent.Load() {
+	if c.flags.has(flagCloseSent) {
 		return ErrClosed
 	}
 	return c.writeControl(ctx, opPing, payload)
@@ -100,7 +99,7 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, compressed b
 	if op.isData() || op == opContinuation {
 		// Checked under the lock: a close frame written before this one
 		// ends the data stream (RFC 6455 section 5.5.1).
-		if c.closeSent.Load() {
+		if c.flags.has(flagCloseSent) {
 			return c.closedWriteError()
 		}
 	}
@@ -143,10 +142,12 @@ func (c *Conn) writeFrameLocked(fin bool, op opcode, compressed bool, payload []
 		n, err = c.nc.Write(b)
 		written = int64(n)
 	case c.server:
-		w.vec[0], w.vec[1] = hdr, payload
-		w.bufs = w.vec[:]
+		// batch's array is made by the first such frame and kept: a
+		// connection that never sends one holds none.
+		w.batch = append(w.batch[:0], hdr, payload)
+		w.bufs = w.batch
 		written, err = w.bufs.WriteTo(c.nc)
-		w.vec[1] = nil
+		clear(w.batch)
 	default:
 		// A client masks a copy. Through a larger pooled buffer, so that a
 		// frame of up to 64 KiB leaves in one write (one segment on
