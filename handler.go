@@ -113,7 +113,7 @@ type RequestHandler struct {
 
 	user       any
 	userLoaded bool
-	xsrf       xsrfState
+	xsrf       *xsrfState // made by loadXSRF on first use
 
 	requireUser    bool     // Authenticated
 	requireUserFor []string // its methods; nil means all

@@ -26,7 +26,6 @@ type xsrfState struct {
 	raw     []byte // the unmasked token
 	ts      int64  // its creation time (Unix seconds)
 	fromReq bool   // read from the request cookie (else generated here)
-	loaded  bool
 	token   string // the masked form handed out by XSRFToken
 }
 
@@ -36,7 +35,7 @@ type xsrfState struct {
 // logged in), so call it on the page that holds the form — XSRFFormHTML and
 // the xsrf_form_html template function do.
 func (h *RequestHandler) XSRFToken() string {
-	if h.xsrf.token != "" {
+	if h.xsrf != nil && h.xsrf.token != "" {
 		return h.xsrf.token
 	}
 	h.loadXSRF()
@@ -92,11 +91,14 @@ func (h *RequestHandler) CheckXSRFCookie() error {
 }
 
 // loadXSRF reads the raw token from the request cookie, or makes one.
+// The state is made here, on first use: most handlers (every WebSocket
+// handler once connected) never need it, and as a field it would cost
+// each of them its 56 bytes.
 func (h *RequestHandler) loadXSRF() {
-	if h.xsrf.loaded {
+	if h.xsrf != nil {
 		return
 	}
-	h.xsrf.loaded = true
+	h.xsrf = &xsrfState{}
 	if c, ok := h.GetCookie(xsrfCookieName); ok && c != "" {
 		if raw, ts, ok := decodeXSRFToken(c); ok && len(raw) > 0 {
 			h.xsrf.raw, h.xsrf.ts, h.xsrf.fromReq = raw, ts, true
