@@ -97,26 +97,29 @@ type RequestHandler struct {
 	kwargs  map[string]string
 	start   time.Time
 
-	status         int
-	header         http.Header
-	buf            []byte
+	status int
+	header http.Header
+	buf    []byte
+	gzip   *gzipWriter
+
+	query     map[string][]string
+	body      map[string][]string
+	form      *multipart.Form // a parsed multipart body, its files removed by endRequest
+	argsError error
+
+	user any
+	xsrf *xsrfState // made by loadXSRF on first use
+
+	requireUserFor []string // Authenticated's methods; nil means all
+
+	// The flags, together so that they share one word (every idle
+	// WebSocket connection holds its handler).
 	headersWritten bool
 	finished       bool
 	logged         bool
-	gzip           *gzipWriter
-
-	query      map[string][]string
-	body       map[string][]string
-	form       *multipart.Form // a parsed multipart body, its files removed by endRequest
-	argsParsed bool
-	argsError  error
-
-	user       any
-	userLoaded bool
-	xsrf       *xsrfState // made by loadXSRF on first use
-
-	requireUser    bool     // Authenticated
-	requireUserFor []string // its methods; nil means all
+	argsParsed     bool
+	userLoaded     bool
+	requireUser    bool // Authenticated
 }
 
 func (h *RequestHandler) requestHandler() *RequestHandler { return h }
