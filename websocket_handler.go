@@ -85,6 +85,7 @@ var ErrSendQueueFull = websocket.ErrSendQueueFull
 type WebSocketHandler struct {
 	RequestHandler
 	ws          *websocket.Session // from the registry on, just before Open
+	endContext  context.CancelFunc // ends Request().Context() after OnClose
 	conf        wsConfig
 	subprotocol string
 }
@@ -296,7 +297,8 @@ func (h *WebSocketHandler) serveWebSocket() {
 	// returns once the connection is ours (below): from here on it is one
 	// that ends when the WebSocket does, so Open can already use it.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(rh.request().Context()))
-	s, err := rh.app.sockets.NewSession(sessionEvents{hooks, cancel}, h.sessionOptions())
+	h.endContext = cancel
+	s, err := rh.app.sockets.NewSession((*socketEvents)(h), h.sessionOptions())
 	if err != nil {
 		cancel()
 		if errors.Is(err, websocket.ErrGroupClosed) {
@@ -360,16 +362,23 @@ func (h *WebSocketHandler) serveWebSocket() {
 	}
 }
 
-// sessionEvents hands the session's events to the handler's hooks, and
-// ends the request's context once OnClose has run.
-type sessionEvents struct {
-	webSocketHooks
-	cancel context.CancelFunc
-}
+// socketEvents is a WebSocketHandler as its session's events: the same
+// memory under another method set, so the session holds the handler
+// itself rather than an adapter allocated for each connection. Each
+// event goes to the hooks of the user's type (self), which serveWebSocket
+// has checked implements them.
+type socketEvents WebSocketHandler
 
-func (e sessionEvents) OnClose() {
-	defer e.cancel()
-	e.webSocketHooks.OnClose()
+func (e *socketEvents) hooks() webSocketHooks { return e.self.(webSocketHooks) }
+
+func (e *socketEvents) OnMessage(m Message) error { return e.hooks().OnMessage(m) }
+func (e *socketEvents) OnPing(payload []byte)     { e.hooks().OnPing(payload) }
+func (e *socketEvents) OnPong(payload []byte)     { e.hooks().OnPong(payload) }
+
+// OnClose runs the handler's OnClose, then ends the request's context.
+func (e *socketEvents) OnClose() {
+	defer e.endContext()
+	e.hooks().OnClose()
 }
 
 // sessionOptions are the session's settings: the Settings, unless a Set
