@@ -75,9 +75,11 @@ var ErrSendQueueFull = websocket.ErrSendQueueFull
 // fields in one string, its URL as the request target) and rebuilt on
 // the first call that needs it, so an idle connection does not hold a
 // header map: from then on Request returns that rebuilt *http.Request,
-// equal in every field to the one Open saw. WriteMessage, WriteText, WriteJSON, WritePrepared, Ping,
-// Flush and Close are safe from any goroutine; the other methods belong
-// to the handler's own goroutines (Open, OnMessage, OnClose).
+// equal in every field to the one Open saw.
+//
+// WriteMessage, WriteText, WriteJSON, WritePrepared, Ping, Flush and
+// Close are safe from any goroutine; the other methods belong to the
+// handler's own goroutines (Open, OnMessage, OnClose).
 //
 // The connection itself is served by the core's websocket.Session (send
 // queue, ordered dispatch, keepalive, parking of quiet readers), which
