@@ -255,8 +255,8 @@ func (s *Session) Conn() *Conn { return s.conn.Load() }
 func (s *Session) Start(conn *Conn) {
 	conn.control = s // its ping and pong handlers: pinged and ponged
 	s.setupReading(conn)
-	if s.config().pingInterval > 0 {
-		s.nextPing.Store(time.Now().Add(s.config().pingInterval).UnixNano())
+	if every := s.config().pingInterval; every > 0 {
+		s.nextPing.Store(time.Now().Add(every).UnixNano())
 	}
 	// Last: the group's keepalive goroutine looks at a session once its
 	// connection is stored, and must find the rest set up.
@@ -290,20 +290,21 @@ func (s *Session) Cancel() {
 // session: pings, timing out a stalled peer, releasing an idle
 // compressor, or parking its reader.
 func (s *Session) needsKeepalive() bool {
-	c := s.conn.Load()
-	return c != nil && (s.config().pingInterval > 0 || s.config().sendTimeout > 0 || c.Compressed() || s.group.poller != nil)
+	c, cfg := s.conn.Load(), s.config()
+	return c != nil && (cfg.pingInterval > 0 || cfg.sendTimeout > 0 || c.Compressed() || s.group.poller != nil)
 }
 
 // keepaliveTick is the period the session's timers need checking at:
 // the shorter of the ping interval and the send timeout (0 for neither).
 func (s *Session) keepaliveTick() time.Duration {
+	cfg := s.config()
 	switch {
-	case s.config().pingInterval <= 0:
-		return max(s.config().sendTimeout, 0)
-	case s.config().sendTimeout <= 0:
-		return s.config().pingInterval
+	case cfg.pingInterval <= 0:
+		return max(cfg.sendTimeout, 0)
+	case cfg.sendTimeout <= 0:
+		return cfg.pingInterval
 	}
-	return min(s.config().pingInterval, s.config().sendTimeout)
+	return min(cfg.pingInterval, cfg.sendTimeout)
 }
 
 // logEnd logs why a connection ended when it was not a normal close.

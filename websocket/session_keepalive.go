@@ -17,7 +17,8 @@ func (s *Session) keepalive(now time.Time) {
 	if s.sendStalled(n) {
 		return
 	}
-	if s.config().pingInterval <= 0 {
+	cfg := s.config()
+	if cfg.pingInterval <= 0 {
 		return
 	}
 	if s.inboxWait.Load() || s.hasFlag(stateInline) {
@@ -28,9 +29,9 @@ func (s *Session) keepalive(now time.Time) {
 		}
 		return
 	}
-	if p := s.pingPending.Load(); p != 0 && n-p > int64(s.config().pingTimeout) {
+	if p := s.pingPending.Load(); p != 0 && n-p > int64(cfg.pingTimeout) {
 		if s.setFlag(stateTimedOut) {
-			s.config().logger.Info("websocket: ping timed out", "timeout", s.config().pingTimeout)
+			cfg.logger.Info("websocket: ping timed out", "timeout", cfg.pingTimeout)
 			s.mu.Lock()
 			s.closing = true
 			s.abortLocked(StatusNormalClosure, "ping timed out")
@@ -41,7 +42,7 @@ func (s *Session) keepalive(now time.Time) {
 	if n < s.nextPing.Load() {
 		return
 	}
-	s.nextPing.Store(n + int64(s.config().pingInterval))
+	s.nextPing.Store(n + int64(cfg.pingInterval))
 	s.pingPending.CompareAndSwap(0, n)
 	s.mu.Lock()
 	defer s.mu.Unlock()

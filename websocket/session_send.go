@@ -290,7 +290,8 @@ const maxWriteChunk = 1 << 20
 // Only bytes are watched: a keepalive ping carries none, and a stalled
 // ping is the ping timeout's to find.
 func (s *Session) sendStalled(now int64) bool {
-	if s.config().sendTimeout <= 0 || now-s.lastSend.Load() <= int64(s.config().sendTimeout) {
+	cfg := s.config()
+	if cfg.sendTimeout <= 0 || now-s.lastSend.Load() <= int64(cfg.sendTimeout) {
 		return false
 	}
 	s.mu.Lock()
@@ -298,8 +299,8 @@ func (s *Session) sendStalled(now int64) bool {
 	if !s.flushing || s.queued == 0 || s.ended || !s.setFlag(stateTimedOut) {
 		return false
 	}
-	s.config().logger.Warn("websocket: closing a peer that stopped reading: send timeout",
-		"queued_bytes", s.queued, "timeout", s.config().sendTimeout)
+	cfg.logger.Warn("websocket: closing a peer that stopped reading: send timeout",
+		"queued_bytes", s.queued, "timeout", cfg.sendTimeout)
 	s.closing = true
 	s.abortLocked(StatusPolicyViolation, "send timeout: peer stopped reading")
 	return true
