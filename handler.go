@@ -296,10 +296,11 @@ func (h *RequestHandler) runPrepare() error {
 // WebSocket handler is guarded the same whichever protocol the browser
 // chose (a socket that Authenticated(f, "GET") protects stays protected).
 func (h *RequestHandler) method() string {
-	if h.request().Method == http.MethodConnect && h.request().Header.Get(":protocol") != "" {
+	r := h.request()
+	if r.Method == http.MethodConnect && r.Header.Get(":protocol") != "" {
 		return http.MethodGet
 	}
-	return h.request().Method
+	return r.Method
 }
 
 // safeMethod reports whether method is exempt from the XSRF check.

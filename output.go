@@ -264,11 +264,12 @@ func (h *RequestHandler) Finish() error {
 		return fmt.Errorf("%w: Finish called twice", ErrFinished)
 	}
 	if !h.headersWritten {
-		if h.status == http.StatusOK && (h.request().Method == http.MethodGet || h.request().Method == http.MethodHead) &&
+		r := h.request()
+		if h.status == http.StatusOK && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
 			h.header.Get("Etag") == "" {
 			if etag := h.handler().(etagComputer).ComputeEtag(); etag != "" {
 				h.header.Set("Etag", etag)
-				if etagMatches(h.request().Header.Get("If-None-Match"), etag) {
+				if etagMatches(r.Header.Get("If-None-Match"), etag) {
 					h.buf = nil
 					h.status = http.StatusNotModified
 				}

@@ -70,8 +70,9 @@ type reconnectJSPage struct{ RequestHandler }
 
 // Get writes the script, or 304 when the client has it.
 func (h *reconnectJSPage) Get(args ...string) error {
-	reconnectJSHeaders(h.header, h.request())
-	if etagMatches(h.request().Header.Get("If-None-Match"), h.header.Get("Etag")) {
+	r := h.request()
+	reconnectJSHeaders(h.header, r)
+	if etagMatches(r.Header.Get("If-None-Match"), h.header.Get("Etag")) {
 		h.SetStatus(http.StatusNotModified)
 		return nil
 	}
