@@ -349,19 +349,17 @@ func (h *WebSocketHandler) serveWebSocket() {
 	rh.compact = compactRequestOf(r)
 	rh.req.Store((*http.Request)(nil))
 
-	// The connection is ours now. The session serves it on goroutines of
-	// its own, which lets net/http's handler return (over HTTP/1.1): that
-	// frees the request goroutine's deep stack and the server's
-	// per-connection buffers for as long as the WebSocket lives.
+	// The connection is ours now. The session reads it on this goroutine
+	// (whose stack has grown already; a goroutine of its own would start
+	// on 2 KiB and grow) until it goes quiet and parks, or ends; then
+	// net/http's handler returns (over HTTP/1.1), which frees the request
+	// goroutine's deep stack for as long as the WebSocket stays quiet.
+	// Over HTTP/2 the connection is a stream of net/http's, which ends
+	// when this handler returns; the poller cannot wait for it, so Serve
+	// returns only once the session is over.
 	rh.w = hijackedWriter{}
 	handedOff = true
-	s.Start(conn)
-	if r.ProtoMajor >= 2 {
-		// Over HTTP/2 the connection is a stream of net/http's, which
-		// ends when this handler returns: the request goroutine stays
-		// until the session has closed it.
-		<-conn.Done()
-	}
+	s.Serve(conn)
 }
 
 // socketEvents is a WebSocketHandler as its session's events: the same

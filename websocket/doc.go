@@ -151,7 +151,10 @@
 // A Conn is the protocol; a Session is what a server runs on it, the way
 // Tornado's protocol object owns pinging and the write path. A Group
 // makes sessions (Group.NewSession, before the handshake completes) and
-// shuts them all down; Session.Start serves an accepted connection:
+// shuts them all down; Session.Serve serves an accepted connection, reading
+// on the handler's goroutine until the connection goes quiet and parks or
+// ends (Session.Start does the same on a goroutine of its own and returns
+// at once):
 //
 //	var group websocket.Group // Shutdown(ctx) closes every session with 1001
 //
@@ -168,7 +171,7 @@
 //			s.Cancel() // OnClose runs, the group lets the session go
 //			return
 //		}
-//		s.Start(c) // returns at once; the handler's goroutine is freed
+//		s.Serve(c) // returns once the connection is quiet (parked) or over
 //	})
 //
 // A session reads messages and calls OnMessage for each, in order. While

@@ -21,9 +21,9 @@ import (
 // its Group's poller, with no goroutine and no buffer, until bytes arrive.
 //
 // A session is made by Group.NewSession before the handshake completes,
-// so that what is sent before Start is queued and goes out right after
-// it; Start serves the accepted connection, and Cancel ends a session
-// whose handshake failed. OnClose runs exactly once either way.
+// so that what is sent before Serve (or Start) is queued and goes out
+// right after it; Serve or Start serves the accepted connection, and
+// Cancel ends a session whose handshake failed. OnClose runs exactly once either way.
 //
 // Goroutines: a reader runs while messages arrive and parks when the
 // connection is quiet (session_read.go), and calls OnMessage itself when
@@ -186,8 +186,8 @@ const (
 // connection is closed with 1008. It matches ErrClosed.
 var ErrSendQueueFull = fmt.Errorf("%w: send queue full (peer too slow)", ErrClosed)
 
-// ErrNotStarted is returned by Flush before Start, when nothing can be
-// sent yet.
+// ErrNotStarted is returned by Flush before Serve or Start, when nothing
+// can be sent yet.
 var ErrNotStarted = errors.New("websocket: session not started yet")
 
 type closeRequest struct {
@@ -244,7 +244,7 @@ func (s *Session) SetOptions(opts SessionOptions) {
 	s.mu.Unlock()
 }
 
-// Conn returns the session's connection, nil before Start.
+// Conn returns the session's connection, nil before Serve or Start.
 func (s *Session) Conn() *Conn { return s.conn.Load() }
 
 // Start serves conn, an accepted connection, on goroutines of the
@@ -253,6 +253,27 @@ func (s *Session) Conn() *Conn { return s.conn.Load() }
 // meanwhile). The session installs its own ping and pong handlers on
 // conn, which call SessionEvents.OnPing and OnPong.
 func (s *Session) Start(conn *Conn) {
+	s.start(conn)
+	go s.readOnNewGoroutine()
+}
+
+// Serve is Start with the first reads on the caller's goroutine: it
+// returns once the connection has gone quiet and waits in the group's
+// poller (see Group), or once the connection has ended and OnClose has
+// run. An HTTP handler that calls Serve instead of Start saves a
+// goroutine and its stack growth per connection (its own stack has
+// grown already), which is most of a short-lived connection's cost above
+// gorilla/websocket's; in exchange the handler does not return while the
+// connection is busy. A connection the poller cannot wait for (TLS, or
+// any on a system without the poller) is read on the caller's goroutine
+// for its whole life.
+func (s *Session) Serve(conn *Conn) {
+	s.start(conn)
+	s.readLoop()
+}
+
+// start sets conn up to be served; the caller then reads.
+func (s *Session) start(conn *Conn) {
 	conn.control = s // its ping and pong handlers: pinged and ponged
 	s.setupReading(conn)
 	if every := s.config().pingInterval; every > 0 {
@@ -273,13 +294,12 @@ func (s *Session) Start(conn *Conn) {
 	if keepalive {
 		s.group.startKeepalive(s.keepaliveTick())
 	}
-	go s.readOnNewGoroutine()
 }
 
 // Cancel ends a session that was never started (its handshake was
 // refused or failed): sends fail with ErrClosed from now on, OnClose
 // runs, and the session leaves its group. It must not be called after
-// Start.
+// Serve or Start.
 func (s *Session) Cancel() {
 	s.end()
 	s.callOnClose()

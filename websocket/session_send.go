@@ -13,7 +13,7 @@ import (
 // writes the message to the socket at once, and a message the socket
 // takes whole is neither copied nor queued; otherwise what the socket did
 // not take is copied into the send queue and sent from there. Sends
-// before Start go out right after it.
+// before Serve or Start go out right after it.
 //
 // It fails with an error matching ErrClosed once the session is closing,
 // and with ErrSendQueueFull (after which the connection is closed with
@@ -42,7 +42,7 @@ func (s *Session) Ping(payload []byte) error {
 // Flush waits until everything queued before the call has been handed to
 // the operating system; after Close, that includes the close frame. It
 // returns an error matching ErrClosed if the session ended first, ctx's
-// error, or ErrNotStarted at once before Start.
+// error, or ErrNotStarted at once before Serve or Start.
 func (s *Session) Flush(ctx context.Context) error { return s.flush(ctx) }
 
 // Close starts the closing handshake with code and reason (code 0 sends a

@@ -1,0 +1,107 @@
+package websocket
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// servePair starts s.Serve over one end of a loopback TCP connection and
+// returns the client at the other end and a channel closed when Serve
+// returns.
+func servePair(t *testing.T, g *Group, ev *testEvents) (client *Conn, returned <-chan struct{}) {
+	t.Helper()
+	sc, cc := tcpPair(t, 0)
+	client = newConn(cc, nil, false, "", &ConnOptions{})
+	t.Cleanup(func() { client.CloseNow() })
+	s, err := g.NewSession(ev, SessionOptions{})
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Serve(newConn(sc, nil, true, "", &ConnOptions{}))
+	}()
+	return client, done
+}
+
+// TestSessionServeReturnsWhenParked: Serve reads on the caller's goroutine
+// (the first message is handled before it returns) and returns once the
+// connection has gone quiet and parked, while the session lives on: a
+// later message still reaches OnMessage, and OnClose runs at the end.
+func TestSessionServeReturnsWhenParked(t *testing.T) {
+	if !pollerSupported {
+		t.Skip("no poller on this system: Serve reads for the connection's life")
+	}
+	t.Parallel()
+	g := &Group{}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		assert.NoError(t, g.Shutdown(ctx))
+	})
+	got := make(chan string, 2)
+	ev := newTestEvents(func(m Message) error {
+		got <- m.Text()
+		return nil
+	})
+	client, returned := servePair(t, g, ev)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	require.NoError(t, client.WriteMessage(ctx, TextMessage, []byte("one")))
+	select {
+	case <-returned:
+	case <-ctx.Done():
+		t.Fatal("Serve did not return after the connection went quiet")
+	}
+	select {
+	case m := <-got:
+		assert.Equal(t, "one", m, "the first message, read before Serve returned")
+	default:
+		t.Fatal("Serve returned before its first message reached OnMessage")
+	}
+	select {
+	case <-ev.closed:
+		t.Fatal("OnClose ran: Serve should have returned with the session still open")
+	default:
+	}
+
+	require.NoError(t, client.WriteMessage(ctx, TextMessage, []byte("two")))
+	select {
+	case m := <-got:
+		assert.Equal(t, "two", m, "a message after Serve returned, read by the poller's wake")
+	case <-ctx.Done():
+		t.Fatal("the parked session did not read its next message")
+	}
+	require.NoError(t, client.Close(StatusNormalClosure, ""))
+	ev.waitClosed(t, 10*time.Second)
+}
+
+// TestSessionServeReturnsAfterOnClose: a connection that ends before it
+// parks (a client that reconnects closes at once) ends on Serve's
+// goroutine: OnClose has run by the time Serve returns.
+func TestSessionServeReturnsAfterOnClose(t *testing.T) {
+	t.Parallel()
+	g := &Group{}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		assert.NoError(t, g.Shutdown(ctx))
+	})
+	ev := newTestEvents(nil)
+	client, returned := servePair(t, g, ev)
+	require.NoError(t, client.Close(StatusGoingAway, "reconnecting"))
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after the connection ended")
+	}
+	select {
+	case <-ev.closed:
+	default:
+		t.Fatal("Serve returned before OnClose ran")
+	}
+}
