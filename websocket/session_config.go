@@ -45,7 +45,8 @@ func (g *Group) sharedConfig(c sessionConfig) *sessionConfig {
 			return have
 		}
 	}
-	p := &c
+	p := new(sessionConfig) // not &c: c would escape, allocated on every call
+	*p = c
 	copy(g.configs[1:], g.configs[:recentConfigs-1])
 	g.configs[0] = p
 	return p
