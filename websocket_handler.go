@@ -327,7 +327,8 @@ func (h *WebSocketHandler) serveWebSocket() {
 		rh.sendError(err)
 		return
 	}
-	conn, err := websocket.Accept(rh.w, r, h.acceptOptions(hooks, opts.CheckOrigin))
+	aopts := h.acceptOptions(hooks)
+	conn, err := websocket.Accept(rh.w, r, &aopts)
 	if err != nil {
 		// The checks passed above, so only taking over the connection can
 		// fail here.
@@ -404,7 +405,7 @@ func (h *WebSocketHandler) sessionOptions() websocket.SessionOptions {
 }
 
 // acceptOptions builds the core's options once Open has run.
-func (h *WebSocketHandler) acceptOptions(hooks webSocketHooks, checkOrigin func(*http.Request) bool) *websocket.AcceptOptions {
+func (h *WebSocketHandler) acceptOptions(hooks webSocketHooks) websocket.AcceptOptions {
 	st := &h.app.settings
 	var header http.Header // what the handler set for the 101: cookies, mostly
 	for k, v := range h.header {
@@ -416,23 +417,32 @@ func (h *WebSocketHandler) acceptOptions(hooks webSocketHooks, checkOrigin func(
 		}
 		header[k] = slices.Clone(v)
 	}
-	protocol := h.subprotocol
+	var protocols []string // the one SelectSubprotocol chose, which the client offered
+	if h.subprotocol != "" {
+		protocols = []string{h.subprotocol}
+	}
 	readLimit := h.conf.maxMessageSize
 	if readLimit == 0 {
 		readLimit = st.WebSocketMaxMessageSize
 	}
-	return &websocket.AcceptOptions{
+	return websocket.AcceptOptions{
 		ConnOptions: websocket.ConnOptions{
 			ReadLimit:    readLimit,
 			MaxFragments: st.WebSocketMaxMessageFragments,
 			CloseTimeout: st.WebSocketCloseTimeout,
 		},
-		CheckOrigin:       checkOrigin,
-		SelectSubprotocol: func([]string) string { return protocol },
-		Compression:       hooks.CompressionOptions(),
-		Header:            header,
+		CheckOrigin:  originChecked,
+		Subprotocols: protocols,
+		Compression:  hooks.CompressionOptions(),
+		Header:       header,
 	}
 }
+
+// originChecked is Accept's origin rule after CheckRequest has applied
+// the handler's (CheckOrigin) to the same request: a static function,
+// where passing the handler's closure on to Accept would allocate it on
+// every handshake.
+func originChecked(*http.Request) bool { return true }
 
 // hijackedWriter stands in for the ResponseWriter once the connection has
 // been taken over, so that a stray call on the handler cannot reach
