@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tornago/tornago/internal/stack"
 )
 
 // Session is the server's runtime for one connection, event-driven: it
@@ -269,6 +271,10 @@ func (s *Session) Start(conn *Conn) {
 // for its whole life.
 func (s *Session) Serve(conn *Conn) {
 	s.start(conn)
+	// The read path (and a close handshake from it) needs more stack than
+	// a handler usually has left: grow it here, where the runtime copies
+	// the handler's frames, not those of the read path too.
+	stack.Grow()
 	s.readLoop()
 }
 
