@@ -151,10 +151,9 @@
 // A Conn is the protocol; a Session is what a server runs on it, the way
 // Tornado's protocol object owns pinging and the write path. A Group
 // makes sessions (Group.NewSession, before the handshake completes) and
-// shuts them all down; Session.Serve serves an accepted connection, reading
-// on the handler's goroutine until the connection goes quiet and parks or
-// ends (Session.Start does the same on a goroutine of its own and returns
-// at once):
+// shuts them all down; Session.Start serves an accepted connection on
+// goroutines of the session's (Session.Serve reads on the caller's until
+// the connection goes quiet, for a caller whose stack has grown already):
 //
 //	var group websocket.Group // Shutdown(ctx) closes every session with 1001
 //
@@ -171,7 +170,7 @@
 //			s.Cancel() // OnClose runs, the group lets the session go
 //			return
 //		}
-//		s.Serve(c) // returns once the connection is quiet (parked) or over
+//		s.Start(c) // returns at once; the handler's goroutine is freed
 //	})
 //
 // A session reads messages and calls OnMessage for each, in order. While

@@ -262,13 +262,17 @@ func (s *Session) Start(conn *Conn) {
 // Serve is Start with the first reads on the caller's goroutine: it
 // returns once the connection has gone quiet and waits in the group's
 // poller (see Group), or once the connection has ended and OnClose has
-// run. An HTTP handler that calls Serve instead of Start saves a
-// goroutine and its stack growth per connection (its own stack has
-// grown already), which is most of a short-lived connection's cost above
-// gorilla/websocket's; in exchange the handler does not return while the
-// connection is busy. A connection the poller cannot wait for (TLS, or
-// any on a system without the poller) is read on the caller's goroutine
-// for its whole life.
+// run. A connection the poller cannot wait for (TLS, or any on a system
+// without the poller) is read on the caller's goroutine for its whole
+// life.
+//
+// Serve saves the reader goroutine Start starts, and that goroutine's
+// stack growth, where the caller's stack already has room for the read
+// path, as tornago.WebSocketHandler's has (its handshake grew it). A
+// plain http.HandlerFunc's goroutine has not grown yet: there Serve grows
+// it, copying net/http's frames, which costs about what the goroutine
+// would (BENCHMARKS.md), and the handler does not return while the
+// connection is busy, so Start is the better call.
 func (s *Session) Serve(conn *Conn) {
 	s.start(conn)
 	// The read path (and a close handshake from it) needs more stack than

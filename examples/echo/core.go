@@ -84,10 +84,9 @@ func (v *coreVariant) register(mux *http.ServeMux) {
 
 func (v *coreVariant) shutdown(ctx context.Context) error { return v.group.Shutdown(ctx) }
 
-// serve completes the handshake and serves the session that events
-// receives, reading on this goroutine until the connection goes quiet
-// (parks) or ends; it reports false when the handshake failed (the
-// response was written) or the server is stopping (503).
+// serve completes the handshake and starts the session that events
+// receives; it reports false when the handshake failed (the response was
+// written) or the server is stopping (503).
 func (v *coreVariant) serve(w http.ResponseWriter, r *http.Request, e *events, opts websocket.SessionOptions) bool {
 	opts.Logger = v.log
 	opts.PingInterval = v.ping
@@ -104,7 +103,7 @@ func (v *coreVariant) serve(w http.ResponseWriter, r *http.Request, e *events, o
 		return false
 	}
 	e.serving()
-	s.Serve(c)
+	s.Start(c)
 	return true
 }
 
