@@ -9,6 +9,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// shutDownAtEnd shuts g down when the test ends, and returns it.
+func shutDownAtEnd(t *testing.T, g *Group) *Group {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		assert.NoError(t, g.Shutdown(ctx))
+	})
+	return g
+}
+
 // servePair starts s.Serve over one end of a loopback TCP connection and
 // returns the client at the other end and a channel closed when Serve
 // returns.
@@ -36,12 +46,7 @@ func TestSessionServeReturnsWhenParked(t *testing.T) {
 		t.Skip("no poller on this system: Serve reads for the connection's life")
 	}
 	t.Parallel()
-	g := &Group{}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		assert.NoError(t, g.Shutdown(ctx))
-	})
+	g := shutDownAtEnd(t, &Group{})
 	got := make(chan string, 2)
 	ev := newTestEvents(func(m Message) error {
 		got <- m.Text()
@@ -85,12 +90,7 @@ func TestSessionServeReturnsWhenParked(t *testing.T) {
 // goroutine: OnClose has run by the time Serve returns.
 func TestSessionServeReturnsAfterOnClose(t *testing.T) {
 	t.Parallel()
-	g := &Group{}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		assert.NoError(t, g.Shutdown(ctx))
-	})
+	g := shutDownAtEnd(t, &Group{})
 	ev := newTestEvents(nil)
 	client, returned := servePair(t, g, ev)
 	require.NoError(t, client.Close(StatusGoingAway, "reconnecting"))
