@@ -296,3 +296,60 @@ func TestShutdownClosesSpareHTTP2Connection(t *testing.T) {
 	require.NoError(t, app.Shutdown(ctx), "Shutdown waited for a connection that never sent anything")
 	require.NoError(t, <-served)
 }
+
+// slowH2Socket echoes, after a pause for "slow": long enough that the
+// session moves its reading to a goroutine of its own (an OnMessage that
+// runs 50 ms does, at the next keepalive tick).
+type slowH2Socket struct {
+	tornago.WebSocketHandler
+	closed chan struct{}
+}
+
+func (h *slowH2Socket) OnMessage(m tornago.Message) error {
+	if m.Text() == "slow" {
+		time.Sleep(500 * time.Millisecond) // slow work, not a wait for an event
+	}
+	return h.WriteMessage(m.Data, m.Binary)
+}
+
+func (h *slowH2Socket) OnClose() { close(h.closed) }
+
+// TestHTTP2SlowOnMessageKeepsTheStream: over HTTP/2 the socket is a
+// stream of net/http's, which ends when the handler returns. When a slow
+// OnMessage has the reading moved to a new goroutine, the handler's
+// goroutine stops reading, but the handler must not return before the
+// socket is over: later messages are still echoed on the same stream.
+func TestHTTP2SlowOnMessageKeepsTheStream(t *testing.T) {
+	t.Parallel()
+	closed := make(chan struct{})
+	app, err := tornago.NewApplication([]tornago.Route{
+		{Pattern: `/ws`, Handler: func() tornago.Handler { return &slowH2Socket{closed: closed} }},
+	}, tornago.Settings{
+		HTTP2:                 true,
+		WebSocketPingInterval: 20 * time.Millisecond, // a keepalive tick every 20 ms
+		WebSocketPingTimeout:  10 * time.Second,
+		Logger:                slog.New(slog.DiscardHandler),
+	})
+	require.NoError(t, err)
+	addr, transport, served := serveH2(t, app)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	c, _, err := websocket.Dial(ctx, "wss://"+addr+"/ws", &websocket.DialOptions{HTTP2Transport: transport})
+	require.NoError(t, err)
+	defer c.CloseNow()
+	for _, m := range []string{"slow", "after", "and after"} {
+		require.NoError(t, c.WriteMessage(ctx, websocket.TextMessage, []byte(m)))
+		_, got, err := c.ReadMessage(ctx)
+		require.NoError(t, err, "the stream ended after a slow OnMessage (message %q)", m)
+		assert.Equal(t, m, string(got))
+	}
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		t.Fatal("OnClose did not run")
+	}
+	require.NoError(t, app.Shutdown(ctx))
+	require.NoError(t, <-served)
+}

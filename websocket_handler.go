@@ -352,15 +352,19 @@ func (h *WebSocketHandler) serveWebSocket() {
 
 	// The connection is ours now. The session reads it on this goroutine
 	// (whose stack has grown already; a goroutine of its own would start
-	// on 2 KiB and grow) until it goes quiet and parks, or ends; then
+	// on 2 KiB and grow) until it goes quiet and parks, a slow OnMessage
+	// has the reading moved to a goroutine of its own, or it ends; then
 	// net/http's handler returns (over HTTP/1.1), which frees the request
 	// goroutine's deep stack for as long as the WebSocket stays quiet.
-	// Over HTTP/2 the connection is a stream of net/http's, which ends
-	// when this handler returns; the poller cannot wait for it, so Serve
-	// returns only once the session is over.
 	rh.w = hijackedWriter{}
 	handedOff = true
 	s.Serve(conn)
+	if r.ProtoMajor >= 2 {
+		// Over HTTP/2 the connection is a stream of net/http's, which
+		// ends when this handler returns: the request goroutine stays
+		// until the session has closed it, whoever reads it now.
+		<-conn.Done()
+	}
 }
 
 // socketEvents is a WebSocketHandler as its session's events: the same

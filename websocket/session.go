@@ -23,9 +23,10 @@ import (
 // its Group's poller, with no goroutine and no buffer, until bytes arrive.
 //
 // A session is made by Group.NewSession before the handshake completes,
-// so that what is sent before Serve (or Start) is queued and goes out
-// right after it; Serve or Start serves the accepted connection, and
-// Cancel ends a session whose handshake failed. OnClose runs exactly once either way.
+// so that what is sent before Start (or Serve) is queued and goes out
+// right after it; Start or Serve serves the accepted connection, and
+// Cancel ends a session whose handshake failed. OnClose runs exactly once
+// either way.
 //
 // Goroutines: a reader runs while messages arrive and parks when the
 // connection is quiet (session_read.go), and calls OnMessage itself when
@@ -259,12 +260,15 @@ func (s *Session) Start(conn *Conn) {
 	go s.readOnNewGoroutine()
 }
 
-// Serve is Start with the first reads on the caller's goroutine: it
-// returns once the connection has gone quiet and waits in the group's
-// poller (see Group), or once the connection has ended and OnClose has
-// run. A connection the poller cannot wait for (TLS, or any on a system
-// without the poller) is read on the caller's goroutine for its whole
-// life.
+// Serve is Start with the first reads on the caller's goroutine. It
+// returns once the caller's goroutine is no longer needed, with the
+// session going on: the connection has gone quiet and waits in the
+// group's poller (see Group), or an OnMessage ran so long that the
+// reading moved to a goroutine of its own (see SessionEvents); or once
+// the connection has ended and OnClose has run. Conn().Done() tells the
+// cases apart. A connection the poller cannot wait for (TLS, or any on a
+// system without the poller) is read on the caller's goroutine until it
+// ends or an OnMessage runs long.
 //
 // Serve saves the reader goroutine Start starts, and that goroutine's
 // stack growth, where the caller's stack already has room for the read
