@@ -266,9 +266,10 @@ func (s *Session) Start(conn *Conn) {
 // group's poller (see Group), or an OnMessage ran so long that the
 // reading moved to a goroutine of its own (see SessionEvents); or once
 // the connection has ended and OnClose has run. Conn().Done() tells the
-// cases apart. A connection the poller cannot wait for (TLS, or any on a
-// system without the poller) is read on the caller's goroutine until it
-// ends or an OnMessage runs long.
+// cases apart. A connection the poller cannot wait for (TLS, HTTP/2, any
+// on a system without the poller) would keep the caller's goroutine for
+// its whole life, and a handler's goroutine has a deeper stack than a
+// reader needs: Serve starts its reader as Start does and returns at once.
 //
 // Serve saves the reader goroutine Start starts, and that goroutine's
 // stack growth, where the caller's stack already has room for the read
@@ -279,6 +280,10 @@ func (s *Session) Start(conn *Conn) {
 // connection is busy, so Start is the better call.
 func (s *Session) Serve(conn *Conn) {
 	s.start(conn)
+	if !s.parkable {
+		go s.readOnNewGoroutine()
+		return
+	}
 	// The read path (and a close handshake from it) needs more stack than
 	// a handler usually has left: grow it here, where the runtime copies
 	// the handler's frames, not those of the read path too.

@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ func servePair(t *testing.T, g *Group, ev *testEvents) (client *Conn, returned <
 // later message still reaches OnMessage, and OnClose runs at the end.
 func TestSessionServeReturnsWhenParked(t *testing.T) {
 	if !pollerSupported {
-		t.Skip("no poller on this system: Serve reads for the connection's life")
+		t.Skip("no poller on this system: Serve starts a reader and returns at once")
 	}
 	t.Parallel()
 	g := shutDownAtEnd(t, &Group{})
@@ -89,6 +90,9 @@ func TestSessionServeReturnsWhenParked(t *testing.T) {
 // parks (a client that reconnects closes at once) ends on Serve's
 // goroutine: OnClose has run by the time Serve returns.
 func TestSessionServeReturnsAfterOnClose(t *testing.T) {
+	if !pollerSupported {
+		t.Skip("no poller on this system: Serve starts a reader and returns at once")
+	}
 	t.Parallel()
 	g := shutDownAtEnd(t, &Group{})
 	ev := newTestEvents(nil)
@@ -104,4 +108,45 @@ func TestSessionServeReturnsAfterOnClose(t *testing.T) {
 	default:
 		t.Fatal("Serve returned before OnClose ran")
 	}
+}
+
+// TestSessionServeStartsAReaderWhenItCannotPark: a connection the poller
+// cannot wait for (here net.Pipe; TLS and HTTP/2 streams alike) would
+// keep the caller's goroutine for its whole life, so Serve starts its
+// reader as Start does and returns before anything is read; the session
+// serves the connection all the same.
+func TestSessionServeStartsAReaderWhenItCannotPark(t *testing.T) {
+	t.Parallel()
+	g := shutDownAtEnd(t, &Group{})
+	got := make(chan string, 1)
+	ev := newTestEvents(func(m Message) error {
+		got <- m.Text()
+		return nil
+	})
+	sc, cc := net.Pipe()
+	client := newConn(cc, nil, false, "", &ConnOptions{})
+	t.Cleanup(func() { client.CloseNow() })
+	s, err := g.NewSession(ev, SessionOptions{})
+	require.NoError(t, err)
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		s.Serve(newConn(sc, nil, true, "", &ConnOptions{}))
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	select {
+	case <-returned:
+	case <-ctx.Done():
+		t.Fatal("Serve kept the caller's goroutine for a connection that cannot park")
+	}
+	require.NoError(t, client.WriteMessage(ctx, TextMessage, []byte("one")))
+	select {
+	case m := <-got:
+		assert.Equal(t, "one", m)
+	case <-ctx.Done():
+		t.Fatal("the session's own reader did not read")
+	}
+	require.NoError(t, client.Close(StatusNormalClosure, ""))
+	ev.waitClosed(t, 10*time.Second)
 }
