@@ -20,12 +20,11 @@ func shutDownAtEnd(t *testing.T, g *Group) *Group {
 	return g
 }
 
-// servePair starts s.Serve over one end of a loopback TCP connection and
-// returns the client at the other end and a channel closed when Serve
-// returns.
-func servePair(t *testing.T, g *Group, ev *testEvents) (client *Conn, returned <-chan struct{}) {
+// servePair starts a session's Serve over sc, the server's end of a
+// connection, and returns the client on cc, the other end, and a channel
+// closed when Serve returns.
+func servePair(t *testing.T, g *Group, ev *testEvents, sc, cc net.Conn) (client *Conn, returned <-chan struct{}) {
 	t.Helper()
-	sc, cc := tcpPair(t, 0)
 	client = newConn(cc, nil, false, "", &ConnOptions{})
 	t.Cleanup(func() { client.CloseNow() })
 	s, err := g.NewSession(ev, SessionOptions{})
@@ -53,7 +52,8 @@ func TestSessionServeReturnsWhenParked(t *testing.T) {
 		got <- m.Text()
 		return nil
 	})
-	client, returned := servePair(t, g, ev)
+	sc, cc := tcpPair(t, 0)
+	client, returned := servePair(t, g, ev, sc, cc)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -96,7 +96,8 @@ func TestSessionServeReturnsAfterOnClose(t *testing.T) {
 	t.Parallel()
 	g := shutDownAtEnd(t, &Group{})
 	ev := newTestEvents(nil)
-	client, returned := servePair(t, g, ev)
+	sc, cc := tcpPair(t, 0)
+	client, returned := servePair(t, g, ev, sc, cc)
 	require.NoError(t, client.Close(StatusGoingAway, "reconnecting"))
 	select {
 	case <-returned:
@@ -124,15 +125,7 @@ func TestSessionServeStartsAReaderWhenItCannotPark(t *testing.T) {
 		return nil
 	})
 	sc, cc := net.Pipe()
-	client := newConn(cc, nil, false, "", &ConnOptions{})
-	t.Cleanup(func() { client.CloseNow() })
-	s, err := g.NewSession(ev, SessionOptions{})
-	require.NoError(t, err)
-	returned := make(chan struct{})
-	go func() {
-		defer close(returned)
-		s.Serve(newConn(sc, nil, true, "", &ConnOptions{}))
-	}()
+	client, returned := servePair(t, g, ev, sc, cc)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	select {
